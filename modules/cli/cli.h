@@ -1,0 +1,33 @@
+/* Shared state of the `ucrt` command and the command table. Commands live in
+ * modules/cli/cmd-*.c and are listed in commands.h. A command returns the
+ * process exit status (docker's: the container's own status, 125 when ucrt
+ * itself failed). */
+#ifndef UCRT_CLI_H
+#define UCRT_CLI_H
+
+#include <stdbool.h>
+
+struct loop;
+
+struct cli_ctx {
+	const char *root;	/* store root (--root, else default) */
+	bool root_given;	/* --root was on the command line */
+	const char *prog;	/* argv[0] */
+};
+
+#define EXIT_RUNTIME 125
+#define EXIT_CANNOT_INVOKE 126
+#define EXIT_NOT_FOUND 127
+
+/* The process's reactor, created on first use; exits 125 with a clear
+ * message when io_uring is unavailable. */
+struct loop *cli_loop(void);
+
+/* Print "ucrt: <msg>" to stderr. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#define CMD(group, name, fn, summary) int fn(struct cli_ctx *ctx, int argc, char **argv);
+#include "commands.h"
+#undef CMD
+
+#endif

@@ -1,0 +1,158 @@
+/* `ucrt`: global options, then dispatch through the command table in
+ * commands.h. The CLI stays thin: real work lives in modules/. */
+#include "cli.h"
+
+#include "err.h"
+#include "log.h"
+#include "loop.h"
+#include "util.h"
+
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct cmd {
+	const char *group, *name, *summary;
+	int (*fn)(struct cli_ctx *, int, char **);
+};
+
+static const struct cmd commands[] = {
+#define CMD(g, n, f, s) { g, n, s, f },
+#include "commands.h"
+#undef CMD
+};
+
+static struct loop *the_loop;
+
+struct loop *cli_loop(void)
+{
+	if (the_loop)
+		return the_loop;
+	struct err e = { 0 };
+	if (loop_new(&the_loop, 4096, &e) < 0) {
+		cli_error("cannot start the event loop: %s", err_msg(&e));
+		exit(EXIT_RUNTIME);
+	}
+	return the_loop;
+}
+
+void cli_error(const char *fmt, ...)
+{
+	char line[2048];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "ucrt: %s\n", line);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: ucrt [--root DIR] [--log-level LEVEL] COMMAND [ARG...]\n\nCommands:\n");
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
+		char name[64];
+		snprintf(name, sizeof(name), "%s%s%s", commands[i].group ? commands[i].group : "",
+			 commands[i].group ? " " : "", commands[i].name);
+		fprintf(f, "  %-16s %s\n", name, commands[i].summary);
+	}
+	fprintf(f, "\nSee ucrt(1) for details.\n");
+}
+
+int cmd_version(struct cli_ctx *ctx, int argc, char **argv)
+{
+	printf("ucrt version %s\n", UCRT_VERSION);
+	return 0;
+}
+
+static const char *default_root(void)
+{
+	if (geteuid() == 0)
+		return "/var/lib/ucrt";
+	static char path[4096];
+	const char *xdg = getenv("XDG_DATA_HOME");
+	const char *home = getenv("HOME");
+	if (xdg && *xdg)
+		snprintf(path, sizeof(path), "%s/ucrt", xdg);
+	else
+		snprintf(path, sizeof(path), "%s/.local/share/ucrt", home ? home : "/tmp");
+	return path;
+}
+
+static const struct option global_opts[] = {
+	{ "root", required_argument, NULL, 'r' },
+	{ "log-level", required_argument, NULL, 'l' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ 0 }
+};
+
+int main(int argc, char **argv)
+{
+	struct cli_ctx ctx = { .prog = argv[0] };
+	log_init_from_env();
+	/* '+': stop at the first non-option, the command's own options follow. */
+	int c;
+	while ((c = getopt_long(argc, argv, "+hV", global_opts, NULL)) != -1) {
+		switch (c) {
+		case 'r':
+			ctx.root = optarg;
+			ctx.root_given = true;
+			break;
+		case 'l': {
+			int l = log_parse_level(optarg);
+			if (l < 0) {
+				cli_error("invalid --log-level '%s' (want error, warn, info, debug or trace)", optarg);
+				return EXIT_RUNTIME;
+			}
+			log_set_level((enum log_level)l);
+			break;
+		}
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			return cmd_version(&ctx, 0, NULL);
+		default:
+			usage(stderr);
+			return EXIT_RUNTIME;
+		}
+	}
+	if (!ctx.root)
+		ctx.root = default_root();
+	argc -= optind;
+	argv += optind;
+	if (argc < 1) {
+		usage(stderr);
+		return EXIT_RUNTIME;
+	}
+	bool group_known = false;
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
+		const struct cmd *k = &commands[i];
+		int r;
+		if (!k->group) {
+			if (strcmp(argv[0], k->name) != 0)
+				continue;
+			optind = 1;
+			r = k->fn(&ctx, argc, argv);
+		} else {
+			if (strcmp(argv[0], k->group) != 0)
+				continue;
+			group_known = true;
+			if (argc < 2 || strcmp(argv[1], k->name) != 0)
+				continue;
+			optind = 1;
+			r = k->fn(&ctx, argc - 1, argv + 1);
+		}
+		if (the_loop)
+			loop_free(the_loop);
+		return r;
+	}
+	if (group_known)
+		cli_error("unknown command '%s %s'; see 'ucrt --help'", argv[0], argc > 1 ? argv[1] : "");
+	else
+		cli_error("unknown command '%s'; see 'ucrt --help'", argv[0]);
+	return EXIT_RUNTIME;
+}
