@@ -37,6 +37,9 @@ void fiber_wake(struct fiber *f);
  *   loop_read(l, &op, fd, buf, n, -1);
  *   int res = fiber_await(&op);
  */
+/* fiber_await uses op->data while it waits; multishot ops cannot be awaited.
+ * Awaiting from the loop stack, or an op that was never queued, aborts:
+ * those are programming errors, not runtime conditions. */
 void fiber_op_done(struct loop_op *op, int res, uint32_t cqe_flags);
 #define FIBER_OP_INIT { .cb = fiber_op_done }
 int fiber_await(struct loop_op *op);
@@ -45,5 +48,8 @@ int fiber_await(struct loop_op *op);
 ssize_t fiber_read(struct loop *l, int fd, void *buf, size_t len, uint64_t off);
 ssize_t fiber_write_all(struct loop *l, int fd, const void *buf, size_t len, uint64_t off);
 int fiber_sleep(struct loop *l, uint64_t ns);
+/* Sleep until the CLOCK_MONOTONIC instant when_ns (see loop_now_ns).
+ * Sleepers with equal instants wake in the order they went to sleep. */
+int fiber_sleep_until(struct loop *l, uint64_t when_ns);
 
 #endif

@@ -10,6 +10,7 @@
 #ifndef UCRT_LOOP_H
 #define UCRT_LOOP_H
 
+#include <linux/time_types.h>	/* struct __kernel_timespec */
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -97,7 +98,10 @@ void loop_timer_stop(struct loop *l, struct loop_timer *t);
 bool loop_timer_armed(const struct loop_timer *t);
 
 /* Child processes: watch a pid through a pidfd; cb gets the wait status
- * (as from waitpid) once the child has exited and been reaped. */
+ * (as from waitpid) once the child has exited and been reaped, or -errno
+ * (< 0) if it could not be reaped (e.g. -ECHILD: not our child, or it was
+ * reaped elsewhere). The watch ends with the callback; c may be freed in it. */
+struct loop_child_req;
 struct loop_child;
 typedef void (*loop_child_cb)(struct loop_child *c, int wstatus);
 struct loop_child {
@@ -105,10 +109,13 @@ struct loop_child {
 	void *data;
 	pid_t pid;
 	int pidfd;
-	struct loop_op op;
+	/* private: the in-flight pidfd poll. It is a separate allocation so
+	 * that after loop_child_unwatch() the caller may free c at once. */
+	struct loop_child_req *req;
 };
 int loop_child_watch(struct loop *l, struct loop_child *c, pid_t pid, loop_child_cb cb, void *data);
-/* Stop watching (the child is neither killed nor reaped). */
+/* Stop watching (the child is neither killed nor reaped); c may be freed
+ * right after. */
 void loop_child_unwatch(struct loop *l, struct loop_child *c);
 
 /* Signals through one signalfd: the signal is blocked for the process while
@@ -123,5 +130,11 @@ struct loop_signal {
 };
 int loop_signal_watch(struct loop *l, struct loop_signal *s, int signo, loop_signal_cb cb, void *data);
 void loop_signal_unwatch(struct loop *l, struct loop_signal *s);
+/* The signal mask a new child process should get: the current mask
+ * without the signals the loop blocked for its watches (for
+ * posix_spawnattr_setsigmask, or sigprocmask after fork). Children
+ * otherwise inherit those blocks: a QEMU started with SIGTERM blocked
+ * would ignore "ucrt stop". */
+void loop_signal_child_mask(const struct loop *l, sigset_t *out);
 
 #endif

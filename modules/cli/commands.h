@@ -3,3 +3,4 @@
  * command; the functions live in cmd-*.c. No include guard: expanded with
  * different CMD definitions. */
 CMD(NULL, "version", cmd_version, "print version information")
+CMD("rootfs", "build", cmd_rootfs_build, "build an ext4 image from layer tarballs")

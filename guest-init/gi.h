@@ -1,0 +1,75 @@
+/* guest-init: the static PID 1 of a ucrt VM. Internal declarations shared
+ * by the files of guest-init/ (prefix gi_). Only modules/agent/proto.h comes
+ * from the host tree. */
+#ifndef UCRT_GI_H
+#define UCRT_GI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "agent/proto.h"
+
+/* What the kernel command line asks for (see proto.h for the parameters). */
+struct gi_cmdline {
+	char root[256];
+	char fstype[32];
+	char rootflags[256];
+	bool ro;
+	bool overlay;
+	unsigned vsock_port;	/* 0: use the virtio-serial port */
+	bool debug;
+};
+
+/* main.c */
+extern bool gi_debug;
+extern bool gi_is_pid1;
+extern int gi_chan_fd;	/* for die(): the channel once it is open, else -1 */
+void gi_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+__attribute__((noreturn, format(printf, 1, 2))) void gi_die(const char *fmt, ...);
+/* Kill every other process, sync, power off (or exit outside a VM). */
+__attribute__((noreturn)) void gi_poweroff(int code);
+
+/* cmdline.c */
+void gi_cmdline_parse(struct gi_cmdline *c, const char *s);
+
+/* mount.c */
+void gi_mount_early(void);
+void gi_load_modules(void);
+/* Mount the root disk and switch into it; returns 0 or -errno with msg. */
+int gi_switch_root(const struct gi_cmdline *c, char *msg, size_t msglen);
+
+/* chan.c */
+int gi_chan_open(const struct gi_cmdline *c);
+/* Blocking write of one frame (setup and die paths only). */
+int gi_chan_write_frame(int fd, uint16_t type, uint32_t stream, uint32_t ref,
+			const void *payload, size_t len);
+size_t gi_hello_payload(uint8_t *buf, size_t cap);
+
+/* net.c: raw rtnetlink */
+struct gi_addr {
+	int family;		/* AF_INET or AF_INET6 */
+	uint8_t addr[16];
+	uint8_t prefix;
+};
+int gi_net_link_up(const char *ifname, uint32_t mtu);
+int gi_net_add_addr(const char *ifname, const struct gi_addr *a);
+int gi_net_default_route(const char *ifname, const struct gi_addr *gw);
+
+/* config.c: CONFIG request (hostname, network, resolv.conf, hosts). etc_fd
+ * is the directory the files go to. Returns 0 or -errno with msg. */
+int gi_config_apply(const uint8_t *p, size_t len, int etc_fd, char *msg, size_t msglen);
+int gi_write_file_at(int dirfd, const char *name, const char *data, size_t len);
+
+/* serve.c: serve the protocol on fd until the main process has exited and
+ * its exit status has been sent, SHUTDOWN arrives or the host goes away.
+ * Returns the main process's exit code, or -1 without one. */
+struct gi_serve_opts {
+	int fd;
+	int etc_fd;
+	bool test;		/* not PID 1: reap only our children */
+};
+int gi_serve(const struct gi_serve_opts *o);
+
+#endif

@@ -1,0 +1,139 @@
+/* `ucrt rootfs build`: apply layer files, in order, into an ext4 image.
+ * A thin shell over modules/ext4 (used by tests and benchmarks). */
+#include "cli.h"
+
+#include "err.h"
+#include "ext4/ext4.h"
+#include "log.h"
+#include "str.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+static void rootfs_usage(FILE *f)
+{
+	fprintf(f, "Usage: ucrt rootfs build [--size S] [--no-fsync] [--max-entry-size S]\n"
+		   "           [--max-layer-size S] [--max-ratio N] -o OUT.ext4 LAYER.tar[.gz|.zst]...\n"
+		   "Apply the layers in order into a new ext4 image OUT.ext4.\n");
+}
+
+static int parse_size_opt(const char *name, const char *s, uint64_t *out)
+{
+	if (str_to_size(s, out) < 0 || *out == 0) {
+		cli_error("invalid %s '%s' (want a size like 512M or 4G)", name, s);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int build(const char *out, uint64_t size, const struct ext4w_opts *o, char **layers, int n)
+{
+	struct err e = { 0 };
+	if (!size) {
+		uint64_t total = 0;
+		for (int i = 0; i < n; i++) {
+			uint64_t est;
+			int r = ext4w_estimate_file(layers[i], &est);
+			if (r < 0) {
+				cli_error("%s: %s", layers[i], strerror(-r));
+				return EXIT_RUNTIME;
+			}
+			total += est;
+		}
+		size = ext4w_size_for(total);
+	}
+	struct ext4w *w;
+	if (ext4w_create(out, size, o, &w, &e) < 0) {
+		cli_error("%s", err_msg(&e));
+		return EXIT_RUNTIME;
+	}
+	for (int i = 0; i < n; i++) {
+		_cleanup_close_ int fd = open(layers[i], O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			cli_error("%s: %s", layers[i], strerror(errno));
+			ext4w_abort(w);
+			return EXIT_RUNTIME;
+		}
+		struct ext4w_source src = {
+			.read = ext4w_fd_read, .arg = (void *)(intptr_t)fd, .name = layers[i],
+		};
+		if (ext4w_apply_layer(w, &src, &e) < 0) {
+			cli_error("%s", err_msg(&e));
+			ext4w_abort(w);
+			return EXIT_RUNTIME;
+		}
+	}
+	struct ext4w_stats st;
+	ext4w_get_stats(w, &st);
+	if (ext4w_finish(w, &e) < 0) {
+		cli_error("%s", err_msg(&e));
+		return EXIT_RUNTIME;
+	}
+	log_info("%s: %llu entries, %llu bytes of tar from %llu, %llu writes", out,
+		 (unsigned long long)st.entries, (unsigned long long)st.bytes_out,
+		 (unsigned long long)st.bytes_in, (unsigned long long)st.writes);
+	return 0;
+}
+
+int cmd_rootfs_build(struct cli_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "size", required_argument, NULL, 's' },
+		{ "no-fsync", no_argument, NULL, 'F' },
+		{ "max-entry-size", required_argument, NULL, 'E' },
+		{ "max-layer-size", required_argument, NULL, 'L' },
+		{ "max-ratio", required_argument, NULL, 'R' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	struct ext4w_opts o = { .fsync = true };
+	const char *out = NULL;
+	uint64_t size = 0, v;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "o:s:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			out = optarg;
+			break;
+		case 's':
+			if (parse_size_opt("--size", optarg, &size) < 0)
+				return EXIT_RUNTIME;
+			break;
+		case 'F':
+			o.fsync = false;
+			break;
+		case 'E':
+			if (parse_size_opt("--max-entry-size", optarg, &o.max_entry_size) < 0)
+				return EXIT_RUNTIME;
+			break;
+		case 'L':
+			if (parse_size_opt("--max-layer-size", optarg, &o.max_layer_bytes) < 0)
+				return EXIT_RUNTIME;
+			break;
+		case 'R':
+			if (str_to_u64(optarg, &v) < 0 || v == 0 || v > UINT32_MAX) {
+				cli_error("invalid --max-ratio '%s'", optarg);
+				return EXIT_RUNTIME;
+			}
+			o.max_ratio = (uint32_t)v;
+			break;
+		case 'h':
+			rootfs_usage(stdout);
+			return 0;
+		default:
+			rootfs_usage(stderr);
+			return EXIT_RUNTIME;
+		}
+	}
+	if (!out || optind >= argc) {
+		rootfs_usage(stderr);
+		return EXIT_RUNTIME;
+	}
+	return build(out, size, &o, argv + optind, argc - optind);
+}

@@ -1,0 +1,179 @@
+/* Regular file contents: blocks are allocated in large extents up front
+ * (ext2fs_fallocate) instead of one bmap call per block, and data is staged
+ * in 1 MiB runs written with one io_channel call per physical extent piece.
+ * Sparse files allocate only the ranges that hold data. */
+#include "ext4-internal.h"
+#include "util.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <string.h>
+
+#define STAGE_BYTES (1024 * 1024)
+
+struct fmap {
+	uint64_t lblk, pblk, len;
+};
+
+struct fdata {
+	struct ext4w *w;
+	ext2_ino_t ino;
+	struct ext2_inode_large in;
+	struct fmap *map;
+	size_t nmap, mapcap;
+	uint64_t stage_off, stage_end;	/* stage holds [stage_off, stage_off+stage_end) */
+};
+
+static int refresh_map(struct fdata *f)
+{
+	ext2_extent_handle_t h;
+	errcode_t e = ext2fs_extent_open2(f->w->fs, f->ino, (struct ext2_inode *)&f->in, &h);
+	if (e)
+		return ext4w_errno(e);
+	f->nmap = 0;
+	struct ext2fs_extent ex;
+	e = ext2fs_extent_get(h, EXT2_EXTENT_ROOT, &ex);
+	while (!e) {
+		if ((ex.e_flags & EXT2_EXTENT_FLAGS_LEAF) && !(ex.e_flags & EXT2_EXTENT_FLAGS_SECOND_VISIT)) {
+			if (f->nmap == f->mapcap) {
+				f->mapcap = f->mapcap ? f->mapcap * 2 : 8;
+				f->map = xrealloc(f->map, f->mapcap * sizeof(*f->map));
+			}
+			f->map[f->nmap++] = (struct fmap){ ex.e_lblk, ex.e_pblk, ex.e_len };
+		}
+		e = ext2fs_extent_get(h, EXT2_EXTENT_NEXT, &ex);
+	}
+	ext2fs_extent_free(h);
+	if (e != EXT2_ET_EXTENT_NO_NEXT && e != EXT2_ET_EXTENT_NO_DOWN)
+		return ext4w_errno(e);
+	return 0;
+}
+
+/* Is every block of [l, l+n) mapped? The map is sorted by lblk. */
+static bool covered(const struct fdata *f, uint64_t l, uint64_t n)
+{
+	for (size_t i = 0; i < f->nmap && n; i++) {
+		const struct fmap *m = &f->map[i];
+		if (l < m->lblk)
+			return false;
+		if (l < m->lblk + m->len) {
+			uint64_t k = MIN(n, m->lblk + m->len - l);
+			l += k;
+			n -= k;
+		}
+	}
+	return n == 0;
+}
+
+static int ensure_alloc(struct fdata *f, uint64_t l, uint64_t n)
+{
+	if (covered(f, l, n))
+		return 0;
+	errcode_t e = ext2fs_fallocate(f->w->fs, EXT2_FALLOCATE_FORCE_INIT | EXT2_FALLOCATE_INIT_BEYOND_EOF,
+				       f->ino, (struct ext2_inode *)&f->in, ~0ULL, l, n);
+	if (e)
+		return ext4w_errno(e);
+	int r = refresh_map(f);
+	if (r == 0 && !covered(f, l, n))
+		r = -EIO;
+	return r;
+}
+
+static int stage_flush(struct fdata *f)
+{
+	struct ext4w *w = f->w;
+	unsigned bs = w->fs->blocksize;
+	if (!f->stage_end)
+		return 0;
+	uint64_t l = f->stage_off / bs, n = (f->stage_end + bs - 1) / bs;
+	int r = ensure_alloc(f, l, n);
+	for (size_t i = 0; r == 0 && i < f->nmap; i++) {
+		const struct fmap *m = &f->map[i];
+		uint64_t a = MAX(l, m->lblk), b = MIN(l + n, m->lblk + m->len);
+		if (a >= b)
+			continue;
+		errcode_t e = io_channel_write_blk64(w->fs->io, m->pblk + (a - m->lblk), (int)(b - a),
+						     w->stage + (a - l) * bs);
+		r = ext4w_errno(e);
+	}
+	memset(w->stage, 0, n * bs);
+	f->stage_off += n * bs;
+	f->stage_end = 0;
+	return r;
+}
+
+static int put_data(struct fdata *f, const uint8_t *p, size_t len, uint64_t off)
+{
+	unsigned bs = f->w->fs->blocksize;
+	while (len) {
+		uint64_t end = f->stage_off + f->stage_end;
+		if (off < end)
+			return -EINVAL;	/* tar data never goes backwards */
+		if (off >= f->stage_off + (uint64_t)((f->stage_end + bs - 1) / bs) * bs ||
+		    off - f->stage_off >= STAGE_BYTES) {
+			int r = stage_flush(f);
+			if (r < 0)
+				return r;
+			f->stage_off = off & ~(uint64_t)(bs - 1);
+		}
+		size_t pos = (size_t)(off - f->stage_off);
+		size_t k = MIN(len, STAGE_BYTES - pos);
+		memcpy(f->w->stage + pos, p, k);
+		f->stage_end = pos + k;
+		p += k;
+		off += k;
+		len -= k;
+		if (f->stage_end == STAGE_BYTES) {
+			int r = stage_flush(f);
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+/* Copy the current entry's data from the archive into inode ino, whose
+ * i_size is already set. */
+int ext4w_write_data(struct ext4w *w, struct archive *a, struct archive_entry *e,
+		     ext2_ino_t ino, const char **why)
+{
+	struct fdata f = { .w = w, .ino = ino };
+	unsigned bs = w->fs->blocksize;
+	int r = ext4w_read_inode(w, ino, &f.in);
+	if (r < 0)
+		return r;
+	uint64_t size = (uint64_t)archive_entry_size(e);
+	if (!w->stage) {
+		w->stage = xcalloc(1, STAGE_BYTES);
+		w->stage_cap = STAGE_BYTES;
+	}
+	/* Dense files: every block at once, in as few extents as possible. */
+	if (archive_entry_sparse_reset(e) == 0 && size > 0)
+		r = ensure_alloc(&f, 0, (size + bs - 1) / bs);
+	while (r == 0) {
+		const void *buf;
+		size_t len;
+		la_int64_t off;
+		int ar = archive_read_data_block(a, &buf, &len, &off);
+		if (ar == ARCHIVE_EOF)
+			break;
+		if (ar < ARCHIVE_WARN) {
+			*why = archive_error_string(a);
+			r = -EIO;
+			break;
+		}
+		if (off < 0 || (uint64_t)off + len > size) {
+			*why = "data beyond the declared size";
+			r = -EINVAL;
+			break;
+		}
+		r = put_data(&f, buf, len, (uint64_t)off);
+	}
+	if (r == 0)
+		r = stage_flush(&f);
+	else
+		memset(w->stage, 0, STAGE_BYTES);
+	free(f.map);
+	return r;
+}

@@ -1,0 +1,54 @@
+/* Private to modules/net. */
+#ifndef UCRT_NET_INTERNAL_H
+#define UCRT_NET_INTERNAL_H
+
+#include "net/net.h"
+
+struct nl_sock;
+
+/* ---- link.c: rtnetlink through libnl-route-3 ---- */
+int netl_open(struct nl_sock **out);
+/* ifindex of name, 0 when absent, -errno on failure. */
+int netl_ifindex(struct nl_sock *nl, const char *name);
+int netl_bridge_create(struct nl_sock *nl, const char *name, unsigned mtu, const uint8_t mac[6]);
+/* First IPv4 address on ifindex: 1 and fills, 0 when none. */
+int netl_addr4_get(struct nl_sock *nl, int ifindex, struct in_addr *a, unsigned *prefix);
+int netl_addr4_add(struct nl_sock *nl, int ifindex, struct in_addr a, unsigned prefix);
+int netl_link_up(struct nl_sock *nl, int ifindex, int master, unsigned mtu);
+int netl_link_del(struct nl_sock *nl, const char *name);
+/* Is net/prefix overlapping any IPv4 route or address on the host
+ * (default routes aside), not counting interface skip_ifindex? */
+int netl_subnet_in_use(struct nl_sock *nl, struct in_addr net, unsigned prefix, int skip_ifindex);
+/* Names of links starting with prefix (NULL-terminated strv). */
+int netl_links_with_prefix(struct nl_sock *nl, const char *prefix, char ***out);
+/* Open /dev/net/tun as a (non-persistent) tap named name. */
+int netl_tap_open(const char *name, bool *vnet_hdr);
+
+/* ---- ipam.c: leases in <root>/net/leases, guarded by <root>/net/lock ---- */
+/* flock <root>/net/lock; returns the fd to close for unlocking. */
+int ipam_lock(int state_fd);
+/* Take a lease for owner (this process): want==0 means the lowest free. */
+int ipam_acquire(struct net_host *h, const char *owner, struct in_addr want,
+		 struct net_lease *out, struct err *err);
+/* Read the leases (no lock needed: the file is replaced whole). */
+int ipam_load(int state_fd, struct net_lease **v, size_t *n);
+int ipam_release(struct net_host *h, struct in_addr addr);
+/* Drop leases of dead owners; fills *live (strv of ifnames still owned). */
+int ipam_gc(struct net_host *h, unsigned *removed, char ***live);
+/* Parse / format the leases file (exposed for the fuzz target). */
+int ipam_parse(const char *text, struct net_lease **out, size_t *n);
+char *ipam_format(const struct net_lease *l, size_t n);
+void net_tap_name(struct in_addr a, char out[NET_IFNAMSIZ]);
+void net_mac_for(struct in_addr a, uint8_t mac[6]);
+
+/* ---- nat.c: nftables masquerade, ip_forward ---- */
+int nat_setup(const struct net_host *h, struct err *err);
+int nat_remove(const struct net_host *h, struct err *err);
+
+/* ---- filter.c: the per-VM eBPF program ---- */
+int filter_attach(int ifindex, const uint8_t mac[6], struct in_addr ip,
+		  const struct net_policy *p, struct net_filter_handle **out, struct err *err);
+void filter_detach(struct net_filter_handle *f);
+int filter_stats(const struct net_filter_handle *f, struct net_stats *s);
+
+#endif

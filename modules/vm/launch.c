@@ -1,0 +1,429 @@
+/* One QEMU child on the reactor: spawn with a clean fd table and signal
+ * state, watch it through a pidfd, drain its serial console into the log
+ * and its stderr into a bounded buffer, talk QMP. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "err.h"
+#include "log.h"
+#include "str.h"
+#include "util.h"
+#include "vm-internal.h"
+
+#define VM_STDERR_KEEP 4096u
+#define VM_DRAIN_MS 500u
+
+struct vm_stream {
+	struct vm *vm;
+	int fd;
+	struct loop_op op;
+	char buf[4096];
+	bool eof;
+};
+
+struct vm {
+	struct loop *loop;
+	const struct vm_host *host;
+	char *name;
+	struct vm_events ev;
+	void *data;
+
+	pid_t pid;
+	struct loop_child child;
+	bool watching;		/* child not reaped yet */
+	int wstatus;
+	bool exit_reported;
+
+	int agent_fd;
+	int log_fd;
+	struct vm_qmp qmp;
+	struct vm_stream con;	/* serial console -> log_fd */
+	struct loop_op log_wr;
+	struct vm_stream err;	/* QEMU's stderr -> errbuf */
+	char errbuf[VM_STDERR_KEEP + 1];
+	size_t errlen;
+
+	struct loop_timer kill_timer;	/* vm_quit grace */
+	struct loop_timer drain_timer;	/* streams still open after exit */
+	uint64_t t[VM_T_COUNT];
+	unsigned ops;
+	bool freeing;
+};
+
+struct loop *vm_loop(struct vm *vm) { return vm->loop; }
+int vm_agent_fd(const struct vm *vm) { return vm->agent_fd; }
+int vm_agent_take_fd(struct vm *vm) { return TAKE_FD(vm->agent_fd); }
+pid_t vm_pid(const struct vm *vm) { return vm->pid; }
+bool vm_running(const struct vm *vm) { return vm->watching; }
+const char *vm_qemu_stderr(const struct vm *vm) { return vm->errbuf; }
+
+void vm_stamp(struct vm *vm, enum vm_phase p)
+{
+	if (p < VM_T_COUNT && vm->t[p] == 0)
+		vm->t[p] = loop_now_ns();
+}
+
+uint64_t vm_time(const struct vm *vm, enum vm_phase p)
+{
+	return p < VM_T_COUNT ? vm->t[p] : 0;
+}
+
+void vm_log_timeline(const struct vm *vm)
+{
+	static const char *const names[VM_T_COUNT] = {
+		"start", "spawned", "qmp", "console", "agent", "process", "exited",
+	};
+	struct buf b = BUF_INIT;
+
+	if (!log_enabled(LOG_DEBUG))
+		return;
+	for (int p = VM_T_SPAWNED; p < VM_T_COUNT; p++) {
+		if (vm->t[p])
+			buf_printf(&b, " %s=+%.1fms", names[p], (double)(vm->t[p] - vm->t[VM_T_START]) / 1e6);
+	}
+	log_debug("vm %s: timeline%s", vm->name, b.data ? b.data : " (empty)");
+	buf_free(&b);
+}
+
+static void vm_finalize(struct vm *vm)
+{
+	int fds[] = { vm->qmp.fd, vm->con.fd, vm->err.fd, vm->agent_fd, vm->log_fd };
+
+	vm_qmp_free(&vm->qmp);
+	for (size_t i = 0; i < ARRAY_SIZE(fds); i++) {
+		if (fds[i] >= 0)
+			close(fds[i]);
+	}
+	free(vm->name);
+	free(vm);
+}
+
+/* The memory goes once vm_free was called, QEMU is reaped and no op
+ * still points into the struct. */
+static void vm_maybe_finalize(struct vm *vm)
+{
+	if (vm->freeing && !vm->watching && vm->ops == 0) {
+		loop_timer_stop(vm->loop, &vm->kill_timer);
+		loop_timer_stop(vm->loop, &vm->drain_timer);
+		vm_finalize(vm);
+	}
+}
+
+void vm_op_ref(struct vm *vm) { vm->ops++; }
+
+void vm_op_unref(struct vm *vm)
+{
+	vm->ops--;
+	vm_maybe_finalize(vm);
+}
+
+/* Report the exit once QEMU is reaped and its console and stderr are
+ * drained, so the caller sees the complete log and error text. */
+static void vm_maybe_report_exit(struct vm *vm)
+{
+	if (vm->watching || vm->exit_reported || vm->freeing)
+		return;
+	if (!(vm->con.eof && vm->err.eof))
+		return;
+	vm->exit_reported = true;
+	loop_timer_stop(vm->loop, &vm->drain_timer);
+	vm_log_timeline(vm);
+	if (vm->ev.exited)
+		vm->ev.exited(vm, vm->wstatus, vm->data);
+}
+
+static void vm_stream_read(struct vm_stream *s);
+
+static void vm_stream_eof(struct vm_stream *s)
+{
+	s->eof = true;
+	vm_maybe_report_exit(s->vm);
+}
+
+static void vm_log_write_done(struct loop_op *op, int res, uint32_t flags)
+{
+	struct vm *vm = container_of(op, struct vm, log_wr);
+
+	if (res < 0 && res != -ECANCELED)
+		log_debug("vm %s: console log: %s", vm->name, strerror(-res));
+	if (!vm->freeing)
+		vm_stream_read(&vm->con);
+	vm_op_unref(vm);
+}
+
+static void vm_stream_done(struct loop_op *op, int res, uint32_t flags)
+{
+	struct vm_stream *s = container_of(op, struct vm_stream, op);
+	struct vm *vm = s->vm;
+
+	if (res <= 0) {
+		vm_stream_eof(s);
+	} else if (s == &vm->err) {
+		size_t n = MIN((size_t)res, VM_STDERR_KEEP - vm->errlen);
+		memcpy(vm->errbuf + vm->errlen, s->buf, n);
+		vm->errlen += n;
+		vm->errbuf[vm->errlen] = 0;
+		log_debug("vm %s: qemu: %.*s", vm->name, res, s->buf);
+		vm_stream_read(s);
+	} else {
+		vm_stamp(vm, VM_T_CONSOLE);
+		vm->log_wr.cb = vm_log_write_done;
+		/* The console read stays paused until the log has it, so a
+		 * slow disk slows the guest's UART instead of using memory. */
+		if (vm->log_fd >= 0 &&
+		    loop_write(vm->loop, &vm->log_wr, vm->log_fd, s->buf, (unsigned)res, (uint64_t)-1) == 0)
+			vm_op_ref(vm);
+		else
+			vm_stream_read(s);
+	}
+	vm_op_unref(vm);
+}
+
+static void vm_stream_read(struct vm_stream *s)
+{
+	if (s->eof || s->vm->freeing) {
+		s->eof = true;
+		return;
+	}
+	s->op.cb = vm_stream_done;
+	if (loop_read(s->vm->loop, &s->op, s->fd, s->buf, sizeof(s->buf), (uint64_t)-1) < 0) {
+		vm_stream_eof(s);
+		return;
+	}
+	vm_op_ref(s->vm);
+}
+
+static void vm_drain_timeout(struct loop_timer *t)
+{
+	struct vm *vm = t->data;
+
+	/* A descendant of QEMU holds the pipes open: stop waiting. */
+	if (loop_op_active(&vm->con.op))
+		loop_cancel(vm->loop, &vm->con.op);
+	if (loop_op_active(&vm->err.op))
+		loop_cancel(vm->loop, &vm->err.op);
+	vm->con.eof = vm->err.eof = true;
+	vm_maybe_report_exit(vm);
+}
+
+static void vm_child_exited(struct loop_child *c, int wstatus)
+{
+	struct vm *vm = c->data;
+
+	vm->watching = false;
+	vm->wstatus = wstatus;
+	vm_stamp(vm, VM_T_EXITED);
+	loop_timer_stop(vm->loop, &vm->kill_timer);
+	if (WIFSIGNALED(wstatus))
+		log_debug("vm %s: qemu killed by signal %d", vm->name, WTERMSIG(wstatus));
+	else
+		log_debug("vm %s: qemu exited with status %d", vm->name, WEXITSTATUS(wstatus));
+	vm_qmp_shutdown(&vm->qmp);
+	if (vm->freeing) {
+		vm_maybe_finalize(vm);
+		return;
+	}
+	loop_timer_start(vm->loop, &vm->drain_timer, VM_DRAIN_MS * 1000000ull);
+	vm_maybe_report_exit(vm);
+}
+
+/* In the child between fork and exec: only async-signal-safe calls. */
+static __attribute__((noreturn)) void vm_child(char **argv, const int *fds, pid_t parent)
+{
+	sigset_t none;
+	int moved[VM_FD_FIRST_FREE];
+
+	/* Die with ucrt, even by SIGKILL; if ucrt is already gone the
+	 * signal will never come: give up now. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+		_exit(127);
+	/* Own session: a terminal's Ctrl-C goes to ucrt, which decides. */
+	setsid();
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);	/* the reactor blocks some */
+	for (int s = 1; s < NSIG; s++)
+		signal(s, SIG_DFL);		/* ignored ones survive exec */
+	/* Lift every fd above the targets first, then place them. */
+	for (int i = 0; i < VM_FD_FIRST_FREE; i++)
+		moved[i] = fds[i] >= 0 ? fcntl(fds[i], F_DUPFD, 64) : -1;
+	for (int i = 0; i < VM_FD_FIRST_FREE; i++) {
+		if (moved[i] < 0)
+			close(i);
+		else if (dup2(moved[i], i) < 0)
+			_exit(127);
+	}
+	syscall(SYS_close_range, VM_FD_FIRST_FREE, ~0u, 0);
+	execv(argv[0], argv);
+	_exit(127);
+}
+
+static int vm_socketpair(int sv[2], struct err *err)
+{
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return err_setx(err, errno, "socketpair");
+	return 0;
+}
+
+static void vm_close_pair(int sv[2])
+{
+	for (int i = 0; i < 2; i++) {
+		if (sv[i] >= 0)
+			close(sv[i]);
+		sv[i] = -1;
+	}
+}
+
+int vm_start(struct loop *l, const struct vm_host *h, const struct vm_config *c,
+	     const struct vm_events *ev, void *data, struct vm **out, struct err *err)
+{
+	int qmp[2] = { -1, -1 }, con[2] = { -1, -1 }, agent[2] = { -1, -1 }, errp[2] = { -1, -1 };
+	_cleanup_strv_ char **argv = vm_argv(h, c);
+	_cleanup_close_ int devnull = -1, log_fd = -1;
+	struct vm *vm;
+	pid_t pid, self = getpid();
+	int r;
+
+	if (c->console_log) {
+		log_fd = open(c->console_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+		if (log_fd < 0)
+			return err_setx(err, errno, "opening %s", c->console_log);
+	}
+	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (devnull < 0)
+		return err_setx(err, errno, "/dev/null");
+	if ((r = vm_socketpair(qmp, err)) < 0 || (r = vm_socketpair(con, err)) < 0 ||
+	    (c->agent && (r = vm_socketpair(agent, err)) < 0))
+		goto fail;
+	if (pipe2(errp, O_CLOEXEC) < 0) {
+		r = err_setx(err, errno, "pipe");
+		goto fail;
+	}
+	if (log_enabled(LOG_TRACE)) {
+		_cleanup_free_ char *cmd = NULL;
+		struct buf b = BUF_INIT;
+		for (char **a = argv; *a; a++)
+			buf_printf(&b, "%s%s", a == argv ? "" : " ", *a);
+		cmd = buf_steal(&b);
+		log_trace("vm %s: %s", c->name ? c->name : "", cmd);
+	}
+
+	vm = xcalloc(1, sizeof(*vm));
+	vm->loop = l;
+	vm->host = h;
+	vm->name = xstrdup(c->name ? c->name : "vm");
+	if (ev)
+		vm->ev = *ev;
+	vm->data = data;
+	vm_stamp(vm, VM_T_START);
+	pid = fork();
+	if (pid < 0) {
+		r = err_setx(err, errno, "fork");
+		free(vm->name);
+		free(vm);
+		goto fail;
+	}
+	if (pid == 0) {
+		int fds[VM_FD_FIRST_FREE] = { devnull, errp[1], errp[1], qmp[1], con[1], agent[1] };
+		vm_child(argv, fds, self);
+	}
+	vm_stamp(vm, VM_T_SPAWNED);
+	vm->pid = pid;
+	close(qmp[1]);
+	close(con[1]);
+	close(errp[1]);
+	if (agent[1] >= 0)
+		close(agent[1]);
+	vm->agent_fd = agent[0];
+	vm->log_fd = TAKE_FD(log_fd);
+	vm->con = (struct vm_stream){ .vm = vm, .fd = con[0] };
+	vm->err = (struct vm_stream){ .vm = vm, .fd = errp[0] };
+	loop_timer_init(&vm->kill_timer, NULL, vm);
+	loop_timer_init(&vm->drain_timer, vm_drain_timeout, vm);
+
+	r = loop_child_watch(l, &vm->child, pid, vm_child_exited, vm);
+	if (r < 0) {
+		/* Cannot watch it: do not leave it running unwatched. */
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		vm->freeing = true;
+		vm->qmp.fd = qmp[0];
+		vm_finalize(vm);
+		return err_setx(err, r, "watching qemu pid %d", (int)pid);
+	}
+	vm->watching = true;
+	vm_qmp_open(&vm->qmp, vm, qmp[0]);
+	vm_stream_read(&vm->con);
+	vm_stream_read(&vm->err);
+	log_debug("vm %s: qemu pid %d", vm->name, (int)pid);
+	*out = vm;
+	return 0;
+fail:
+	vm_close_pair(qmp);
+	vm_close_pair(con);
+	vm_close_pair(agent);
+	vm_close_pair(errp);
+	return r;
+}
+
+int vm_qmp(struct vm *vm, const char *execute, const char *args_json, vm_qmp_cb cb, void *data)
+{
+	return vm_qmp_send(&vm->qmp, execute, args_json, cb, data);
+}
+
+void vm_kill(struct vm *vm, int sig)
+{
+	/* The pidfd watch holds the pid: it cannot be recycled before we
+	 * reap it, so signalling by pid is safe while watching. */
+	if (vm->watching)
+		kill(vm->pid, sig);
+}
+
+static void vm_kill_timeout(struct loop_timer *t)
+{
+	struct vm *vm = t->data;
+
+	log_debug("vm %s: still running after quit: SIGKILL", vm->name);
+	vm_kill(vm, SIGKILL);
+}
+
+void vm_quit(struct vm *vm, unsigned grace_ms)
+{
+	if (!vm->watching)
+		return;
+	if (vm_qmp_send(&vm->qmp, "quit", NULL, NULL, NULL) < 0 || grace_ms == 0) {
+		vm_kill(vm, SIGKILL);
+		return;
+	}
+	vm->kill_timer.cb = vm_kill_timeout;
+	loop_timer_start(vm->loop, &vm->kill_timer, (uint64_t)grace_ms * 1000000u);
+}
+
+int vm_powerdown(struct vm *vm)
+{
+	return vm_qmp_send(&vm->qmp, "system_powerdown", NULL, NULL, NULL);
+}
+
+void vm_free(struct vm *vm)
+{
+	if (!vm || vm->freeing)
+		return;
+	vm->freeing = true;
+	vm->ev.exited = NULL;
+	vm_kill(vm, SIGKILL);
+	vm_qmp_shutdown(&vm->qmp);
+	if (loop_op_active(&vm->con.op))
+		loop_cancel(vm->loop, &vm->con.op);
+	if (loop_op_active(&vm->err.op))
+		loop_cancel(vm->loop, &vm->err.op);
+	if (loop_op_active(&vm->log_wr))
+		loop_cancel(vm->loop, &vm->log_wr);
+	loop_timer_stop(vm->loop, &vm->kill_timer);
+	loop_timer_stop(vm->loop, &vm->drain_timer);
+	vm_maybe_finalize(vm);
+}

@@ -1,0 +1,150 @@
+/* modules/vm: QEMU microvm launcher.
+ *
+ * Two steps. vm_host_probe() runs once per process, before VMs start (it
+ * reads files and may write the initramfs cache: blocking setup work): it
+ * picks QEMU, the accelerator, the kernel and the initramfs. vm_start()
+ * then launches one VM on the reactor; many VMs can share one vm_host.
+ *
+ * QEMU gets connected socketpairs for QMP, the serial console and the
+ * agent's virtio-serial port (no socket files, no accept, no path limits);
+ * every other fd is closed before exec; the child dies with ucrt
+ * (PR_SET_PDEATHSIG). docs/vm.md has the details and measurements. */
+#ifndef UCRT_VM_H
+#define UCRT_VM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct err;
+struct loop;
+struct vm;
+
+enum vm_accel { VM_ACCEL_AUTO, VM_ACCEL_KVM, VM_ACCEL_TCG };
+
+/* "auto", "kvm", "tcg" -> enum; -EINVAL otherwise. */
+int vm_accel_parse(const char *s, enum vm_accel *out);
+const char *vm_accel_name(enum vm_accel a);
+
+struct vm_kernel {
+	char *path;
+	char *release;		/* uname -r of that kernel when known */
+	char *modules_dir;	/* /lib/modules/<release> when drivers are modules */
+	bool builtin;		/* ucrt's own kernel: drivers built in, no ACPI */
+};
+
+struct vm_host {
+	char *qemu;		/* path of qemu-system-x86_64 */
+	enum vm_accel accel;	/* resolved: KVM or TCG */
+	char accel_note[200];	/* why TCG was chosen (one-line notice), or "" */
+	bool sandbox;		/* QEMU has seccomp: pass -sandbox on,... */
+	uint32_t tsc_khz;	/* host TSC rate = a TCG guest's TSC rate; 0 unknown */
+	struct vm_kernel kernel;
+	char *init;		/* guest-init binary */
+	char *initrd;		/* initramfs to boot with (cached) */
+};
+
+struct vm_host_opts {
+	enum vm_accel accel;	/* VM_ACCEL_AUTO: detect */
+	const char *qemu;	/* NULL: $UCRT_QEMU, else qemu-system-x86_64 on PATH */
+	const char *kernel;	/* NULL: $UCRT_KERNEL, built kernel, Debian cloud kernel */
+	const char *init;	/* NULL: $UCRT_INIT, next to ucrt, ../libexec/ucrt */
+	const char *cache_dir;	/* initramfs cache (e.g. <store root>/vm); required */
+};
+
+int vm_host_probe(struct vm_host *h, const struct vm_host_opts *o, struct err *err);
+void vm_host_release(struct vm_host *h);
+
+/* Pieces of the probe, usable alone. */
+enum vm_accel vm_accel_detect(char *why, size_t whylen);
+int vm_kernel_find(struct vm_kernel *k, const char *path, struct err *err);
+void vm_kernel_release(struct vm_kernel *k);
+
+/* Initramfs (uncompressed newc cpio): /init = init, /dev/console, and for a
+ * modular kernel /modules/<name>.ko + /modules/order with the virtio and
+ * ext4 drivers and their dependencies (from modules.dep), loaded in that
+ * order by guest-init. Cached in cache_dir by content; *out is the path. */
+int vm_initramfs_get(const char *cache_dir, const char *init, const struct vm_kernel *k,
+		     char **out, struct err *err);
+/* Write one to path (no cache). modules_dir NULL: no modules. */
+int vm_initramfs_write(const char *path, const char *init, const char *modules_dir,
+		       struct err *err);
+
+/* Copy-on-write overlay: a qcow2 (v3, 64 KiB clusters) whose backing file
+ * is the raw image at backing (absolute path), of the same size. */
+int vm_overlay_create(const char *path, const char *backing, struct err *err);
+
+#define VM_MAX_DISKS 4
+
+struct vm_disk {
+	const char *path;
+	bool qcow2;		/* else raw */
+	bool readonly;
+	bool snapshot;		/* QEMU snapshot=on: writes go to a temp file */
+};
+
+struct vm_config {
+	const char *name;	/* for messages */
+	unsigned cpus;		/* 0: 1 */
+	unsigned mem_mib;	/* 0: 256 */
+	struct vm_disk disks[VM_MAX_DISKS];	/* vda, vdb... */
+	unsigned ndisks;
+	const char *cmdline;	/* appended to the kernel command line (ucrt.*) */
+	const char *console_log;	/* serial console appended here; NULL: dropped */
+	bool agent;		/* add the ucrt.agent virtio-serial port */
+};
+
+/* Startup timeline (CLOCK_MONOTONIC ns, 0 = not reached). The vm module
+ * stamps SPAWNED, CONSOLE, QMP and EXITED; the caller stamps the rest. */
+enum vm_phase {
+	VM_T_START,		/* vm_start called */
+	VM_T_SPAWNED,		/* QEMU forked */
+	VM_T_QMP,		/* QMP handshake done */
+	VM_T_CONSOLE,		/* first byte on the serial console */
+	VM_T_AGENT,		/* first frame from guest-init */
+	VM_T_PROCESS,		/* container process started */
+	VM_T_EXITED,		/* QEMU reaped */
+	VM_T_COUNT
+};
+void vm_stamp(struct vm *vm, enum vm_phase p);
+uint64_t vm_time(const struct vm *vm, enum vm_phase p);
+/* One debug line with every reached phase relative to VM_T_START. */
+void vm_log_timeline(const struct vm *vm);
+
+struct vm_events {
+	/* QEMU exited and was reaped; wstatus as from waitpid. */
+	void (*exited)(struct vm *vm, int wstatus, void *data);
+};
+
+int vm_start(struct loop *l, const struct vm_host *h, const struct vm_config *c,
+	     const struct vm_events *ev, void *data, struct vm **out, struct err *err);
+/* Build the QEMU argv vm_start would use (tests, --log-level trace). */
+char **vm_argv(const struct vm_host *h, const struct vm_config *c);
+
+/* Host end of the agent port (a stream socket), owned by the vm; -1 when
+ * the config had no agent. */
+int vm_agent_fd(const struct vm *vm);
+/* Hand the agent fd over (e.g. to agent_new, which closes it): the vm
+ * forgets it. Returns -1 when there is none or it was taken. */
+int vm_agent_take_fd(struct vm *vm);
+pid_t vm_pid(const struct vm *vm);
+bool vm_running(const struct vm *vm);
+/* QEMU's own messages on stderr (last 4 KiB), NUL-terminated. */
+const char *vm_qemu_stderr(const struct vm *vm);
+
+/* QMP. cb gets res 0 and the "return" value's JSON text, or -EIO with the
+ * QMP error text, or -ECONNRESET when QEMU went away. */
+typedef void (*vm_qmp_cb)(struct vm *vm, int res, const char *json, size_t len, void *data);
+int vm_qmp(struct vm *vm, const char *execute, const char *args_json, vm_qmp_cb cb, void *data);
+/* QMP "quit"; SIGKILL after grace_ms when QEMU is still there. */
+void vm_quit(struct vm *vm, unsigned grace_ms);
+/* QMP "system_powerdown" (ACPI power button: fallback kernel only). */
+int vm_powerdown(struct vm *vm);
+void vm_kill(struct vm *vm, int sig);
+
+/* Release: a running QEMU gets SIGKILL; the memory goes once it is reaped
+ * and every pending op has completed (safe inside any vm callback). */
+void vm_free(struct vm *vm);
+
+#endif

@@ -1,0 +1,173 @@
+/* The host codec: encode/decode round trips, and rejection of malformed or
+ * out-of-place guest frames. */
+#include <errno.h>
+#include <sys/socket.h>
+
+#include "tests/lib/tap.h"
+#include "agent/agent.h"
+#include "buf.h"
+#include "util.h"
+
+static uint8_t t_frame[PROTO_HDR_SIZE + PROTO_MAX_PAYLOAD + 16];
+
+/* Build a raw frame as a guest would. */
+static size_t t_raw(uint16_t type, uint16_t flags, uint32_t stream, uint32_t ref, const void *p, uint32_t len)
+{
+	struct proto_hdr h = { len, type, flags, stream, ref };
+
+	proto_hdr_put(t_frame, &h);
+	if (len && p)
+		memcpy(t_frame + PROTO_HDR_SIZE, p, len);
+	return PROTO_HDR_SIZE + len;
+}
+
+static void t_header_checks(void)
+{
+	struct agent_frame f;
+	uint8_t e[PROTO_EXIT_SIZE] = { 42 };
+	size_t n;
+
+	n = t_raw(PROTO_T_EXIT, 0, 3, 0, e, sizeof(e));
+	t_is(agent_frame_parse(t_frame, n, &f), (ssize_t)n, "exit frame parses");
+	t_is(agent_frame_parse(t_frame, n - 1, &f), 0, "incomplete frame: need more");
+	t_is(agent_frame_parse(t_frame, 7, &f), 0, "incomplete header: need more");
+	n = t_raw(PROTO_T_STDOUT, 0, 1, 0, NULL, PROTO_MAX_PAYLOAD + 1);
+	t_is(agent_frame_parse(t_frame, PROTO_HDR_SIZE, &f), -EBADMSG, "oversized length rejected from the header alone");
+	t_raw(99, 0, 1, 0, NULL, 0);
+	t_is(agent_frame_parse(t_frame, PROTO_HDR_SIZE, &f), -EBADMSG, "unknown type rejected");
+	t_raw(0, 0, 1, 0, NULL, 0);
+	t_is(agent_frame_parse(t_frame, PROTO_HDR_SIZE, &f), -EBADMSG, "type 0 rejected");
+	t_raw(PROTO_T_START, 0, 1, 1, NULL, 0);
+	t_is(agent_frame_parse(t_frame, PROTO_HDR_SIZE, &f), -EBADMSG, "host-only type from the guest rejected");
+	t_raw(PROTO_T_STDOUT, 0x8000, 1, 0, NULL, 0);
+	t_is(agent_frame_parse(t_frame, PROTO_HDR_SIZE, &f), -EBADMSG, "unknown flag rejected");
+	t_raw(PROTO_T_EXIT, PROTO_F_EOF, 1, 0, e, sizeof(e));
+	t_is(agent_frame_parse(t_frame, PROTO_HDR_SIZE + sizeof(e), &f), -EBADMSG, "EOF flag only on data frames");
+	t_raw(PROTO_T_STDOUT, 0, 0, 0, NULL, 0);
+	t_is(agent_frame_parse(t_frame, PROTO_HDR_SIZE, &f), -EBADMSG, "data on stream 0 rejected");
+	t_raw(PROTO_T_STDOUT, 0, PROTO_MAX_STREAM + 1, 0, NULL, 0);
+	t_is(agent_frame_parse(t_frame, PROTO_HDR_SIZE, &f), -EBADMSG, "stream id out of range rejected");
+	t_raw(PROTO_T_EXIT, 0, 1, 0, e, 8);
+	t_is(agent_frame_parse(t_frame, PROTO_HDR_SIZE + 8, &f), -EBADMSG, "short fixed payload rejected");
+	t_raw(PROTO_T_RESULT, 0, 1, 0, NULL, 0);
+	t_is(agent_frame_parse(t_frame, PROTO_HDR_SIZE, &f), -EBADMSG, "result without request id rejected");
+}
+
+static void t_decoders(void)
+{
+	struct agent_frame f;
+	struct agent_result r;
+	struct agent_exit x;
+	uint8_t p[256];
+	size_t off = 0, n;
+	uint32_t chan, bytes;
+	char line[16];
+
+	proto_tlv_put32(p, sizeof(p), &off, PROTO_A_ERRNO, ENOENT);
+	proto_tlv_putstr(p, sizeof(p), &off, PROTO_A_MSG, "no\x1b[31m such");
+	proto_tlv_put32(p, sizeof(p), &off, PROTO_A_PID, 1234);
+	proto_tlv_put(p, sizeof(p), &off, 999, "x", 1);	/* unknown: skipped */
+	n = t_raw(PROTO_T_RESULT, 0, 5, 9, p, (uint32_t)off);
+	t_ok(agent_frame_parse(t_frame, n, &f) > 0 && agent_decode_result(&f, &r) == 0, "result decodes");
+	t_ok(r.err == ENOENT && r.pid == 1234, "result fields");
+	t_streq(r.msg, "no?[31m such", "control bytes in strings are neutralised");
+
+	n = t_raw(PROTO_T_RESULT, 0, 5, 9, p, (uint32_t)off - 3);
+	agent_frame_parse(t_frame, n, &f);
+	t_is(agent_decode_result(&f, &r), -EBADMSG, "truncated TLV rejected");
+	off = 0;
+	proto_tlv_put(p, sizeof(p), &off, PROTO_A_ERRNO, "\1\0", 2);
+	n = t_raw(PROTO_T_RESULT, 0, 5, 9, p, (uint32_t)off);
+	agent_frame_parse(t_frame, n, &f);
+	t_is(agent_decode_result(&f, &r), -EBADMSG, "integer attribute of the wrong size rejected");
+	off = 0;
+	proto_tlv_put32(p, sizeof(p), &off, PROTO_A_ERRNO, 100000);
+	n = t_raw(PROTO_T_RESULT, 0, 5, 9, p, (uint32_t)off);
+	agent_frame_parse(t_frame, n, &f);
+	t_is(agent_decode_result(&f, &r), -EBADMSG, "absurd errno rejected");
+
+	proto_put32(p, 300);
+	proto_put32(p + 4, 0);
+	proto_put32(p + 8, 0);
+	n = t_raw(PROTO_T_EXIT, 0, 5, 0, p, PROTO_EXIT_SIZE);
+	agent_frame_parse(t_frame, n, &f);
+	t_is(agent_decode_exit(&f, &x), -EBADMSG, "exit code above 255 rejected");
+	proto_put32(p, 137);
+	proto_put32(p + 4, 9);
+	agent_frame_parse(t_frame, t_raw(PROTO_T_EXIT, 0, 5, 0, p, PROTO_EXIT_SIZE), &f);
+	t_ok(agent_decode_exit(&f, &x) == 0 && x.code == 137 && x.signal == 9, "exit decodes");
+
+	proto_put32(p, PROTO_CHAN_STDIN);
+	proto_put32(p + 4, PROTO_MAX_CREDIT + 1);
+	agent_frame_parse(t_frame, t_raw(PROTO_T_CREDIT, 0, 5, 0, p, 8), &f);
+	t_is(agent_decode_credit(&f, &chan, &bytes), -EBADMSG, "credit above the maximum rejected");
+	proto_put32(p, 7);
+	proto_put32(p + 4, 1);
+	agent_frame_parse(t_frame, t_raw(PROTO_T_CREDIT, 0, 5, 0, p, 8), &f);
+	t_is(agent_decode_credit(&f, &chan, &bytes), -EBADMSG, "credit on an unknown channel rejected");
+
+	agent_frame_parse(t_frame, t_raw(PROTO_T_LOG, 0, 0, 0, "a very long log line\n", 21), &f);
+	agent_decode_log(&f, line, sizeof(line));
+	t_streq(line, "a very long log", "log text bounded");
+
+	proto_put32(p, 0xdeadbeef);
+	agent_frame_parse(t_frame, t_raw(PROTO_T_HELLO, 0, 0, 0, p, PROTO_HELLO_FIXED), &f);
+	struct agent_hello h;
+	t_is(agent_decode_hello(&f, &h), -EBADMSG, "hello with a bad magic rejected");
+}
+
+/* Encoders against the TLV reader the guest uses. */
+static void t_encoders(void)
+{
+	_cleanup_buf_ struct buf b = BUF_INIT;
+	char *argv[] = { "sh", "-c", "echo hi", NULL }, *env[] = { "A=1", NULL };
+	struct agent_proc_spec s = { .argv = argv, .env = env, .cwd = "/w", .uid = 7, .gid = 8, .tty = true,
+				     .rows = 24, .cols = 80, .groups = (uint32_t[]){ 9 }, .ngroups = 1 };
+	struct proto_tlv_iter it;
+	struct proto_hdr h;
+	const uint8_t *v;
+	uint16_t tag, l;
+	int nargs = 0, ok = 1;
+
+	t_is(agent_encode_proc(&b, PROTO_T_START, 1, 2, &s), 0, "start encodes");
+	t_ok(proto_hdr_get((uint8_t *)b.data, &h) == 0 && h.type == PROTO_T_START && h.stream == 1 && h.ref == 2 &&
+	     h.len + PROTO_HDR_SIZE == b.len, "start header");
+	proto_tlv_init(&it, (uint8_t *)b.data + PROTO_HDR_SIZE, h.len);
+	while (proto_tlv_next(&it, &tag, &v, &l) > 0) {
+		if (tag == PROTO_A_ARG)
+			ok &= l == strlen(argv[nargs]) && memcmp(v, argv[nargs], l) == 0, nargs++;
+		if (tag == PROTO_A_UID)
+			ok &= proto_get32(v) == 7;
+		if (tag == PROTO_A_WINSIZE)
+			ok &= proto_get16(v) == 24 && proto_get16(v + 2) == 80;
+	}
+	t_ok(ok && nargs == 3, "argv, uid and window size round-trip");
+
+	char *none[] = { NULL };
+	s.argv = none;
+	t_is(agent_encode_proc(&b, PROTO_T_START, 1, 2, &s), -EINVAL, "empty argv refused");
+	s.argv = argv;
+	s.cwd = "relative";
+	t_is(agent_encode_proc(&b, PROTO_T_START, 1, 2, &s), -EINVAL, "relative cwd refused");
+
+	static char big[70000];
+	memset(big, 'x', sizeof(big) - 1);
+	char *bigv[] = { big, NULL };
+	s.cwd = NULL;
+	s.argv = bigv;
+	buf_reset(&b);
+	t_is(agent_encode_proc(&b, PROTO_T_START, 1, 2, &s), -E2BIG, "oversized spec refused");
+	t_is(b.len, 0, "nothing queued for a refused spec");
+
+	char *evil[] = { "1.1.1.1\nnameserver 6.6.6.6", NULL };
+	struct agent_config c = { .dns = evil };
+	t_is(agent_encode_config(&b, 1, &c), -EINVAL, "newline in a resolv.conf entry refused");
+}
+
+int main(void)
+{
+	t_header_checks();
+	t_decoders();
+	t_encoders();
+	return t_done();
+}
