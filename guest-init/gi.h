@@ -36,7 +36,7 @@ void gi_cmdline_parse(struct gi_cmdline *c, const char *s);
 
 /* mount.c */
 void gi_mount_early(void);
-void gi_load_modules(void);
+void gi_load_modules(const char *cmdline);
 /* Mount the root disk and switch into it; returns 0 or -errno with msg. */
 int gi_switch_root(const struct gi_cmdline *c, char *msg, size_t msglen);
 

@@ -118,7 +118,7 @@ static int gi_pid1_main(void)
 	gi_debug = c.debug;
 	/* Ctrl-Alt-Del becomes SIGINT to us, forwarded to the main process. */
 	reboot(RB_DISABLE_CAD);
-	gi_load_modules();
+	gi_load_modules(cmdline);
 
 	gi_chan_fd = gi_chan_open(&c);
 	if (gi_chan_fd < 0)

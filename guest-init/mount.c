@@ -53,15 +53,46 @@ void gi_mount_early(void)
 	symlink("/proc/self/fd/2", "/dev/stderr");
 }
 
-static void gi_load_one(int dirfd, const char *name)
+/* Parameters for a loadable module come from "MOD.param=value" words of
+ * the kernel command line, as modprobe does (the kernel applies them only
+ * to built-in code). '-' and '_' are the same in module names. */
+static void gi_module_params(const char *file, const char *cmdline, char *out, size_t cap)
+{
+	char mod[64];
+	size_t n = strcspn(file, "."), len = 0;
+
+	if (n >= sizeof(mod))
+		n = sizeof(mod) - 1;
+	for (size_t i = 0; i < n; i++)
+		mod[i] = file[i] == '-' ? '_' : file[i];
+	mod[n] = 0;
+	out[0] = 0;
+	while (*cmdline) {
+		size_t w;
+
+		cmdline += strspn(cmdline, " \t\n");
+		w = strcspn(cmdline, " \t\n");
+		if (w > n + 1 && cmdline[n] == '.' && strncmp(cmdline, mod, n) == 0 && len + w - n < cap) {
+			memcpy(out + len, cmdline + n + 1, w - n - 1);
+			len += w - n - 1;
+			out[len++] = ' ';
+			out[len] = 0;
+		}
+		cmdline += w;
+	}
+}
+
+static void gi_load_one(int dirfd, const char *name, const char *cmdline)
 {
 	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	char params[1024];
 
 	if (fd < 0) {
 		gi_log("module %s: %s", name, strerror(errno));
 		return;
 	}
-	if (syscall(SYS_finit_module, fd, "", 0) < 0 && errno != EEXIST)
+	gi_module_params(name, cmdline, params, sizeof(params));
+	if (syscall(SYS_finit_module, fd, params, 0) < 0 && errno != EEXIST)
 		gi_log("module %s: %s", name, strerror(errno));
 	else if (gi_debug)
 		gi_log("loaded %s", name);
@@ -71,7 +102,7 @@ static void gi_load_one(int dirfd, const char *name)
 /* The initramfs (written by modules/vm) holds the modules (NAME.ko files) in /modules and
  * /modules/order, one file name per line, dependencies first. A kernel
  * with everything built in has neither. */
-void gi_load_modules(void)
+void gi_load_modules(const char *cmdline)
 {
 	char list[8192], *line, *save = NULL;
 	int dirfd, fd;
@@ -90,7 +121,7 @@ void gi_load_modules(void)
 	list[n > 0 ? n : 0] = 0;
 	for (line = strtok_r(list, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		if (*line && *line != '#' && !strchr(line, '/'))
-			gi_load_one(dirfd, line);
+			gi_load_one(dirfd, line, cmdline);
 	}
 	close(dirfd);
 }

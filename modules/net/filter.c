@@ -40,21 +40,6 @@ struct net_filter_handle {
 	int ifindex;
 };
 
-/* libbpf hands us its own format strings. */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wformat-nonliteral"
-static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	char line[512];
-
-	if (!log_enabled(LOG_DEBUG))
-		return 0;
-	vsnprintf(line, sizeof(line), fmt, ap);
-	line[strcspn(line, "\n")] = 0;
-	log_debug("libbpf: %s", line);
-	return 0;
-}
-#pragma GCC diagnostic pop
 
 static void stats_sum(const struct net_bpf_stats *percpu, int ncpu, struct net_stats *s)
 {
@@ -89,6 +74,22 @@ static int stats_from_map_fd(int fd, struct net_stats *s)
 }
 
 #if NET_HAVE_SKEL
+/* libbpf hands us its own format strings. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char line[512];
+
+	if (!log_enabled(LOG_DEBUG))
+		return 0;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	line[strcspn(line, "\n")] = 0;
+	log_debug("libbpf: %s", line);
+	return 0;
+}
+#pragma GCC diagnostic pop
+
 static void fill_rodata(struct net_filter *skel, const uint8_t mac[6], struct in_addr ip,
 			const struct net_policy *p)
 {

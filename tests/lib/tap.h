@@ -40,7 +40,7 @@ static inline __attribute__((format(printf, 2, 3))) int t_ok(int cond, const cha
 		printf("#   got \"%s\", want \"%s\" (%s:%d)\n", _g ? _g : "(null)", _w ? _w : "(null)", __FILE__, __LINE__); \
 } while (0)
 
-static inline void t_diag(const char *fmt, ...)
+static inline __attribute__((format(printf, 1, 2))) void t_diag(const char *fmt, ...)
 {
 	va_list ap;
 	printf("# ");
