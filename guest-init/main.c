@@ -108,6 +108,13 @@ static int gi_pid1_main(void)
 	ssize_t n;
 
 	gi_mount_early();
+	/* Without /dev/console in the initramfs we start with no fds 0-2;
+	 * fill them so pipes never land there (dup2 onto itself would keep
+	 * O_CLOEXEC and a child would lose its stdio). */
+	while ((fd = open("/dev/null", O_RDWR)) >= 0 && fd < 3)
+		;
+	if (fd >= 3)
+		close(fd);
 	fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
 	if (fd >= 0) {
 		n = read(fd, cmdline, sizeof(cmdline) - 1);

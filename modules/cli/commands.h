@@ -4,3 +4,7 @@
  * different CMD definitions. */
 CMD(NULL, "version", cmd_version, "print version information")
 CMD("rootfs", "build", cmd_rootfs_build, "build an ext4 image from layer tarballs")
+CMD("network", "ls", cmd_network_ls, "list container address leases and filter counters")
+CMD("network", "prune", cmd_network_prune, "clean network leftovers of crashed runs")
+CMD("network", "rm", cmd_network_rm, "delete the container bridge and its NAT rules")
+CMD("vm", "boot", cmd_vm_boot, "boot microVMs to guest-init and print the boot timeline")

@@ -1,7 +1,8 @@
 /* Regular file contents: blocks are allocated in large extents up front
- * (ext2fs_fallocate) instead of one bmap call per block, and data is staged
- * in 1 MiB runs written with one io_channel call per physical extent piece.
- * Sparse files allocate only the ranges that hold data. */
+ * (ext2fs_fallocate) instead of one bmap call per block, and data goes
+ * from the archive's buffer to the I/O manager's log in one copy, one
+ * call per physical extent piece. Sparse files allocate only the ranges
+ * that hold data. */
 #include "ext4-internal.h"
 #include "util.h"
 
@@ -9,8 +10,6 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <string.h>
-
-#define STAGE_BYTES (1024 * 1024)
 
 struct fmap {
 	uint64_t lblk, pblk, len;
@@ -22,7 +21,9 @@ struct fdata {
 	struct ext2_inode_large in;
 	struct fmap *map;
 	size_t nmap, mapcap;
-	uint64_t stage_off, stage_end;	/* stage holds [stage_off, stage_off+stage_end) */
+	bool partial;		/* w->stage holds logical block partial_lblk */
+	uint64_t partial_lblk;
+	uint64_t next;		/* file offset the next data may start at */
 };
 
 static int refresh_map(struct fdata *f)
@@ -80,56 +81,68 @@ static int ensure_alloc(struct fdata *f, uint64_t l, uint64_t n)
 	return r;
 }
 
-static int stage_flush(struct fdata *f)
+/* Write n whole blocks of file data at logical block l (allocated first
+ * for sparse files), one io call per physical extent piece. */
+static int write_blocks(struct fdata *f, uint64_t l, uint64_t n, const uint8_t *p)
 {
-	struct ext4w *w = f->w;
-	unsigned bs = w->fs->blocksize;
-	if (!f->stage_end)
-		return 0;
-	uint64_t l = f->stage_off / bs, n = (f->stage_end + bs - 1) / bs;
+	unsigned bs = f->w->fs->blocksize;
 	int r = ensure_alloc(f, l, n);
 	for (size_t i = 0; r == 0 && i < f->nmap; i++) {
 		const struct fmap *m = &f->map[i];
 		uint64_t a = MAX(l, m->lblk), b = MIN(l + n, m->lblk + m->len);
-		if (a >= b)
-			continue;
-		errcode_t e = io_channel_write_blk64(w->fs->io, m->pblk + (a - m->lblk), (int)(b - a),
-						     w->stage + (a - l) * bs);
-		r = ext4w_errno(e);
+		if (a < b)
+			r = ext4w_io_write_data(f->w->fs->io, m->pblk + (a - m->lblk), b - a,
+						p + (a - l) * bs);
 	}
-	memset(w->stage, 0, n * bs);
-	f->stage_off += n * bs;
-	f->stage_end = 0;
 	return r;
 }
 
+static int flush_partial(struct fdata *f)
+{
+	if (!f->partial)
+		return 0;
+	f->partial = false;
+	return write_blocks(f, f->partial_lblk, 1, f->w->stage);
+}
+
+/* Whole blocks go straight from the archive's buffer to the I/O manager;
+ * only a block split across archive chunks (or a file's last block) is
+ * assembled in a one-block buffer, zero-padded. */
 static int put_data(struct fdata *f, const uint8_t *p, size_t len, uint64_t off)
 {
 	unsigned bs = f->w->fs->blocksize;
+	if (off < f->next)
+		return -EINVAL;	/* tar data never goes backwards */
 	while (len) {
-		uint64_t end = f->stage_off + f->stage_end;
-		if (off < end)
-			return -EINVAL;	/* tar data never goes backwards */
-		if (off >= f->stage_off + (uint64_t)((f->stage_end + bs - 1) / bs) * bs ||
-		    off - f->stage_off >= STAGE_BYTES) {
-			int r = stage_flush(f);
-			if (r < 0)
-				return r;
-			f->stage_off = off & ~(uint64_t)(bs - 1);
+		uint64_t l = off / bs;
+		size_t o = (size_t)(off % bs);
+		int r = 0;
+		if (f->partial && l != f->partial_lblk)
+			r = flush_partial(f);
+		if (r == 0 && o == 0 && len >= bs) {
+			size_t k = len / bs * bs;
+			r = write_blocks(f, l, k / bs, p);
+			p += k;
+			off += k;
+			len -= k;
+		} else if (r == 0) {
+			if (!f->partial) {
+				memset(f->w->stage, 0, bs);
+				f->partial = true;
+				f->partial_lblk = l;
+			}
+			size_t k = MIN(len, bs - o);
+			memcpy(f->w->stage + o, p, k);
+			p += k;
+			off += k;
+			len -= k;
+			if (o + k == bs)
+				r = flush_partial(f);
 		}
-		size_t pos = (size_t)(off - f->stage_off);
-		size_t k = MIN(len, STAGE_BYTES - pos);
-		memcpy(f->w->stage + pos, p, k);
-		f->stage_end = pos + k;
-		p += k;
-		off += k;
-		len -= k;
-		if (f->stage_end == STAGE_BYTES) {
-			int r = stage_flush(f);
-			if (r < 0)
-				return r;
-		}
+		if (r < 0)
+			return r;
 	}
+	f->next = off;
 	return 0;
 }
 
@@ -145,8 +158,8 @@ int ext4w_write_data(struct ext4w *w, struct archive *a, struct archive_entry *e
 		return r;
 	uint64_t size = (uint64_t)archive_entry_size(e);
 	if (!w->stage) {
-		w->stage = xcalloc(1, STAGE_BYTES);
-		w->stage_cap = STAGE_BYTES;
+		w->stage = xcalloc(1, bs);
+		w->stage_cap = bs;
 	}
 	/* Dense files: every block at once, in as few extents as possible. */
 	if (archive_entry_sparse_reset(e) == 0 && size > 0)
@@ -171,9 +184,7 @@ int ext4w_write_data(struct ext4w *w, struct archive *a, struct archive_entry *e
 		r = put_data(&f, buf, len, (uint64_t)off);
 	}
 	if (r == 0)
-		r = stage_flush(&f);
-	else
-		memset(w->stage, 0, STAGE_BYTES);
+		r = flush_partial(&f);
 	free(f.map);
 	return r;
 }

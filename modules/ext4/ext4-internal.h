@@ -30,8 +30,12 @@ void ext4w_path_split(char *path, const char **dir, const char **base);
 extern io_manager ext4w_io_manager;
 struct ext4w_io_stats {
 	uint64_t writes, write_bytes, reads, read_bytes;
+	uint64_t data_bytes;	/* file data handed to ext4w_io_write_data */
 };
 void ext4w_io_get_stats(io_channel ch, struct ext4w_io_stats *st);
+/* File data: like io_channel_write_blk64 but kept out of the metadata
+ * read cache (libext2fs never reads it back). Returns 0 or -errno. */
+int ext4w_io_write_data(io_channel ch, uint64_t blk, uint64_t n, const void *data);
 /* fsync the image file (after ext2fs_flush). */
 int ext4w_io_sync(io_channel ch);
 
@@ -72,7 +76,7 @@ struct ext4w {
 	char *last_dir;
 	ext2_ino_t last_dir_ino;
 	struct ext4w_stats stats;
-	uint8_t *stage;		/* file data staging (apply.c) */
+	uint8_t *stage;		/* one block: a file's partial block (data.c) */
 	size_t stage_cap;
 };
 

@@ -382,40 +382,62 @@ static errcode_t wb_read64(io_channel ch, unsigned long long blk, int count, voi
 	return 0;
 }
 
-static errcode_t wb_write64(io_channel ch, unsigned long long blk, int count, const void *data)
+/* Writes of whole blocks larger than this go straight to the file. */
+#define WB_DIRECT_MIN (WB_LOG_BLOCKS / 2)
+
+static int wb_write_through(struct wb *b, uint64_t blk, const void *data, size_t bytes)
 {
-	struct wb *b = wb_of(ch);
-	size_t bytes = count < 0 ? (size_t)-count : (size_t)count * b->bs;
-	size_t n = bytes / b->bs;
-	if (bytes % b->bs || n > WB_LOG_BLOCKS / 2) {
-		/* Rare: flush, forget cached copies, write through. */
-		int r = wb_flush(b);
-		for (size_t i = 0; i < (bytes + b->bs - 1) / b->bs; i++)
-			if (b->ckey[(blk + i) % WB_CACHE_SLOTS] == blk + i)
-				b->ckey[(blk + i) % WB_CACHE_SLOTS] = WB_EMPTY;
-		if (r == 0)
-			r = wb_pio(b, true, blk * b->bs, (void *)data, bytes);
-		return r < 0 ? (errcode_t)-r : 0;
-	}
+	/* Rare: flush, forget cached copies, write through. */
+	int r = wb_flush(b);
+	for (size_t i = 0; i < (bytes + b->bs - 1) / b->bs; i++)
+		if (b->ckey[(blk + i) % WB_CACHE_SLOTS] == blk + i)
+			b->ckey[(blk + i) % WB_CACHE_SLOTS] = WB_EMPTY;
+	return r < 0 ? r : wb_pio(b, true, blk * b->bs, (void *)data, bytes);
+}
+
+/* Append n blocks to the log. Metadata (meta) written one block at a
+ * time also enters the read cache; other writes only refresh cached
+ * copies, so file data never evicts the inode tables. */
+static int wb_log(struct wb *b, uint64_t blk, size_t n, const void *data, bool meta)
+{
 	if (b->log_used + n > WB_LOG_BLOCKS) {
 		int r = wb_flush(b);
 		if (r < 0)
-			return (errcode_t)-r;
+			return r;
 	}
 	if (b->nrec == b->rec_cap) {
 		b->rec_cap = b->rec_cap ? b->rec_cap * 2 : 1024;
 		b->recs = xrealloc(b->recs, b->rec_cap * sizeof(*b->recs));
 	}
 	b->recs[b->nrec++] = (struct wb_rec){ .blk = blk, .idx = b->log_used, .n = (uint32_t)n };
-	memcpy(b->log + (size_t)b->log_used * b->bs, data, bytes);
+	memcpy(b->log + (size_t)b->log_used * b->bs, data, n * b->bs);
 	for (size_t i = 0; i < n; i++) {
 		size_t s = h_slot(b, blk + i);
 		b->hkey[s] = blk + i;
 		b->hval[s] = b->log_used + (uint32_t)i;
-		cache_put(b, blk + i, (const uint8_t *)data + i * b->bs, n == 1);
+		cache_put(b, blk + i, (const uint8_t *)data + i * b->bs, meta && n == 1);
 	}
 	b->log_used += (uint32_t)n;
 	return 0;
+}
+
+static errcode_t wb_write64(io_channel ch, unsigned long long blk, int count, const void *data)
+{
+	struct wb *b = wb_of(ch);
+	size_t bytes = count < 0 ? (size_t)-count : (size_t)count * b->bs;
+	size_t n = bytes / b->bs;
+	int r = bytes % b->bs || n > WB_DIRECT_MIN ? wb_write_through(b, blk, data, bytes)
+						   : wb_log(b, blk, n, data, true);
+	return r < 0 ? (errcode_t)-r : 0;
+}
+
+int ext4w_io_write_data(io_channel ch, uint64_t blk, uint64_t n, const void *data)
+{
+	struct wb *b = wb_of(ch);
+	b->st.data_bytes += n * b->bs;
+	if (n > WB_DIRECT_MIN)
+		return wb_write_through(b, blk, data, n * b->bs);
+	return wb_log(b, blk, (size_t)n, data, false);
 }
 
 static errcode_t wb_read(io_channel ch, unsigned long blk, int count, void *data)

@@ -41,6 +41,32 @@ struct net_filter_handle {
 };
 
 
+/* libbpf hands us its own format strings. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char line[512];
+
+	if (!log_enabled(LOG_DEBUG))
+		return 0;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	line[strcspn(line, "\n")] = 0;
+	log_debug("libbpf: %s", line);
+	return 0;
+}
+#pragma GCC diagnostic pop
+
+/* libbpf prints to stderr unless told otherwise: route it to our log. */
+static void libbpf_log_setup(void)
+{
+	static bool done;
+
+	if (!done)
+		libbpf_set_print(libbpf_log);
+	done = true;
+}
+
 static void stats_sum(const struct net_bpf_stats *percpu, int ncpu, struct net_stats *s)
 {
 	memset(s, 0, sizeof(*s));
@@ -74,21 +100,6 @@ static int stats_from_map_fd(int fd, struct net_stats *s)
 }
 
 #if NET_HAVE_SKEL
-/* libbpf hands us its own format strings. */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wformat-nonliteral"
-static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	char line[512];
-
-	if (!log_enabled(LOG_DEBUG))
-		return 0;
-	vsnprintf(line, sizeof(line), fmt, ap);
-	line[strcspn(line, "\n")] = 0;
-	log_debug("libbpf: %s", line);
-	return 0;
-}
-#pragma GCC diagnostic pop
 
 static void fill_rodata(struct net_filter *skel, const uint8_t mac[6], struct in_addr ip,
 			const struct net_policy *p)
@@ -126,14 +137,10 @@ static int hook_attach(int ifindex, enum bpf_tc_attach_point where, struct bpf_p
 int filter_attach(int ifindex, const uint8_t mac[6], struct in_addr ip,
 		  const struct net_policy *p, struct net_filter_handle **out, struct err *err)
 {
-	static bool log_set;
 	struct net_filter_handle *f;
 	int r;
 
-	if (!log_set) {
-		libbpf_set_print(libbpf_log);
-		log_set = true;
-	}
+	libbpf_log_setup();
 	f = xcalloc(1, sizeof(*f));
 	f->ifindex = ifindex;
 	f->skel = net_filter__open();
@@ -240,6 +247,7 @@ int net_stats_read(const char *ifname, struct net_stats *s)
 
 	if (ifindex == 0)
 		return -errno;
+	libbpf_log_setup();
 	hook.ifindex = (int)ifindex;
 	r = bpf_tc_query(&hook, &opts);
 	if (r < 0)

@@ -71,7 +71,12 @@ static int host_subnet(struct net_host *h, const struct net_host_opts *o, int if
 		return err_setx(err, -r, "reading %s's addresses", h->bridge);
 	if (r > 0) {
 		/* The bridge already carries a subnet: it is the truth. */
-		uint32_t m = htonl(~(uint32_t)0 << (32 - cur_prefix));
+		uint32_t m;
+
+		if (cur_prefix < 8 || cur_prefix > 30)
+			return err_set(err, EINVAL, "bridge %s has a /%u address; want /8../30",
+				       h->bridge, cur_prefix);
+		m = htonl(~(uint32_t)0 << (32 - cur_prefix));
 
 		h->gateway = cur;
 		h->prefix = cur_prefix;
@@ -108,6 +113,12 @@ static int host_bridge(struct net_host *h, const struct net_host_opts *o, struct
 
 	if (need_addr < 0)
 		return need_addr;
+	if (o->existing) {
+		if (need_addr)
+			return err_set(err, EADDRNOTAVAIL, "bridge %s has no IPv4 address", h->bridge);
+		h->bridge_ifindex = ifindex;
+		return 0;
+	}
 	if (!ifindex) {
 		uint8_t mac[6];
 
@@ -162,10 +173,10 @@ int net_host_open(struct net_host *h, const struct net_host_opts *o, struct err 
 		return err_setx(err, -lock, "locking %s", dir);
 	}
 	r = host_bridge(h, o, err);
-	if (r == 0 && !o->no_nat)
+	if (r == 0 && !o->no_nat && !o->existing)
 		r = nat_setup(h, err);
 	close(lock);
-	if (r == 0)
+	if (r == 0 && !o->existing)
 		r = net_gc(h, NULL, err);
 	if (r < 0) {
 		net_host_close(h);

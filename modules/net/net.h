@@ -70,6 +70,8 @@ struct net_host_opts {
 				 * 10.88.0.0/16 or the first free 10.X.0.0/16 */
 	unsigned mtu;		/* 0: 1500 */
 	bool no_nat;		/* skip masquerade and ip_forward */
+	bool existing;		/* only adopt an existing bridge (-ENODEV when
+				 * missing); change nothing, collect nothing */
 	const char *resolv_conf;	/* NULL: /etc/resolv.conf (DNS defaults) */
 };
 
@@ -87,7 +89,8 @@ struct net_host {
 };
 
 /* Ensure the bridge (created if missing, addressed, up), NAT, forwarding;
- * then clean leftovers of dead ucrt processes (net_gc). */
+ * then clean leftovers of dead ucrt processes (net_gc). With
+ * o->existing, only adopt the bridge as it is. */
 int net_host_open(struct net_host *h, const struct net_host_opts *o, struct err *err);
 void net_host_close(struct net_host *h);
 
@@ -145,7 +148,7 @@ struct net_vm {
 };
 
 /* Lease an address, create the tap, enslave it, attach the filter. On
- * failure nothing is left behind. */
+ * failure nothing is left behind. h must outlive v. */
 int net_vm_create(struct net_host *h, const struct net_vm_opts *o, struct net_vm *v,
 		  struct err *err);
 /* Detach, delete the tap, release the lease. Safe on a zeroed/failed vm. */

@@ -6,7 +6,8 @@
 BPF_CLANG ?= clang
 BPFTOOL ?= bpftool
 # -target bpf does not search the multiarch directory that holds <asm/types.h>.
-BPF_ARCH_INC := /usr/include/$(shell $(CC) -dumpmachine 2>/dev/null)
+# (Debian's multiarch triplet: gcc -dumpmachine; clang would say x86_64-pc-linux-gnu.)
+BPF_ARCH_INC := /usr/include/$(shell gcc -print-multiarch 2>/dev/null || uname -m | sed 's/$$/-linux-gnu/')
 BPF_CFLAGS := -O2 -g -target bpf -Wall -Werror -I$(BPF_ARCH_INC) -I$(SRCDIR)/modules/net/bpf
 
 NET_BPF_SRC := $(wildcard $(SRCDIR)/modules/net/bpf/*.bpf.c)

@@ -146,6 +146,30 @@ static void test_allow_list(int sock, int sock2)
 	net_vm_destroy(&v);
 }
 
+/* The bridge floods unknown unicast to every port: the other VM must not
+ * see a frame that is not for its MAC. */
+static void test_isolation(void)
+{
+	static const uint8_t nobody[6] = { 0x02, 0x75, 10, 88, 0, 0x77 };
+	struct net_vm a, b;
+	struct net_stats s;
+	struct t_frame f;
+
+	if (t_vm_create(&host, "iso-a", "allow-all", NULL, &a) < 0 ||
+	    t_vm_create(&host, "iso-b", "allow-all", NULL, &b) < 0) {
+		t_ok(0, "vms created");
+		return;
+	}
+	t_ok(strcmp(a.addr_str, b.addr_str) != 0, "two VMs, two addresses");
+	t_udp(&f, nobody, a.mac, a.addr, t_ip("10.88.0.119"), 7004, 7004, "flooded");
+	t_tap_write(&a, &f);
+	t_ok(!t_tap_wait(&b, ETH_P_IP, 7004, 300, NULL), "another VM does not see flooded unicast");
+	get_stats(&b, &s);
+	t_ok(s.drop_rx >= 1, "and its filter counted it (drop_rx)");
+	net_vm_destroy(&a);
+	net_vm_destroy(&b);
+}
+
 int main(void)
 {
 	int sock, sock2;
@@ -179,6 +203,7 @@ int main(void)
 	test_spoofing(sock);
 	test_deny_all(sock);
 	test_allow_list(sock, sock2);
+	test_isolation();
 
 	struct net_lease *l = NULL;
 	size_t n = 99;

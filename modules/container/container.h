@@ -1,0 +1,300 @@
+/* modules/container: containers on top of images, VMs and the agent.
+ *
+ *  - spec:    the process to run, from the image config and docker-style
+ *             overrides (entrypoint/cmd, env, working dir, user);
+ *  - image:   an image in the store -> rootfs/<chain-id>.ext4, built once
+ *             per chain id (locked, atomic) and shared read-only;
+ *  - state:   <root>/containers/<id>/ (config.json, state.json, logs,
+ *             overlay disk), listing, liveness of a dead ucrt's VMs;
+ *  - launch:  one container on the reactor: QEMU + agent session + the
+ *             main process, extra processes (exec), stop/kill;
+ *  - parallel: N instances of one container from one reactor;
+ *  - supervisor: the process that owns a detached container's VM.
+ *
+ * docs/run.md describes the behaviour; docs/protocol.md the guest side. */
+#ifndef UCRT_CONTAINER_H
+#define UCRT_CONTAINER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "loop.h"	/* struct loop_op in struct ctr_sink */
+
+struct buf;
+struct err;
+struct loop;
+struct oci_image_config;
+struct store;
+struct vm_host;
+
+#define CTR_ID_LEN 64		/* hex characters of a container id */
+#define CTR_SHORT_ID 12
+
+/* ---- the process (spec.c) ------------------------------------------------*/
+
+/* What the command line says; NULL / unset fields leave the image's. */
+struct ctr_overrides {
+	char *const *cmd;		/* CMD ARG... after the image, may be NULL */
+	const char *entrypoint;		/* --entrypoint ("" = none) */
+	bool entrypoint_set;
+	char *const *env;		/* "K=V" in order, later wins */
+	const char *workdir;		/* -w */
+	const char *user;		/* -u USER[:GROUP] */
+};
+
+struct ctr_spec {
+	char **argv;			/* entrypoint + cmd, non-empty */
+	char **env;			/* "K=V", keys unique */
+	char *cwd;			/* absolute */
+	char *user;			/* as given ("" = root) */
+	uint32_t uid, gid;
+	bool tty, stdin_open;
+};
+
+/* Docker's rules: --entrypoint replaces the image's entrypoint and drops
+ * its cmd; CMD args replace the image's cmd; -e entries override image env
+ * by key; PATH gets a default when the image has none. The user stays a
+ * string here (resolved against the image's /etc/passwd later). */
+int ctr_spec_build(const struct oci_image_config *img, const struct ctr_overrides *o,
+		   struct ctr_spec *out, struct err *err);
+void ctr_spec_free(struct ctr_spec *s);
+/* Set or replace "key=value" in a "K=V" vector. */
+void ctr_env_set(char ***env, const char *key, const char *value);
+const char *ctr_env_get(char *const *env, const char *key);
+
+/* "-e K=V" / "-e K" (value from lookup, dropped when it returns NULL). */
+int ctr_env_arg(char ***env, const char *arg, const char *(*lookup)(const char *key),
+		struct err *err);
+/* --env-file: K=V lines, "#" comments, blank lines; "K" alone as -e K. */
+int ctr_env_file(char ***env, const char *path, const char *(*lookup)(const char *key),
+		 struct err *err);
+
+/* USER[:GROUP] (names or numbers) against passwd/group file text (either
+ * may be NULL). A name not found is an error; a number needs no entry. A
+ * user without group gets its passwd gid; *home (malloc'ed, may be NULL)
+ * its home directory. */
+int ctr_user_resolve(const char *user, const char *passwd, const char *group,
+		     uint32_t *uid, uint32_t *gid, char **home, struct err *err);
+
+/* Read a small file out of an ext4 image (symlinks inside the image are
+ * followed within it). -ENOENT when absent. */
+int ctr_disk_read_file(const char *disk, const char *path, size_t max, char **out,
+		       struct err *err);
+
+/* Resolve spec->user against the image disk and fill uid/gid, HOME. */
+int ctr_spec_resolve_user(struct ctr_spec *s, const char *disk, struct err *err);
+
+/* ---- images (image.c) ----------------------------------------------------*/
+
+struct ctr_image {
+	char *ref;			/* as resolved ("127.0.0.1:5000/busybox:latest") */
+	char *id;			/* config digest, or "" for a plain disk */
+	char *chain_id;
+	char *disk;			/* rootfs/<chain-id>.ext4, read-only, shared */
+	struct oci_image_config *config;	/* never NULL (empty for a plain disk) */
+	uint64_t t_ready;		/* loop_now_ns() when the image was in the store */
+	uint64_t t_disk;		/* ... when its disk was ready */
+	bool pulled;
+	struct store *store;		/* open, locked shared while the image is used */
+};
+
+struct ctr_image_opts {
+	bool pull_missing;		/* pull through the registry when not in the store */
+	bool tls_verify;
+	bool quiet;
+};
+
+/* Find (and pull if allowed and missing) image ref in the store at root,
+ * then make sure its disk exists. Runs blocking setup and reactor work on
+ * l. */
+int ctr_image_get(struct loop *l, const char *root, const char *ref,
+		  const struct ctr_image_opts *o, struct ctr_image *out, struct err *err);
+/* A plain ext4 disk (development, benchmarks): no image config. */
+int ctr_image_from_disk(const char *disk, struct ctr_image *out, struct err *err);
+void ctr_image_release(struct ctr_image *img);
+
+/* ---- state on disk (state.c) --------------------------------------------*/
+
+enum ctr_status { CTR_CREATED, CTR_RUNNING, CTR_EXITED, CTR_DEAD };
+const char *ctr_status_name(enum ctr_status s);
+
+/* Everything needed to launch it again (config.json). */
+struct ctr_config {
+	char id[CTR_ID_LEN + 1];
+	char *name;
+	char *image;			/* reference as given */
+	char *image_id;
+	char *disk;			/* image disk */
+	char *overlay;			/* qcow2 in the container dir, or NULL (snapshot) */
+	char *hostname;
+	bool rm;			/* removed when it ends */
+	bool detach;
+	unsigned cpus, mem_mib;
+	char *kernel;			/* NULL: default */
+	char *accel;			/* "auto", "kvm", "tcg" */
+	int64_t created;		/* unix seconds */
+	struct ctr_spec spec;
+};
+
+/* state.json: who owns the VM, and how it ended. */
+struct ctr_state {
+	enum ctr_status status;
+	pid_t owner;			/* ucrt or supervisor pid */
+	uint64_t owner_start;		/* its start time (/proc/PID/stat field 22) */
+	pid_t qemu;
+	uint64_t qemu_start;
+	int exit_code;			/* -1 while unknown */
+	int64_t started, finished;	/* unix seconds, 0 unknown */
+	char error[256];		/* why it failed to start or died */
+};
+
+void ctr_config_free(struct ctr_config *c);
+
+/* Random 64-hex id; default name "<adjective>_<id prefix>" when name NULL.
+ * Creates containers/<id>/ (fails with -EEXIST when the name is taken). */
+int ctr_create(const char *root, struct ctr_config *c, struct err *err);
+int ctr_config_write(const char *root, const struct ctr_config *c, struct err *err);
+int ctr_config_read(const char *root, const char *id, struct ctr_config *c, struct err *err);
+int ctr_state_write(const char *root, const char *id, const struct ctr_state *s);
+int ctr_state_read(const char *root, const char *id, struct ctr_state *s);
+/* Path of a file in the container's dir (malloc'ed). */
+char *ctr_path(const char *root, const char *id, const char *file);
+/* Full id of a container named name, or whose id starts with it (unique). */
+int ctr_find(const char *root, const char *name_or_id, char id[CTR_ID_LEN + 1], struct err *err);
+/* All ids, sorted by creation time (oldest first). */
+int ctr_list(const char *root, char ***ids);
+/* Current status: a "running" container whose owner or QEMU died is
+ * "dead" (its QEMU is killed if the owner died and it lingers); state.json
+ * is updated. */
+enum ctr_status ctr_refresh(const char *root, const char *id, struct ctr_state *s);
+/* Remove the container's directory (kills a lingering QEMU first when
+ * force; else -EBUSY when running). */
+int ctr_remove(const char *root, const char *id, bool force, struct err *err);
+/* Process start time in clock ticks since boot, 0 when gone. */
+uint64_t ctr_proc_start_time(pid_t pid);
+/* pid is alive and still the process that started at start. */
+bool ctr_proc_alive(pid_t pid, uint64_t start);
+
+/* ---- one container on the reactor (launch.c) ---------------------------*/
+
+struct ctr;
+struct ctr_proc;
+
+struct ctr_proc_ops {
+	/* Started (err 0) or failed to start in the guest (err > 0). */
+	void (*started)(struct ctr_proc *p, int err, const char *msg, void *ud);
+	void (*output)(struct ctr_proc *p, int chan, const uint8_t *data, size_t len, bool eof,
+		       void *ud);
+	void (*stdin_ready)(struct ctr_proc *p, void *ud);
+	/* The process ended: docker exit status (128+N for a signal). */
+	void (*exit)(struct ctr_proc *p, int status, void *ud);
+};
+
+struct ctr_events {
+	/* The VM is gone. status: the main process's docker status, or 125
+	 * with err filled when the container could not run to the end. */
+	void (*done)(struct ctr *c, int status, const struct err *err, void *ud);
+};
+
+struct ctr_launch {
+	const struct ctr_config *cfg;
+	const struct vm_host *host;
+	const char *console_log;	/* NULL: dropped */
+	uint16_t rows, cols;		/* initial tty size */
+	uint64_t t0;			/* loop_now_ns() at command start (timeline) */
+	uint64_t t_image, t_disk;	/* image / disk ready, 0 unknown */
+};
+
+int ctr_start(struct loop *l, const struct ctr_launch *o, const struct ctr_events *ev,
+	      const struct ctr_proc_ops *main_ops, void *ud, struct ctr **out, struct err *err);
+/* The main process (valid from ctr_start until ctr_free). */
+struct ctr_proc *ctr_main(struct ctr *c);
+/* Run another process in the running container. */
+int ctr_exec(struct ctr *c, const struct ctr_spec *s, const struct ctr_proc_ops *ops, void *ud,
+	     struct ctr_proc **out);
+/* Forget a proc's callbacks (its owner is going away). */
+void ctr_proc_detach(struct ctr_proc *p);
+ssize_t ctr_stdin(struct ctr_proc *p, const void *data, size_t len);
+int ctr_stdin_eof(struct ctr_proc *p);
+int ctr_signal(struct ctr_proc *p, int signo);
+int ctr_resize(struct ctr_proc *p, uint16_t rows, uint16_t cols);
+/* Output credit by hand: after ctr_manual_credit, the guest may send only
+ * what ctr_credit granted back (the caller grants as its writes drain). */
+void ctr_manual_credit(struct ctr *c);
+int ctr_credit(struct ctr_proc *p, int chan, uint32_t bytes);
+/* SIGTERM to the main process, then after grace_ms the VM is ended. */
+void ctr_stop(struct ctr *c, unsigned grace_ms);
+/* End the VM now (QMP quit, then SIGKILL). */
+void ctr_kill_vm(struct ctr *c);
+pid_t ctr_qemu_pid(const struct ctr *c);
+bool ctr_process_started(const struct ctr *c);
+/* Startup phases as one debug line ("image ready", "disk ready", ...). */
+void ctr_log_timeline(const struct ctr *c);
+/* ns from t0 to the main process start (0 when it never started). */
+uint64_t ctr_start_latency(const struct ctr *c);
+void ctr_free(struct ctr *c);
+
+/* ---- output sinks (sink.c) ----------------------------------------------
+ * A queue of bytes written to one fd through the reactor. Output credit
+ * goes back to the guest only while the queue is short, so a slow reader
+ * (a pipe, a terminal) slows the container instead of growing memory. */
+struct ctr_sink_grant;
+struct ctr_sink {
+	struct loop *l;
+	int fd;
+	struct buf *q, *inflight;
+	struct loop_op op;
+	bool failed;			/* write error (EPIPE...): data is dropped */
+	struct ctr_sink_grant *grants;
+	size_t ngrants;
+};
+void ctr_sink_init(struct ctr_sink *s, struct loop *l, int fd);
+void ctr_sink_write(struct ctr_sink *s, const void *data, size_t len);
+/* Hand n bytes of credit back for p/chan now or once the queue drained. */
+void ctr_sink_credit(struct ctr_sink *s, struct ctr_proc *p, int chan, uint32_t n);
+/* Drop grants for p (its container is going away). */
+void ctr_sink_forget(struct ctr_sink *s, struct ctr_proc *p);
+bool ctr_sink_idle(const struct ctr_sink *s);
+void ctr_sink_release(struct ctr_sink *s);
+
+/* ---- --parallel (parallel.c) --------------------------------------------*/
+
+struct ctr_parallel_opts {
+	unsigned n, max_concurrent;	/* max 0: n */
+	const char *output_dir;		/* per-instance logs; NULL: prefixed lines */
+	const struct ctr_config *cfg;	/* template (spec env gets the task vars) */
+	const struct vm_host *host;
+	uint64_t t0, t_image, t_disk;
+};
+
+/* Runs all instances on l (returns when every one ended or was stopped by
+ * SIGINT/SIGTERM), prints the summary on stderr. Returns the exit status:
+ * 0 when all succeeded, 1 when an instance failed, 130/143 when
+ * interrupted, 125 when none could start. */
+int ctr_parallel_run(struct loop *l, const struct ctr_parallel_opts *o);
+
+/* Percentile (0..100) of sorted values, nearest rank. */
+uint64_t ctr_percentile(const uint64_t *sorted, size_t n, unsigned pct);
+
+/* ---- detached (supervisor.c) -------------------------------------------*/
+
+/* Double fork: the grandchild (setsid, stdio on /dev/null) re-executes
+ * self_exe as `ucrt --root ROOT __supervise ID`, which owns the VM. The
+ * caller waits until the container runs (or failed). */
+int ctr_detach(const char *self_exe, const char *root, const char *id, struct err *err);
+/* The supervisor's body (in the re-executed process). */
+int ctr_supervise(const char *root, const char *id);
+
+/* Client side of the supervisor's socket (ctl.sock in the container dir). */
+int ctr_ctl_connect(const char *root, const char *id, struct err *err);
+/* "stop SECS" / "kill SIG": returns 0 when the supervisor accepted. */
+int ctr_ctl_simple(const char *root, const char *id, const char *cmd, struct err *err);
+
+/* Exec through the supervisor: a blocking client for the CLI (a poll loop
+ * on the terminal and the socket; the reactor is not needed here). Returns
+ * the process's docker status or 125/126/127. */
+int ctr_ctl_exec(const char *root, const char *id, const struct ctr_spec *s, struct err *err);
+
+#endif

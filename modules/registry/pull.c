@@ -1,0 +1,347 @@
+/* Pull: manifest (and index -> platform manifest), then config and layers
+ * downloaded concurrently by a few worker fibers. Every blob goes to
+ * ingest/<hex>, hashed as the bytes arrive, resumed with Range after an
+ * interruption, and committed only when digest and size match. */
+#include "registry-internal.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "fiber.h"
+#include "log.h"
+#include "sha256.h"
+#include "util.h"
+
+#define PULL_REHASH_CHUNK (1u << 20)
+#define PULL_BUSY_WAIT_NS (200ull * 1000000ull)
+
+struct pull_blob {
+	const struct oci_descriptor *d;
+	ssize_t layer;		/* manifest layer index, -1 for the config */
+};
+
+struct pull {
+	struct reg_client *c;
+	struct reg_host *h;
+	struct store *s;
+	const struct oci_ref *ref;
+	const struct reg_pull_opts *o;
+	struct pull_blob *blobs;
+	size_t nblobs, next;
+	unsigned workers;
+	struct fiber *waiter;
+	int status;
+	struct err err;
+};
+
+/* One blob download in flight. */
+struct pull_dl {
+	struct pull *p;
+	struct pull_blob *b;
+	struct store_ingest in;
+	struct sha256 h;
+	uint64_t off;		/* bytes in the ingest file and in the hash */
+	struct err err;
+};
+
+static void progress(struct pull *p, enum reg_event ev, const char *digest, uint64_t done, uint64_t total)
+{
+	if (!p->o || !p->o->progress)
+		return;
+	struct reg_progress pr = { ev, digest, done, total, NULL };
+	p->o->progress(p->o->progress_arg, &pr);
+}
+
+static const struct reg_layer_hook *hook_for(struct pull_dl *dl)
+{
+	const struct reg_layer_hook *hk = dl->p->o ? dl->p->o->hook : NULL;
+	return dl->b->layer >= 0 ? hk : NULL;
+}
+
+static int feed_hook(struct pull_dl *dl, const void *buf, size_t len)
+{
+	const struct reg_layer_hook *hk = hook_for(dl);
+	if (!hk || !hk->data)
+		return 0;
+	int r = hk->data(hk->arg, (size_t)dl->b->layer, buf, len);
+	if (r < 0)
+		err_setx(&dl->err, r, "%s: layer consumer", dl->b->d->digest);
+	return r;
+}
+
+static int dl_sink(struct reg_call *call, const char *data, size_t len)
+{
+	struct pull_dl *dl = call->sink_arg;
+	struct reg_client *c = dl->p->c;
+	/* Asked for a range but got the whole blob: start over. */
+	if (call->range_from && call->status == 200 && dl->off == call->range_from) {
+		if (ftruncate(dl->in.fd, 0) < 0)
+			return err_setx(&dl->err, errno, "%s: truncating partial", dl->b->d->digest);
+		sha256_abort(&dl->h);
+		sha256_init(&dl->h);
+		dl->off = 0;
+		call->range_from = 0;
+	}
+	if (dl->off + len > (uint64_t)dl->b->d->size)
+		return err_set(&dl->err, EUCLEAN, "%s: registry sent more than the %lld bytes the manifest says",
+			       dl->b->d->digest, (long long)dl->b->d->size);
+	ssize_t w = fiber_write_all(c->loop, dl->in.fd, data, len, dl->off);
+	if (w < 0)
+		return err_setx(&dl->err, (int)w, "%s: writing ingest file", dl->b->d->digest);
+	sha256_update(&dl->h, data, len);
+	dl->off += len;
+	progress(dl->p, REG_EV_BLOB_PROGRESS, dl->b->d->digest, dl->off, (uint64_t)dl->b->d->size);
+	return feed_hook(dl, data, len);
+}
+
+static void dl_prepare(struct reg_call *call)
+{
+	struct pull_dl *dl = call->sink_arg;
+	call->range_from = dl->off;
+}
+
+/* Hash (and replay to the hook) what an earlier run left in ingest/. */
+static int dl_rehash(struct pull_dl *dl)
+{
+	if (!dl->in.have)
+		return 0;
+	_cleanup_free_ char *buf = xmalloc(PULL_REHASH_CHUNK);
+	while (dl->off < dl->in.have) {
+		ssize_t n = fiber_read(dl->p->c->loop, dl->in.fd, buf, MIN((uint64_t)PULL_REHASH_CHUNK, dl->in.have - dl->off),
+				       dl->off);
+		if (n <= 0)
+			return err_setx(&dl->err, n < 0 ? (int)n : EIO, "%s: reading partial download", dl->b->d->digest);
+		sha256_update(&dl->h, buf, (size_t)n);
+		dl->off += (uint64_t)n;
+		int r = feed_hook(dl, buf, (size_t)n);
+		if (r < 0)
+			return r;
+	}
+	log_debug("resuming %s at %llu bytes", dl->b->d->digest, (unsigned long long)dl->off);
+	return 0;
+}
+
+static int dl_fetch(struct pull_dl *dl)
+{
+	struct pull *p = dl->p;
+	const struct oci_descriptor *d = dl->b->d;
+	int r = dl_rehash(dl);
+	if (r < 0 || dl->off == (uint64_t)d->size)
+		return r;
+	struct reg_call call = { .method = "GET", .url = reg_url(p->h, "%s/blobs/%s", p->ref->path, d->digest),
+				 .repo = p->ref->path, .actions = "pull", .sink = dl_sink, .sink_arg = dl,
+				 .prepare = dl_prepare, .body_max = 64u << 10 };
+	r = reg_call(p->c, p->h, &call, &dl->err);
+	if (r >= 0 && call.status != 200 && call.status != 206) {
+		char desc[512];
+		reg_describe_status(&call, desc, sizeof(desc));
+		r = err_set(&dl->err, call.status == 404 ? ENOENT : EIO, "%s: %s", d->digest, desc);
+	} else if (r >= 0 && dl->off != (uint64_t)d->size) {
+		r = err_set(&dl->err, EUCLEAN, "%s: truncated (got %llu of %lld bytes)", d->digest,
+			    (unsigned long long)dl->off, (long long)d->size);
+	} else if (r < 0 && !dl->err.code) {
+		err_wrap(&dl->err, "%s", d->digest);
+	}
+	/* A wrong or short blob must not be resumed from. */
+	if (r == -EUCLEAN)
+		store_ingest_end(&dl->in, true);
+	reg_call_reset(&call);
+	return r;
+}
+
+static int dl_commit(struct pull_dl *dl)
+{
+	struct loop_op op = FIBER_OP_INIT;
+	int r = loop_fsync(dl->p->c->loop, &op, dl->in.fd, false);
+	if (r >= 0)
+		r = fiber_await(&op);
+	if (r < 0)
+		return err_setx(&dl->err, r, "%s: fsync", dl->b->d->digest);
+	char got[OCI_DIGEST_LEN + 1] = "sha256:";
+	sha256_final_hex(&dl->h, got + 7);
+	dl->h.ctx = NULL;
+	return store_ingest_commit(&dl->in, got, dl->off, (uint64_t)dl->b->d->size, true, &dl->err);
+}
+
+static int pull_one(struct pull *p, struct pull_blob *b)
+{
+	struct pull_dl dl = { .p = p, .b = b };
+	const struct oci_descriptor *d = b->d;
+	int r;
+	for (;;) {
+		r = store_ingest_begin(p->s, d->digest, (uint64_t)d->size, &dl.in, &dl.err);
+		if (r != -EBUSY)
+			break;
+		/* Another ucrt process is fetching this blob: wait for it. */
+		fiber_sleep(p->c->loop, PULL_BUSY_WAIT_NS);
+	}
+	const struct reg_layer_hook *hk = hook_for(&dl);
+	if (r == 1) {
+		progress(p, REG_EV_BLOB_SKIP, d->digest, (uint64_t)d->size, (uint64_t)d->size);
+		if (hk && hk->present)
+			hk->present(hk->arg, (size_t)b->layer, d->digest);
+		return 0;
+	}
+	if (r < 0) {
+		p->err = dl.err;
+		return r;
+	}
+	progress(p, REG_EV_BLOB_START, d->digest, dl.in.have, (uint64_t)d->size);
+	sha256_init(&dl.h);
+	r = dl_fetch(&dl);
+	if (r >= 0)
+		r = dl_commit(&dl);
+	if (dl.h.ctx)
+		sha256_abort(&dl.h);
+	store_ingest_end(&dl.in, false);
+	if (hk && hk->done)
+		hk->done(hk->arg, (size_t)b->layer, r);
+	if (r < 0)
+		p->err = dl.err;
+	else
+		progress(p, REG_EV_BLOB_DONE, d->digest, (uint64_t)d->size, (uint64_t)d->size);
+	return r;
+}
+
+static void pull_worker(void *arg)
+{
+	struct pull *p = arg;
+	while (p->status >= 0 && p->next < p->nblobs) {
+		struct pull_blob *b = &p->blobs[p->next++];
+		struct err keep = p->err;
+		int r = pull_one(p, b);
+		if (r < 0 && p->status >= 0)
+			p->status = r;
+		else if (r < 0)
+			p->err = keep;	/* report the first failure */
+	}
+	if (--p->workers == 0 && p->waiter)
+		fiber_wake(p->waiter);
+}
+
+static int pull_blobs(struct pull *p, struct err *err)
+{
+	unsigned n = (unsigned)MIN((size_t)p->c->o.jobs, p->nblobs);
+	p->workers = n;
+	for (unsigned i = 0; i < n; i++)
+		fiber_spawn(p->c->loop, pull_worker, p, 1u << 20);
+	while (p->workers) {
+		p->waiter = fiber_current();
+		fiber_suspend();
+	}
+	p->waiter = NULL;
+	if (p->status < 0) {
+		*err = p->err;
+		return p->status;
+	}
+	return 0;
+}
+
+/* GET a manifest or index by tag or digest; verify and store it. */
+static int fetch_manifest(struct pull *p, const char *what, char digest[OCI_DIGEST_LEN + 1], char **data, size_t *len,
+			  char **ctype, struct err *err)
+{
+	struct reg_call call = { .method = "GET", .url = reg_url(p->h, "%s/manifests/%s", p->ref->path, what),
+				 .accept = OCI_ACCEPT_MANIFESTS, .repo = p->ref->path, .actions = "pull",
+				 .body_max = OCI_MAX_MANIFEST };
+	_cleanup_free_ char *name = oci_ref_name(p->ref);
+	int r = reg_call(p->c, p->h, &call, err);
+	if (r >= 0 && call.status != 200) {
+		char desc[512];
+		reg_describe_status(&call, desc, sizeof(desc));
+		r = err_set(err, call.status == 404 ? ENOENT : call.status == 401 ? EACCES : EIO,
+			    "manifest %s:%s: %s", name, what, desc);
+	}
+	if (r >= 0) {
+		char got[OCI_DIGEST_LEN + 1];
+		const char *want = oci_digest_valid(what) ? what : NULL;
+		r = store_blob_put(p->s, call.body.data, call.body.len, want, got, err);
+		if (r >= 0 && !want && call.docker_digest && oci_digest_valid(call.docker_digest) &&
+		    strcmp(call.docker_digest, got) != 0)
+			r = err_set(err, EUCLEAN, "manifest %s:%s: registry says %s but the content hashes to %s", name,
+				    what, call.docker_digest, got);
+		if (r >= 0) {
+			memcpy(digest, got, sizeof(got));
+			*len = call.body.len;
+			*data = buf_steal(&call.body);
+			*ctype = call.content_type_got ? xstrdup(call.content_type_got) : NULL;
+		}
+	}
+	reg_call_reset(&call);
+	return r;
+}
+
+static int pull_resolve(struct pull *p, struct reg_pull_result *res, struct oci_manifest *m, struct err *err)
+{
+	_cleanup_free_ char *data = NULL, *ctype = NULL;
+	size_t len;
+	const char *what = p->ref->digest ? p->ref->digest : p->ref->tag;
+	int r = fetch_manifest(p, what, res->digest, &data, &len, &ctype, err);
+	if (r < 0)
+		return r;
+	memcpy(res->manifest, res->digest, sizeof(res->digest));
+	if (oci_doc_kind(data, len, ctype) == OCI_KIND_INDEX) {
+		struct oci_index ix;
+		struct oci_platform host = { 0 };
+		const struct oci_platform *want = p->o && p->o->platform ? p->o->platform : NULL;
+		if (!want) {
+			oci_platform_host(&host);
+			want = &host;
+		}
+		r = oci_index_parse(data, len, ctype, &ix, err);
+		if (r >= 0) {
+			r = oci_index_select(&ix, want, err);
+			if (r >= 0) {
+				free(data);
+				free(ctype);
+				data = ctype = NULL;
+				r = fetch_manifest(p, ix.manifests[r].digest, res->manifest, &data, &len, &ctype, err);
+			}
+			oci_index_free(&ix);
+		}
+		oci_platform_free(&host);
+		if (r < 0)
+			return r;
+	}
+	r = oci_manifest_parse(data, len, ctype, m, err);
+	if (r < 0)
+		return err_wrap(err, "manifest %s", res->manifest);
+	memcpy(res->config, m->config.digest, OCI_DIGEST_LEN + 1);
+	return 0;
+}
+
+int reg_pull(struct reg_client *c, struct store *s, const struct oci_ref *ref, const struct reg_pull_opts *o,
+	     struct reg_pull_result *res, struct err *err)
+{
+	struct pull p = { .c = c, .s = s, .ref = ref, .o = o };
+	p.h = reg_host_get(c, ref->domain);
+	struct oci_manifest m;
+	int r = pull_resolve(&p, res, &m, err);
+	if (r < 0)
+		return r;
+	p.nblobs = m.nlayers + 1;
+	p.blobs = xcalloc(p.nblobs, sizeof(*p.blobs));
+	p.blobs[0] = (struct pull_blob){ &m.config, -1 };
+	for (size_t i = 0; i < m.nlayers; i++)
+		p.blobs[i + 1] = (struct pull_blob){ &m.layers[i], (ssize_t)i };
+	r = pull_blobs(&p, err);
+	if (r >= 0) {
+		/* The config must parse: a run would need it. */
+		_cleanup_free_ char *cd = NULL;
+		size_t cl;
+		struct oci_image_config cfg;
+		r = store_blob_read(s, m.config.digest, OCI_MAX_CONFIG, &cd, &cl, err);
+		if (r >= 0 && (r = oci_config_parse(cd, cl, &cfg, err)) >= 0)
+			oci_config_free(&cfg);
+	}
+	if (r >= 0) {
+		_cleanup_free_ char *name = oci_ref_string(ref);
+		_cleanup_free_ char *source = oci_ref_name(ref);
+		r = store_image_register(s, name, res->digest, o ? o->platform : NULL, source, err);
+	}
+	free(p.blobs);
+	oci_manifest_free(&m);
+	return r;
+}

@@ -1,0 +1,97 @@
+/* Private to modules/registry. */
+#ifndef UCRT_REGISTRY_INTERNAL_H
+#define UCRT_REGISTRY_INTERNAL_H
+
+#include <curl/curl.h>
+
+#include "buf.h"
+#include "loop.h"
+#include "registry.h"
+
+struct fiber;
+
+/* What we know about one registry host. */
+struct reg_host {
+	struct reg_host *next;
+	char *domain;
+	char *scheme;		/* "https" or "http" once decided */
+	bool scheme_fixed;	/* a request got through: stop probing */
+	char *user, *pass;	/* credentials, NULL for anonymous */
+	bool creds_loaded;
+	char *basic;		/* "Basic <b64>" after a Basic challenge */
+	char *ca_blob;		/* system CAs + cert dir CAs, NULL for the default */
+	size_t ca_len;
+	char *client_cert, *client_key;
+};
+
+/* A bearer token for (domain, repo, actions). */
+struct reg_token {
+	struct reg_token *next;
+	char *key;
+	char *header;		/* "Bearer ..." */
+	uint64_t expires_ns;
+};
+
+struct reg_client {
+	struct loop *loop;
+	CURLM *multi;
+	struct loop_timer timer;
+	struct reg_opts o;
+	struct reg_host *hosts;
+	struct reg_token *tokens;
+	int running;
+};
+
+/* One HTTP request, performed by reg_call() from a fiber. */
+struct reg_call {
+	/* in */
+	const char *method;	/* GET, HEAD, PUT, POST, PATCH */
+	char *url;		/* absolute; owned */
+	const char *accept;
+	const char *content_type;
+	const char *content_range;
+	const void *req_body;	/* request body (PUT/POST/PATCH) */
+	size_t req_len;
+	uint64_t range_from;	/* Range: bytes=N- when > 0 */
+	const char *repo, *actions;	/* auth scope; NULL for none */
+	bool no_retry;		/* not idempotent: one try only */
+	/* called before every try (e.g. to move range_from past what a
+	 * failed try already delivered) */
+	void (*prepare)(struct reg_call *call);
+	/* stream mode: 2xx bodies go to sink (in the fiber), in order */
+	int (*sink)(struct reg_call *call, const char *data, size_t len);
+	void *sink_arg;
+	size_t body_max;	/* cap of the collected body (default 4 MiB) */
+	/* out */
+	long status;
+	struct buf body;	/* non-stream body, or the error body */
+	char *content_type_got, *location, *www_auth, *docker_digest, *retry_after;
+	int64_t content_length;
+	CURLcode cc;
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+/* Perform call with auth, retries and backoff. 0 when an HTTP response
+ * arrived (any status; check call->status), or -errno with err set when
+ * the transfer failed after all tries. */
+int reg_call(struct reg_client *c, struct reg_host *h, struct reg_call *call, struct err *err);
+void reg_call_reset(struct reg_call *call);
+/* "https://domain/v2/<path>" on the host's scheme (malloc'ed). */
+char *reg_url(struct reg_host *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Resolve a Location header against the host. */
+char *reg_resolve_location(struct reg_host *h, const char *loc);
+struct reg_host *reg_host_get(struct reg_client *c, const char *domain);
+/* A short "HTTP 404 MANIFEST_UNKNOWN: ..." from a registry error body. */
+void reg_describe_status(const struct reg_call *call, char *out, size_t n);
+
+/* auth.c */
+int reg_auth_header(struct reg_client *c, struct reg_host *h, const struct reg_call *call, char **hdr);
+/* After a 401: get a token (or basic) for the challenge. 0 to retry. */
+int reg_auth_challenge(struct reg_client *c, struct reg_host *h, const struct reg_call *call, struct err *err);
+void reg_host_load_creds(struct reg_client *c, struct reg_host *h);
+void reg_tokens_free(struct reg_token *t);
+
+/* http.c: the low-level perform without auth or retries. */
+int reg_http_perform(struct reg_client *c, struct reg_host *h, struct reg_call *call, const char *auth);
+
+#endif

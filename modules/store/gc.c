@@ -1,0 +1,201 @@
+/* Reachability from image names, and prune of everything else. */
+#include "store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "log.h"
+#include "str.h"
+#include "store-internal.h"
+#include "util.h"
+
+static bool strv_has(char **v, const char *s)
+{
+	for (; v && *v; v++)
+		if (strcmp(*v, s) == 0)
+			return true;
+	return false;
+}
+
+static void push_uniq(char ***v, const char *s)
+{
+	if (!strv_has(*v, s))
+		strv_push(v, s);
+}
+
+static int closure_manifest(struct store *s, const char *digest, const char *data, size_t len, char ***out,
+			    struct err *err)
+{
+	struct oci_manifest m;
+	int r = oci_manifest_parse(data, len, NULL, &m, err);
+	if (r < 0)
+		return err_wrap(err, "manifest %s", digest);
+	push_uniq(out, digest);
+	push_uniq(out, m.config.digest);
+	for (size_t i = 0; i < m.nlayers; i++)
+		push_uniq(out, m.layers[i].digest);
+	oci_manifest_free(&m);
+	return 0;
+}
+
+int store_closure(struct store *s, const char *digest, char ***out, struct err *err)
+{
+	_cleanup_free_ char *data = NULL;
+	size_t len;
+	int r = store_blob_read(s, digest, OCI_MAX_MANIFEST, &data, &len, err);
+	if (r < 0)
+		return r;
+	enum oci_kind k = oci_doc_kind(data, len, NULL);
+	if (k == OCI_KIND_MANIFEST)
+		return closure_manifest(s, digest, data, len, out, err);
+	if (k != OCI_KIND_INDEX)
+		return err_set(err, EINVAL, "%s is neither a manifest nor an index", digest);
+	struct oci_index ix;
+	r = oci_index_parse(data, len, NULL, &ix, err);
+	if (r < 0)
+		return err_wrap(err, "index %s", digest);
+	push_uniq(out, digest);
+	for (size_t i = 0; i < ix.n && r >= 0; i++) {
+		const char *child = ix.manifests[i].digest;
+		/* Only the platforms that were pulled are here. */
+		if (store_blob_stat(s, child, NULL) < 0)
+			continue;
+		_cleanup_free_ char *cd = NULL;
+		size_t cl;
+		r = store_blob_read(s, child, OCI_MAX_MANIFEST, &cd, &cl, err);
+		if (r >= 0 && oci_doc_kind(cd, cl, ix.manifests[i].media_type) == OCI_KIND_MANIFEST)
+			r = closure_manifest(s, child, cd, cl, out, err);
+	}
+	oci_index_free(&ix);
+	return r;
+}
+
+int store_image_chain_id(struct store *s, const char *config_digest, char out[OCI_DIGEST_LEN + 1], struct err *err)
+{
+	_cleanup_free_ char *data = NULL;
+	size_t len;
+	int r = store_blob_read(s, config_digest, OCI_MAX_CONFIG, &data, &len, err);
+	if (r < 0)
+		return r;
+	struct oci_image_config c;
+	r = oci_config_parse(data, len, &c, err);
+	if (r < 0)
+		return r;
+	r = oci_chain_id(c.diff_ids, c.ndiff_ids, out);
+	oci_config_free(&c);
+	if (r < 0)
+		return err_set(err, r, "image config %s has no layers", config_digest);
+	return 0;
+}
+
+/* Referenced blobs and rootfs names ("<hex>.ext4") of all images. */
+static int collect_live(struct store *s, char ***blobs, char ***disks, struct err *err)
+{
+	struct store_image *v;
+	size_t n;
+	int r = store_image_list(s, &v, &n, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n && r >= 0; i++) {
+		r = store_closure(s, v[i].digest, blobs, err);
+		if (r == -ENOENT) {
+			/* A record whose blobs are gone keeps nothing alive. */
+			log_warn("image %s: %s", v[i].name, err_msg(err));
+			r = 0;
+		}
+		char chain[OCI_DIGEST_LEN + 1];
+		if (r >= 0 && v[i].config && store_image_chain_id(s, v[i].config, chain, NULL) == 0) {
+			_cleanup_free_ char *f = xasprintf("%s.ext4", chain + 7);
+			push_uniq(disks, f);
+		}
+	}
+	store_images_free(v, n);
+	return r;
+}
+
+static void prune_ingest(struct store *s, struct store_prune_stats *st)
+{
+	int fd = dup(s->fds[STORE_INGEST]);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	rewinddir(d);
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		_cleanup_close_ int f = openat(fd, de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+		/* A partial somebody is writing is locked: leave it. */
+		if (f < 0 || flock(f, LOCK_EX | LOCK_NB) < 0)
+			continue;
+		struct stat sb;
+		if (fstat(f, &sb) == 0 && unlinkat(fd, de->d_name, 0) == 0) {
+			st->ingest++;
+			st->bytes += (uint64_t)sb.st_size;
+		}
+	}
+	closedir(d);
+}
+
+static void prune_rootfs(struct store *s, char **live, struct store_prune_stats *st)
+{
+	int fd = dup(s->fds[STORE_ROOTFS]);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	rewinddir(d);
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (!str_endswith(de->d_name, ".ext4") || strv_has(live, de->d_name))
+			continue;
+		struct stat sb;
+		if (fstatat(fd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(sb.st_mode) &&
+		    unlinkat(fd, de->d_name, 0) == 0) {
+			st->rootfs++;
+			st->bytes += (uint64_t)sb.st_size;
+		}
+	}
+	closedir(d);
+}
+
+int store_prune(struct store *s, struct store_prune_stats *st, struct err *err)
+{
+	memset(st, 0, sizeof(*st));
+	int r = store_lock(s, true, false, err);
+	if (r < 0)
+		return err_wrap(err, "prune");
+	_cleanup_strv_ char **live = NULL, **disks = NULL, **all = NULL;
+	r = collect_live(s, &live, &disks, err);
+	if (r >= 0)
+		r = store_blob_list(s, &all);
+	for (char **b = all; r >= 0 && *b; b++) {
+		if (strv_has(live, *b))
+			continue;
+		uint64_t size = 0;
+		store_blob_stat(s, *b, &size);
+		if (store_blob_remove(s, *b) == 0) {
+			st->blobs++;
+			st->bytes += size;
+		}
+	}
+	if (r >= 0) {
+		prune_ingest(s, st);
+		prune_rootfs(s, disks, st);
+	}
+	store_unlock(s);
+	if (r < 0 && !err->code)
+		return err_setx(err, r, "prune");
+	return r;
+}

@@ -1,0 +1,142 @@
+/* The QEMU command line and the probe's decisions, without starting QEMU. */
+#include "tests/lib/tap.h"
+#include "t-vm.h"
+#include "agent/proto.h"
+#include "str.h"
+#include "vm/vm-internal.h"
+
+/* Value following option opt whose value contains needle (options such
+ * as -drive repeat). */
+static const char *t_opt(char **v, const char *opt, const char *needle)
+{
+	for (size_t i = 0; v[i] && v[i + 1]; i++) {
+		if (strcmp(v[i], opt) == 0 && (!needle || strstr(v[i + 1], needle)))
+			return v[i + 1];
+	}
+	return NULL;
+}
+
+static void t_argv_builtin(void)
+{
+	struct vm_host h = {
+		.qemu = "/usr/bin/qemu-system-x86_64",
+		.accel = VM_ACCEL_TCG,
+		.sandbox = true,
+		.tsc_khz = 2000000,
+		.kernel = { .path = "/k,dir/vmlinux", .builtin = true },
+		.initrd = "/c/initramfs.cpio",
+	};
+	struct vm_config c = {
+		.cpus = 2,
+		.mem_mib = 512,
+		.ndisks = 2,
+		.disks = { { .path = "/img/a,b.ext4", .readonly = true }, { .path = "/c/over.qcow2", .qcow2 = true } },
+		.cmdline = "ucrt.debug",
+		.agent = true,
+	};
+	_cleanup_strv_ char **v = vm_argv(&h, &c);
+	const char *s;
+
+	t_streq(v[0], "/usr/bin/qemu-system-x86_64", "argv[0] is the qemu path");
+	s = t_opt(v, "-M", NULL);
+	t_ok(s && strstr(s, "microvm") && strstr(s, "accel=tcg") && strstr(s, "acpi=off"),
+	     "built kernel: microvm, tcg, acpi=off (%s)", s);
+	t_streq(t_opt(v, "-cpu", NULL), "max", "TCG uses the max CPU model");
+	t_streq(t_opt(v, "-kernel", NULL), "/k,,dir/vmlinux", "commas in paths are doubled");
+	t_streq(t_opt(v, "-initrd", NULL), "/c/initramfs.cpio", "initrd passed");
+	t_streq(t_opt(v, "-smp", NULL), "2", "-smp");
+	t_streq(t_opt(v, "-m", NULL), "512", "-m");
+	s = t_opt(v, "-append", NULL);
+	t_ok(s && str_startswith(s, "console=ttyS0 quiet panic=-1 reboot=t") && strstr(s, " tsc_early_khz=2000000") &&
+	     str_endswith(s, " ucrt.debug") && !strstr(s, "i8042"), "kernel command line: %s", s);
+	bool noreboot = false, nodefaults = false;
+	for (char **a = v; *a; a++) {
+		noreboot |= strcmp(*a, "-no-reboot") == 0;
+		nodefaults |= strcmp(*a, "-nodefaults") == 0;
+	}
+	t_ok(noreboot && nodefaults, "-no-reboot and -nodefaults present");
+	t_ok(t_opt(v, "-drive", "file=/img/a,,b.ext4,format=raw,if=none,id=vda,readonly=on") != NULL,
+	     "image disk raw, read-only");
+	t_ok(t_opt(v, "-drive", "file=/c/over.qcow2,format=qcow2,if=none,id=vdb,discard=unmap") != NULL,
+	     "overlay disk qcow2, writable");
+	t_ok(t_opt(v, "-device", "virtio-blk-device,drive=vdb") != NULL, "second virtio-blk device");
+	s = t_opt(v, "-device", "virtserialport");
+	t_ok(s && strstr(s, "name=" PROTO_PORT_NAME), "agent port named %s", PROTO_PORT_NAME);
+	t_streq(VM_AGENT_PORT, PROTO_PORT_NAME, "vm and proto.h agree on the port name");
+	t_streq(t_opt(v, "-chardev", "id=qmp"), "socket,id=qmp,fd=3", "QMP on fd 3");
+	t_streq(t_opt(v, "-chardev", "id=agent"), "socket,id=agent,fd=5", "agent on fd 5");
+	s = t_opt(v, "-sandbox", NULL);
+	t_ok(s && strstr(s, "spawn=deny") && strstr(s, "elevateprivileges=deny"), "seccomp sandbox");
+}
+
+static void t_argv_modular(void)
+{
+	struct vm_host h = {
+		.qemu = "q",
+		.accel = VM_ACCEL_KVM,
+		.kernel = { .path = "/boot/vmlinuz-x", .modules_dir = "/lib/modules/x" },
+	};
+	struct vm_config c = { .ndisks = 1, .disks = { { .path = "/r", .snapshot = true } } };
+	_cleanup_strv_ char **v = vm_argv(&h, &c);
+	const char *s = t_opt(v, "-M", NULL);
+
+	t_ok(s && strstr(s, "accel=kvm") && strstr(s, "acpi=on"), "cloud kernel: acpi=on (%s)", s);
+	t_streq(t_opt(v, "-cpu", NULL), "host", "KVM uses the host CPU model");
+	s = t_opt(v, "-append", NULL);
+	t_ok(s && strstr(s, "i8042.noaux") && !strstr(s, "tsc_early_khz"), "i8042 probing off, no tsc hint under KVM");
+	t_ok(t_opt(v, "-drive", "snapshot=on") != NULL && !t_opt(v, "-drive", "readonly"), "snapshot disk is writable");
+	t_ok(t_opt(v, "-device", "virtserialport") == NULL, "no agent port unless asked");
+	t_ok(t_opt(v, "-sandbox", NULL) == NULL, "no -sandbox without seccomp");
+	t_ok(t_opt(v, "-initrd", NULL) == NULL, "no -initrd when the host has none");
+}
+
+static void t_accel(void)
+{
+	enum vm_accel a = VM_ACCEL_KVM;
+	char why[200];
+	char *cpuinfo = NULL;
+	size_t len;
+	bool hw;
+
+	t_ok(vm_accel_parse("tcg", &a) == 0 && a == VM_ACCEL_TCG, "parse tcg");
+	t_ok(vm_accel_parse("kvm", &a) == 0 && a == VM_ACCEL_KVM, "parse kvm");
+	t_ok(vm_accel_parse("auto", &a) == 0 && a == VM_ACCEL_AUTO, "parse auto");
+	t_is(vm_accel_parse("hvf", &a), -EINVAL, "unknown accelerator refused");
+	read_file_at(AT_FDCWD, "/proc/cpuinfo", 4u << 20, &cpuinfo, &len);
+	hw = cpuinfo && (strstr(cpuinfo, " vmx") || strstr(cpuinfo, " svm"));
+	a = vm_accel_detect(why, sizeof(why));
+	if (!hw)
+		t_ok(a == VM_ACCEL_TCG && strstr(why, "vmx/svm"), "no vmx/svm flag: TCG with a notice (%s)", why);
+	else
+		t_ok(a == VM_ACCEL_KVM || strstr(why, "/dev/kvm"), "vmx/svm: KVM unless /dev/kvm fails (%s)",
+		     why[0] ? why : "kvm");
+	free(cpuinfo);
+}
+
+static void t_kernel(void)
+{
+	struct vm_kernel k;
+	struct err e = { 0 };
+	char built[4096];
+
+	t_is(vm_kernel_find(&k, "/nonexistent/vmlinux", &e), -ENOENT, "--kernel to a missing file fails");
+	t_ok(strstr(err_msg(&e), "--kernel") != NULL, "and says which option: %s", err_msg(&e));
+	snprintf(built, sizeof(built), "%s/kernel/vmlinux", getenv("UCRT_BUILD") ? getenv("UCRT_BUILD") : "build");
+	if (access(built, R_OK) == 0) {
+		int r = vm_kernel_find(&k, built, &e);
+		t_ok(r == 0 && k.builtin && k.release && !k.modules_dir, "built vmlinux: built-in drivers, release %s",
+		     k.release ? k.release : "?");
+		vm_kernel_release(&k);
+	} else {
+		t_diag("no built kernel: skipped its detection");
+	}
+}
+
+int main(void)
+{
+	t_argv_builtin();
+	t_argv_modular();
+	t_accel();
+	t_kernel();
+	return t_done();
+}

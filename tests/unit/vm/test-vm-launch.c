@@ -1,0 +1,176 @@
+/* QEMU child handling on the reactor: QEMU's own errors reach the caller,
+ * QMP quit ends a VM, vm_free kills and reaps, and a VM never outlives the
+ * process that started it (even one killed with SIGKILL). */
+#include "tests/lib/tap.h"
+#include "t-vm.h"
+
+static bool t_pid_gone(pid_t pid)
+{
+	char path[64], *stat = NULL, *p;
+	size_t len;
+	bool gone;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (read_file_at(AT_FDCWD, path, 4096, &stat, &len) < 0)
+		return true;
+	/* A zombie is dead too (its reaper may be slow in a container). */
+	p = strrchr(stat, ')');
+	gone = p && p[1] == ' ' && p[2] == 'Z';
+	free(stat);
+	return gone;
+}
+
+static bool t_wait_gone(struct loop *l, pid_t pid, unsigned ms)
+{
+	for (unsigned waited = 0; !t_pid_gone(pid) && waited < ms; waited += 10) {
+		if (l)
+			fiber_sleep(l, 10000000);
+		else
+			usleep(10000);
+	}
+	return t_pid_gone(pid);
+}
+
+struct t_ctx {
+	struct loop *l;
+	struct vm_host host;
+	const char *disk;
+};
+
+static void t_bad_disk(struct t_ctx *x)
+{
+	struct t_vm t = { .l = x->l };
+	struct vm_config c = { .name = "bad", .ndisks = 1, .disks = { { .path = "/nonexistent/disk.ext4" } } };
+	struct vm_events ev = { .exited = t_vm_exited };
+	struct err e = { 0 };
+
+	t_ok(vm_start(x->l, &x->host, &c, &ev, &t, &t.vm, &e) == 0, "vm_start returns at once");
+	t_wait(&t, &t.exited, 30000);
+	t_ok(t.exited && WIFEXITED(t.wstatus) && WEXITSTATUS(t.wstatus) != 0, "QEMU fails on a missing disk");
+	t_ok(strstr(vm_qemu_stderr(t.vm), "/nonexistent/disk.ext4") != NULL, "its message is kept: %s",
+	     vm_qemu_stderr(t.vm));
+	t_ok(vm_time(t.vm, VM_T_SPAWNED) && vm_time(t.vm, VM_T_EXITED) >= vm_time(t.vm, VM_T_SPAWNED),
+	     "timeline stamps spawned and exited");
+	vm_free(t.vm);
+}
+
+static void t_quit(struct t_ctx *x)
+{
+	struct t_vm t = { .l = x->l };
+	char log[256];
+	struct vm_config c = { .name = "quit", .ndisks = 1, .disks = { { .path = x->disk, .readonly = true } },
+			       .console_log = log, .cmdline = "loglevel=7" };
+	struct vm_events ev = { .exited = t_vm_exited };
+	struct err e = { 0 };
+	struct stat st;
+
+	snprintf(log, sizeof(log), "%s/quit-console.log", t_tmpdir());
+	t_ok(vm_start(x->l, &x->host, &c, &ev, &t, &t.vm, &e) == 0, "VM without agent started");
+	/* loglevel=7 undoes quiet: wait for the kernel to say something,
+	 * then quit over QMP. */
+	for (int i = 0; i < 6000 && !vm_time(t.vm, VM_T_CONSOLE) && !t.exited; i++)
+		fiber_sleep(x->l, 10000000);
+	t_ok(vm_time(t.vm, VM_T_QMP) != 0, "QMP handshake done (%.0f ms)",
+	     (double)(vm_time(t.vm, VM_T_QMP) - vm_time(t.vm, VM_T_START)) / 1e6);
+	t_ok(vm_time(t.vm, VM_T_CONSOLE) != 0, "console output seen (%.0f ms)",
+	     (double)(vm_time(t.vm, VM_T_CONSOLE) - vm_time(t.vm, VM_T_START)) / 1e6);
+	vm_quit(t.vm, 5000);
+	t_wait(&t, &t.exited, 10000);
+	t_ok(t.exited && WIFEXITED(t.wstatus) && WEXITSTATUS(t.wstatus) == 0, "QMP quit ends QEMU with status 0");
+	if (stat(log, &st) < 0)
+		st.st_size = 0;
+	t_ok(st.st_size > 0, "console log written (%lld bytes)", (long long)st.st_size);
+	vm_free(t.vm);
+}
+
+static void t_free_running(struct t_ctx *x)
+{
+	struct t_vm t = { .l = x->l };
+	struct vm_config c = { .name = "free", .ndisks = 1, .disks = { { .path = x->disk, .readonly = true } } };
+	struct err e = { 0 };
+	pid_t pid;
+
+	t_ok(vm_start(x->l, &x->host, &c, NULL, &t, &t.vm, &e) == 0, "VM started");
+	pid = vm_pid(t.vm);
+	fiber_sleep(x->l, 200000000);
+	vm_free(t.vm);
+	t_ok(t_wait_gone(x->l, pid, 5000), "vm_free on a running VM kills QEMU");
+}
+
+static void t_fiber(void *arg)
+{
+	struct t_ctx *x = arg;
+
+	t_bad_disk(x);
+	t_quit(x);
+	t_free_running(x);
+}
+
+static void t_fiber_done(void *arg)
+{
+	loop_stop(((struct t_ctx *)arg)->l);
+}
+
+/* A child process starts a VM, reports QEMU's pid and is SIGKILLed. */
+static void t_orphan(struct t_ctx *x)
+{
+	int p[2];
+	pid_t child, qemu = 0;
+
+	if (pipe(p) < 0)
+		return;
+	child = fork();
+	if (child == 0) {
+		struct loop *l;
+		struct vm *vm;
+		struct err e = { 0 };
+		struct vm_config c = { .name = "orphan", .ndisks = 1,
+				       .disks = { { .path = x->disk, .readonly = true } } };
+		if (loop_new(&l, 64, &e) < 0 || vm_start(l, &x->host, &c, NULL, NULL, &vm, &e) < 0)
+			_exit(1);
+		pid_t q = vm_pid(vm);
+		if (write(p[1], &q, sizeof(q)) != sizeof(q))
+			_exit(1);
+		loop_run(l);
+		_exit(0);
+	}
+	close(p[1]);
+	if (read(p[0], &qemu, sizeof(qemu)) != sizeof(qemu))
+		qemu = 0;
+	t_ok(qemu > 0, "child started QEMU pid %d", (int)qemu);
+	close(p[0]);
+	usleep(200000);
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	t_ok(qemu > 0 && t_wait_gone(NULL, qemu, 5000), "SIGKILL of the owner takes its QEMU down");
+	if (qemu > 0 && !t_pid_gone(qemu))
+		kill(qemu, SIGKILL);
+}
+
+int main(void)
+{
+	struct t_ctx x = { 0 };
+	struct vm_host_opts o = { 0 };
+	struct err e = { 0 };
+	char cache[256];
+
+	log_init_from_env();
+	if (access("/usr/bin/qemu-system-x86_64", X_OK) < 0)
+		t_skip_all("qemu-system-x86_64 not installed");
+	x.disk = t_vm_rootfs();
+	if (!x.disk)
+		t_skip_all("cannot build the busybox root disk (busybox-static, e2fsprogs)");
+	snprintf(cache, sizeof(cache), "%s/cache", t_tmpdir());
+	o.cache_dir = cache;
+	if (vm_host_probe(&x.host, &o, &e) < 0)
+		t_skip_all(err_msg(&e));	/* no kernel or no guest-init: nothing to boot */
+	t_diag("kernel %s", x.host.kernel.path);
+	if (!t_ok(loop_new(&x.l, 256, &e) == 0, "loop: %s", err_msg(&e)))
+		return t_done();
+	fiber_set_on_exit(fiber_spawn(x.l, t_fiber, &x, FIBER_STACK_DEFAULT), t_fiber_done, &x);
+	loop_run(x.l);
+	loop_free(x.l);
+	t_orphan(&x);
+	vm_host_release(&x.host);
+	return t_done();
+}
