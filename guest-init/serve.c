@@ -175,6 +175,18 @@ static void gi_proc_end_chan(struct gi_srv *s, struct gi_proc *p, int chan)
 	gi_send(s, (uint16_t)(chan == 1 ? PROTO_T_STDOUT : PROTO_T_STDERR), PROTO_F_EOF, p->id, 0, NULL, 0);
 }
 
+/* An exited process whose output used up the credit exactly: nothing is
+ * left to read, so end the channel without waiting for credit that a
+ * reader with everything in hand may never send. */
+static void gi_proc_check_empty(struct gi_srv *s, struct gi_proc *p)
+{
+	int avail;
+
+	for (int c = 1; p->exited && c <= 2; c++)
+		if (p->out_fd[c] >= 0 && !p->credit[c] && ioctl(p->out_fd[c], FIONREAD, &avail) == 0 && avail == 0)
+			gi_proc_end_chan(s, p, c);
+}
+
 static uint32_t gi_exit_code(int ws, uint32_t *sig)
 {
 	*sig = 0;
@@ -381,9 +393,12 @@ static void gi_poll_once(struct gi_srv *s)
 				gi_proc_end_chan(s, p, chan[i]);
 		}
 	}
-	for (unsigned i = 0; i < PROTO_MAX_PROCS; i++)
-		if (s->procs[i])
+	for (unsigned i = 0; i < PROTO_MAX_PROCS; i++) {
+		if (s->procs[i]) {
+			gi_proc_check_empty(s, s->procs[i]);
 			gi_proc_maybe_done(s, i);
+		}
+	}
 	if (gi_pending_out(s))
 		gi_flush(s);
 }

@@ -13,6 +13,22 @@ struct store;
 int ctr_image_pull(struct loop *l, struct store *s, const char *norm_ref,
 		   const struct ctr_image_opts *o, struct err *err);
 
+/* ctl.sock wire format. The client sends one request line: "stop SECS",
+ * "kill SIGNO" (answered "ok\n" or "error ...\n") or "exec {json spec}";
+ * after an exec line both sides exchange frames: u8 type, u32 length
+ * (little-endian), payload. */
+#define CTR_CTL_MAX_FRAME (64u * 1024u)
+enum {
+	CTR_CTL_STDIN = 'i',		/* client: stdin bytes */
+	CTR_CTL_STDIN_EOF = 'e',	/* client: end of stdin */
+	CTR_CTL_RESIZE = 'r',		/* client: u16 rows, u16 cols */
+	CTR_CTL_SIGNAL = 's',		/* client: u32 signal */
+	CTR_CTL_STDOUT = 'o',		/* supervisor: output */
+	CTR_CTL_STDERR = 'E',
+	CTR_CTL_EXIT = 'x',		/* supervisor: i32 docker status, last frame */
+	CTR_CTL_FAIL = 'f',		/* supervisor: error text, last frame */
+};
+
 /* Unix socket address of the supervisor (ctl.sock), short even when the
  * container dir's path is long: bound/connected through /proc/self/fd. */
 int ctr_ctl_addr(int dirfd, struct sockaddr_un *sa, socklen_t *len);

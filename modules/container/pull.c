@@ -1,12 +1,80 @@
-/* Pull a missing image for `ucrt run`, through modules/registry. */
+/* Pull a missing image for `ucrt run`, through modules/registry: the
+ * registry client runs in a fiber on the process's reactor. Progress goes
+ * to stderr as one line per layer (stdout belongs to the container). */
 #include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "container-internal.h"
 #include "err.h"
+#include "loop.h"
+#include "oci/oci.h"
+#include "registry/registry.h"
+#include "store/store.h"
+
+struct ctr_pull_job {
+	struct reg_client *rc;
+	struct store *s;
+	struct oci_ref ref;
+	struct reg_pull_result res;
+	bool quiet;
+	int r;
+	struct err err;
+};
+
+static void ctr_pull_progress(void *arg, const struct reg_progress *p)
+{
+	struct ctr_pull_job *j = arg;
+
+	if (j->quiet)
+		return;
+	if (p->ev == REG_EV_BLOB_DONE)
+		fprintf(stderr, "%.19s: pulled\n", p->digest);
+	else if (p->ev == REG_EV_BLOB_SKIP)
+		fprintf(stderr, "%.19s: already present\n", p->digest);
+	else if (p->ev == REG_EV_RETRY)
+		fprintf(stderr, "%.19s: retrying: %s\n", p->digest ? p->digest : "", p->msg ? p->msg : "");
+}
+
+static void ctr_pull_fn(void *arg)
+{
+	struct ctr_pull_job *j = arg;
+	struct reg_pull_opts po = { .progress = ctr_pull_progress, .progress_arg = j };
+
+	j->r = reg_pull(j->rc, j->s, &j->ref, &po, &j->res, &j->err);
+}
 
 int ctr_image_pull(struct loop *l, struct store *s, const char *norm_ref,
 		   const struct ctr_image_opts *o, struct err *err)
 {
-	return err_set(err, ENOSYS, "image %s is not in the store and this build cannot pull it yet "
-		       "(modules/registry missing)", norm_ref);
+	struct ctr_pull_job j = { .s = s, .quiet = o->quiet };
+	struct reg_opts ro;
+	int r;
+
+	reg_opts_default(&ro);
+	ro.tls_verify = o->tls_verify;
+	r = oci_ref_parse(norm_ref, &j.ref, err);
+	if (r < 0)
+		return r;
+	if (!o->quiet)
+		fprintf(stderr, "Unable to find image '%s' locally: pulling\n", norm_ref);
+	r = reg_client_new(&j.rc, l, &ro, err);
+	if (r < 0) {
+		oci_ref_free(&j.ref);
+		return r;
+	}
+	r = reg_run(l, ctr_pull_fn, &j);
+	if (r < 0 && j.r >= 0)
+		j.r = err_setx(&j.err, r, "event loop");
+	reg_client_free(j.rc);
+	/* curl's closed sockets leave cancelled polls to complete. */
+	while (loop_pending(l) && loop_run_once(l, false) > 0)
+		;
+	oci_ref_free(&j.ref);
+	if (j.r < 0) {
+		*err = j.err;
+		return err_wrap(err, "pulling %s", norm_ref);
+	}
+	return 0;
 }

@@ -538,7 +538,7 @@ int ctr_remove(const char *root, const char *id, bool force, struct err *err)
 		if (force) {
 			/* The owner's QEMU has PR_SET_PDEATHSIG: killing the
 			 * owner ends it; kill QEMU too in case it lingers. */
-			if (ctr_proc_alive(s.owner, s.owner_start))
+			if (s.owner != getpid() && ctr_proc_alive(s.owner, s.owner_start))
 				kill(s.owner, SIGKILL);
 			if (ctr_proc_alive(s.qemu, s.qemu_start))
 				kill(s.qemu, SIGKILL);

@@ -341,6 +341,22 @@ static int apply_entry(struct layer *l, struct archive_entry *e, const char *pat
 	return r;
 }
 
+/* libarchive stops at the tar end marker: read the stream to its end so
+ * the last gzip member's CRC and length are checked and trailing garbage
+ * is an error, as with gzip -t. */
+static int drain(struct layer *l, const char *name, const char *last, struct err *err)
+{
+	for (;;) {
+		const void *buf;
+		ssize_t n = ext4w_dec_read(l->dec, &buf, &l->dec_err);
+		if (n == 0)
+			return 0;
+		if (n < 0)
+			return err_set(err, l->dec_err.code, "layer %s: after entry %s: %s", name,
+				       *last ? last : "(none)", err_msg(&l->dec_err));
+	}
+}
+
 int ext4w_apply_layer(struct ext4w *w, const struct ext4w_source *src, struct err *err)
 {
 	struct layer l = { .w = w };
@@ -404,7 +420,7 @@ int ext4w_apply_layer(struct ext4w *w, const struct ext4w_source *src, struct er
 			goto out;
 		}
 	}
-	r = 0;
+	r = drain(&l, src->name, last, err);
 out:
 	w->stats.bytes_in += ext4w_dec_total_in(l.dec);
 	w->stats.bytes_out += ext4w_dec_total_out(l.dec);

@@ -23,8 +23,8 @@
 #define DEC_OUT (1024 * 1024)
 /* Pipeline depth: compressed chunks queued for the worker, inflated
  * chunks queued for the caller. */
-#define PIPE_IN 8
-#define PIPE_OUT 6
+#define PIPE_IN 24
+#define PIPE_OUT 16
 /* The ratio limit applies only past this many output bytes, so small
  * layers of zeros are fine. */
 #define DEC_RATIO_FLOOR (64ULL << 20)

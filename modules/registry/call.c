@@ -152,13 +152,16 @@ static bool cc_retryable(CURLcode cc)
 /* https -> http for hosts where plain HTTP is allowed and TLS failed. */
 static bool try_plain_http(struct reg_client *c, struct reg_host *h, struct reg_call *call)
 {
-	if (h->scheme_fixed || strcmp(h->scheme, "https") != 0 || !str_startswith(call->url, "https://"))
+	if (!str_startswith(call->url, "https://"))
 		return false;
-	if (c->o.tls_verify && !oci_domain_is_loopback(h->domain))
-		return false;
-	log_debug("registry: %s does not speak TLS, using plain HTTP", h->domain);
-	free(h->scheme);
-	h->scheme = xstrdup("http");
+	/* Another request of this host already switched: follow it. */
+	if (strcmp(h->scheme, "http") != 0) {
+		if (h->scheme_fixed || (c->o.tls_verify && !oci_domain_is_loopback(h->domain)))
+			return false;
+		log_debug("registry: %s does not speak TLS, using plain HTTP", h->domain);
+		free(h->scheme);
+		h->scheme = xstrdup("http");
+	}
 	char *u = xasprintf("http://%s", call->url + strlen("https://"));
 	free(call->url);
 	call->url = u;
@@ -189,7 +192,7 @@ int reg_call(struct reg_client *c, struct reg_host *h, struct reg_call *call, st
 		int r = reg_http_perform(c, h, call, auth);
 		if (r < 0)
 			return r;	/* the sink failed; it set its own error */
-		if (call->cc == CURLE_SSL_CONNECT_ERROR && try_plain_http(c, h, call)) {
+		if ((call->cc == CURLE_SSL_CONNECT_ERROR || call->cc == CURLE_RECV_ERROR) && try_plain_http(c, h, call)) {
 			attempt--;
 			continue;
 		}

@@ -1,0 +1,378 @@
+/* Lifecycle of existing containers: logs, exec, stop, kill, rm, inspect,
+ * and the hidden `__supervise` that a detached container's supervisor
+ * runs as. Detached containers are reached through their supervisor's
+ * ctl.sock; a container run in the foreground is owned by that ucrt
+ * process, which forwards SIGTERM/SIGKILL like docker's sig-proxy. */
+#include "cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "container/container.h"
+#include "err.h"
+#include "json.h"
+#include "str.h"
+#include "util.h"
+
+static int lc_find(struct cli_ctx *ctx, const char *what, char id[CTR_ID_LEN + 1])
+{
+	struct err e = { 0 };
+
+	if (ctr_find(ctx->root, what, id, &e) < 0) {
+		cli_error("%s", err_msg(&e));
+		return -ENOENT;
+	}
+	return 0;
+}
+
+int cmd_supervise(struct cli_ctx *ctx, int argc, char **argv)
+{
+	if (argc != 2)
+		return EXIT_RUNTIME;
+	return ctr_supervise(ctx->root, argv[1]);
+}
+
+/* ---- logs ---- */
+
+static bool lc_running(struct cli_ctx *ctx, const char *id)
+{
+	struct ctr_state s;
+
+	return ctr_refresh(ctx->root, id, &s) == CTR_RUNNING || s.status == CTR_CREATED;
+}
+
+int cmd_logs(struct cli_ctx *ctx, int argc, char **argv)
+{
+	bool follow = false;
+	char id[CTR_ID_LEN + 1], buf[65536];
+	int c;
+
+	while ((c = getopt(argc, argv, "+fh")) != -1) {
+		if (c == 'f') {
+			follow = true;
+		} else {
+			printf("Usage: ucrt logs [-f] CONTAINER\nPrint a container's output (-f: follow it).\n");
+			return c == 'h' ? 0 : EXIT_RUNTIME;
+		}
+	}
+	if (optind + 1 != argc) {
+		cli_error("\"ucrt logs\" requires exactly one container");
+		return EXIT_RUNTIME;
+	}
+	if (lc_find(ctx, argv[optind], id) < 0)
+		return EXIT_RUNTIME;
+	_cleanup_free_ char *path = ctr_path(ctx->root, id, "output.log");
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && !follow)
+		return 0;	/* no output yet */
+	for (;;) {
+		ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf)) : 0;
+		if (n > 0) {
+			if (write_all(STDOUT_FILENO, buf, (size_t)n) < 0)
+				return 0;
+			continue;
+		}
+		if (!follow)
+			return 0;
+		/* At the end: wait for more while the container runs; one
+		 * last read after it stopped catches the final bytes. */
+		bool running = lc_running(ctx, id);
+		if (fd < 0)
+			fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (!running) {
+			while (fd >= 0 && (n = read(fd, buf, sizeof(buf))) > 0)
+				write_all(STDOUT_FILENO, buf, (size_t)n);
+			return 0;
+		}
+		usleep(100000);
+	}
+}
+
+/* ---- exec ---- */
+
+static const char *lc_getenv(const char *k) { return getenv(k); }
+
+int cmd_exec(struct cli_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "interactive", no_argument, NULL, 'i' },
+		{ "tty", no_argument, NULL, 't' },
+		{ "env", required_argument, NULL, 'e' },
+		{ "workdir", required_argument, NULL, 'w' },
+		{ "user", required_argument, NULL, 'u' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	bool tty = false, in = false;
+	const char *wd = NULL, *user = NULL;
+	_cleanup_strv_ char **env = NULL;
+	char id[CTR_ID_LEN + 1];
+	struct ctr_config cfg;
+	struct err e = { 0 };
+	int c, status;
+
+	while ((c = getopt_long(argc, argv, "+ite:w:u:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'i': in = true; break;
+		case 't': tty = true; break;
+		case 'w': wd = optarg; break;
+		case 'u': user = optarg; break;
+		case 'e':
+			if (ctr_env_arg(&env, optarg, lc_getenv, &e) < 0) {
+				cli_error("%s", err_msg(&e));
+				return EXIT_RUNTIME;
+			}
+			break;
+		default:
+			printf("Usage: ucrt exec [-i] [-t] [-e K=V] [-w DIR] [-u USER] CONTAINER COMMAND [ARG...]\n");
+			return c == 'h' ? 0 : EXIT_RUNTIME;
+		}
+	}
+	if (optind + 2 > argc) {
+		cli_error("\"ucrt exec\" requires a container and a command");
+		return EXIT_RUNTIME;
+	}
+	if (lc_find(ctx, argv[optind], id) < 0 || ctr_config_read(ctx->root, id, &cfg, &e) < 0) {
+		if (e.code)
+			cli_error("%s", err_msg(&e));
+		return EXIT_RUNTIME;
+	}
+	/* The container's environment and user, then the exec's options. */
+	struct ctr_spec s = {
+		.argv = strv_dup(argv + optind + 1), .env = strv_dup(cfg.spec.env),
+		.cwd = xstrdup(wd ? wd : cfg.spec.cwd ? cfg.spec.cwd : "/"),
+		.user = xstrdup(user ? user : cfg.spec.user ? cfg.spec.user : ""),
+		.uid = cfg.spec.uid, .gid = cfg.spec.gid, .tty = tty, .stdin_open = in,
+	};
+	for (char **kv = env; kv && *kv; kv++) {
+		_cleanup_free_ char *k = xstrndup(*kv, strcspn(*kv, "="));
+		ctr_env_set(&s.env, k, *kv + strlen(k) + 1);
+	}
+	status = 0;
+	if (user && ctr_spec_resolve_user(&s, cfg.disk, &e) < 0)
+		status = EXIT_RUNTIME;
+	if (status == 0 && s.cwd[0] != '/') {
+		err_set(&e, EINVAL, "working directory '%s' is not absolute", s.cwd);
+		status = EXIT_RUNTIME;
+	}
+	if (status == 0)
+		status = ctr_ctl_exec(ctx->root, id, &s, &e);
+	if (e.code)
+		cli_error("%s", err_msg(&e));
+	ctr_spec_free(&s);
+	ctr_config_free(&cfg);
+	return status;
+}
+
+/* ---- stop, kill ---- */
+
+/* Send a request to the container's owner: the supervisor's socket, or
+ * a signal to the foreground ucrt that runs it. */
+static int lc_signal(struct cli_ctx *ctx, const char *id, const char *req, int fallback_sig)
+{
+	struct ctr_state s;
+	struct err e = { 0 };
+
+	if (ctr_refresh(ctx->root, id, &s) != CTR_RUNNING) {
+		cli_error("container %.12s is not running", id);
+		return -ESRCH;
+	}
+	if (ctr_ctl_simple(ctx->root, id, req, &e) == 0)
+		return 0;
+	if (e.code == ESRCH && ctr_proc_alive(s.owner, s.owner_start) && s.owner != getpid()) {
+		kill(s.owner, fallback_sig);
+		return 0;
+	}
+	cli_error("%s", err_msg(&e));
+	return -EIO;
+}
+
+static bool lc_wait_stopped(struct cli_ctx *ctx, const char *id, unsigned ms)
+{
+	struct ctr_state s;
+
+	for (unsigned t = 0; t < ms; t += 50) {
+		if (ctr_refresh(ctx->root, id, &s) != CTR_RUNNING && s.status != CTR_CREATED)
+			return true;
+		usleep(50000);
+	}
+	return false;
+}
+
+int cmd_stop(struct cli_ctx *ctx, int argc, char **argv)
+{
+	uint64_t secs = 10;
+	int c, status = 0;
+
+	while ((c = getopt(argc, argv, "+t:h")) != -1) {
+		if (c == 't' && str_to_u64(optarg, &secs) == 0 && secs <= 3600)
+			continue;
+		printf("Usage: ucrt stop [-t SECS] CONTAINER...\nSIGTERM, then end the VM after SECS (default 10).\n");
+		return c == 'h' ? 0 : EXIT_RUNTIME;
+	}
+	for (int i = optind; i < argc; i++) {
+		char id[CTR_ID_LEN + 1], req[32];
+		snprintf(req, sizeof(req), "stop %llu", (unsigned long long)secs);
+		if (lc_find(ctx, argv[i], id) < 0 || lc_signal(ctx, id, req, SIGTERM) < 0) {
+			status = EXIT_RUNTIME;
+			continue;
+		}
+		if (!lc_wait_stopped(ctx, id, (unsigned)(secs * 1000 + 10000))) {
+			cli_error("container %.12s did not stop", id);
+			status = EXIT_RUNTIME;
+			continue;
+		}
+		printf("%s\n", argv[i]);
+	}
+	return status;
+}
+
+int cmd_kill(struct cli_ctx *ctx, int argc, char **argv)
+{
+	int sig = SIGKILL, c, status = 0;
+
+	while ((c = getopt(argc, argv, "+s:h")) != -1) {
+		if (c == 's') {
+			const char *n = str_startswith(optarg, "SIG") ? optarg + 3 : optarg;
+			uint64_t v;
+			sig = 0;
+			if (str_to_u64(n, &v) == 0 && v > 0 && v < 65)
+				sig = (int)v;
+			for (int k = 1; k < 32 && !sig; k++) {
+				const char *abbr = sigabbrev_np(k);
+				if (abbr && strcasecmp(abbr, n) == 0)
+					sig = k;
+			}
+			if (sig)
+				continue;
+			cli_error("invalid signal '%s'", optarg);
+			return EXIT_RUNTIME;
+		}
+		printf("Usage: ucrt kill [-s SIGNAL] CONTAINER...\n");
+		return c == 'h' ? 0 : EXIT_RUNTIME;
+	}
+	for (int i = optind; i < argc; i++) {
+		char id[CTR_ID_LEN + 1], req[32];
+		snprintf(req, sizeof(req), "kill %d", sig);
+		if (lc_find(ctx, argv[i], id) < 0 || lc_signal(ctx, id, req, sig) < 0) {
+			status = EXIT_RUNTIME;
+			continue;
+		}
+		if (sig == SIGKILL)
+			lc_wait_stopped(ctx, id, 10000);
+		printf("%s\n", argv[i]);
+	}
+	return status;
+}
+
+/* ---- rm ---- */
+
+int cmd_rm(struct cli_ctx *ctx, int argc, char **argv)
+{
+	bool force = false;
+	int c, status = 0;
+
+	while ((c = getopt(argc, argv, "+fh")) != -1) {
+		if (c == 'f') {
+			force = true;
+			continue;
+		}
+		printf("Usage: ucrt rm [-f] CONTAINER...\nRemove containers (-f: kill running ones first).\n");
+		return c == 'h' ? 0 : EXIT_RUNTIME;
+	}
+	for (int i = optind; i < argc; i++) {
+		char id[CTR_ID_LEN + 1];
+		struct err e = { 0 };
+		if (lc_find(ctx, argv[i], id) < 0) {
+			status = EXIT_RUNTIME;
+			continue;
+		}
+		if (ctr_remove(ctx->root, id, force, &e) < 0) {
+			cli_error("%s", err_msg(&e));
+			status = EXIT_RUNTIME;
+			continue;
+		}
+		printf("%s\n", argv[i]);
+	}
+	return status;
+}
+
+/* ---- inspect ---- */
+
+static void lc_inspect_one(struct json_writer *w, struct cli_ctx *ctx, const char *id)
+{
+	_cleanup_free_ char *cfgp = ctr_path(ctx->root, id, "config.json");
+	_cleanup_free_ char *text = NULL;
+	struct ctr_state s;
+	enum ctr_status st = ctr_refresh(ctx->root, id, &s);
+	size_t len;
+
+	jw_obj_begin(w);
+	jw_key(w, "Id");
+	jw_str(w, id);
+	jw_key(w, "Config");
+	if (read_file_at(AT_FDCWD, cfgp, 4u << 20, &text, &len) == 0) {
+		len = strlen(text);
+		while (len && (text[len - 1] == '\n' || text[len - 1] == ' '))
+			len--;
+		jw_raw(w, text, len);
+	} else
+		jw_null(w);
+	jw_key(w, "State");
+	jw_obj_begin(w);
+	jw_key(w, "Status");
+	jw_str(w, ctr_status_name(st));
+	jw_key(w, "Running");
+	jw_bool(w, st == CTR_RUNNING);
+	jw_key(w, "Pid");
+	jw_int(w, st == CTR_RUNNING ? s.qemu : 0);
+	jw_key(w, "OwnerPid");
+	jw_int(w, st == CTR_RUNNING ? s.owner : 0);
+	jw_key(w, "ExitCode");
+	jw_int(w, s.exit_code);
+	jw_key(w, "StartedAt");
+	jw_int(w, s.started);
+	jw_key(w, "FinishedAt");
+	jw_int(w, s.finished);
+	jw_key(w, "Error");
+	jw_str(w, s.error);
+	jw_obj_end(w);
+	_cleanup_free_ char *logp = ctr_path(ctx->root, id, "output.log");
+	_cleanup_free_ char *conp = ctr_path(ctx->root, id, "console.log");
+	jw_key(w, "LogPath");
+	jw_str(w, logp);
+	jw_key(w, "ConsolePath");
+	jw_str(w, conp);
+	jw_obj_end(w);
+}
+
+int cmd_inspect(struct cli_ctx *ctx, int argc, char **argv)
+{
+	_cleanup_buf_ struct buf b = BUF_INIT;
+	struct json_writer w;
+	int status = 0;
+
+	if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+		printf("Usage: ucrt inspect CONTAINER...\nPrint containers' config and state as JSON.\n");
+		return argc < 2 ? EXIT_RUNTIME : 0;
+	}
+	jw_init(&w, &b, true);
+	jw_arr_begin(&w);
+	for (int i = 1; i < argc; i++) {
+		char id[CTR_ID_LEN + 1];
+		if (lc_find(ctx, argv[i], id) < 0) {
+			status = EXIT_RUNTIME;
+			continue;
+		}
+		lc_inspect_one(&w, ctx, id);
+	}
+	jw_arr_end(&w);
+	printf("%s\n", b.data);
+	return status;
+}

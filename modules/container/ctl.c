@@ -1,0 +1,278 @@
+/* Client side of a supervisor's ctl.sock (`ucrt stop/kill/exec`).
+ *
+ * This runs in a short-lived CLI process that only relays bytes between
+ * its terminal and one socket, so it is a plain blocking poll() loop: no
+ * reactor needed, nothing else to serve. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "container-internal.h"
+#include "err.h"
+#include "json.h"
+#include "util.h"
+
+int ctr_ctl_connect(const char *root, const char *id, struct err *err)
+{
+	_cleanup_free_ char *dir = ctr_path(root, id, NULL);
+	_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct sockaddr_un sa;
+	socklen_t len;
+	int fd;
+
+	if (dfd < 0)
+		return err_setx(err, errno, "container %.12s", id);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return err_setx(err, errno, "socket");
+	ctr_ctl_addr(dfd, &sa, &len);
+	if (connect(fd, (struct sockaddr *)&sa, len) < 0) {
+		int e = errno;
+		close(fd);
+		if (e == ENOENT || e == ECONNREFUSED)
+			return err_set(err, ESRCH, "container %.12s is not running", id);
+		return err_setx(err, e, "connecting to the supervisor of %.12s", id);
+	}
+	return fd;
+}
+
+int ctr_ctl_simple(const char *root, const char *id, const char *cmd, struct err *err)
+{
+	_cleanup_close_ int fd = ctr_ctl_connect(root, id, err);
+	char reply[512];
+	size_t n = 0;
+
+	if (fd < 0)
+		return fd;
+	_cleanup_free_ char *line = xasprintf("%s\n", cmd);
+	if (write_all(fd, line, strlen(line)) < 0)
+		return err_setx(err, errno, "talking to the supervisor of %.12s", id);
+	while (n < sizeof(reply) - 1) {
+		ssize_t r = read(fd, reply + n, sizeof(reply) - 1 - n);
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+	}
+	reply[n] = 0;
+	if (strncmp(reply, "ok", 2) == 0)
+		return 0;
+	if (n == 0)
+		return err_set(err, ESRCH, "container %.12s stopped", id);
+	reply[strcspn(reply, "\n")] = 0;
+	return err_set(err, EIO, "supervisor: %s", reply);
+}
+
+static int ctl_frame(int fd, uint8_t type, const void *data, size_t len)
+{
+	uint8_t h[5] = { type, (uint8_t)len, (uint8_t)(len >> 8), (uint8_t)(len >> 16), (uint8_t)(len >> 24) };
+
+	if (write_all(fd, h, sizeof(h)) < 0 || (len && write_all(fd, data, len) < 0))
+		return -errno;
+	return 0;
+}
+
+static char *ctl_spec_json(const struct ctr_spec *s, uint16_t rows, uint16_t cols)
+{
+	struct buf b = BUF_INIT;
+	struct json_writer w;
+
+	jw_init(&w, &b, false);
+	jw_obj_begin(&w);
+	jw_key(&w, "args");
+	jw_arr_begin(&w);
+	for (char **a = s->argv; *a; a++)
+		jw_str(&w, *a);
+	jw_arr_end(&w);
+	jw_key(&w, "env");
+	jw_arr_begin(&w);
+	for (char **a = s->env; a && *a; a++)
+		jw_str(&w, *a);
+	jw_arr_end(&w);
+	jw_key(&w, "cwd");
+	jw_str(&w, s->cwd ? s->cwd : "/");
+	jw_key(&w, "uid");
+	jw_uint(&w, s->uid);
+	jw_key(&w, "gid");
+	jw_uint(&w, s->gid);
+	jw_key(&w, "tty");
+	jw_bool(&w, s->tty);
+	jw_key(&w, "stdin");
+	jw_bool(&w, s->stdin_open);
+	jw_key(&w, "rows");
+	jw_uint(&w, rows);
+	jw_key(&w, "cols");
+	jw_uint(&w, cols);
+	jw_obj_end(&w);
+	return buf_steal(&b);
+}
+
+struct ctl_exec {
+	int fd, sfd;
+	bool stdin_open;
+	uint8_t rbuf[CTR_CTL_MAX_FRAME + 16];
+	size_t rlen;
+	int status;
+	char fail[512];
+	bool ended;
+};
+
+/* Frames from the supervisor; 1 when the last one came. */
+static int ctl_frames(struct ctl_exec *x)
+{
+	size_t off = 0;
+
+	while (x->rlen - off >= 5) {
+		uint8_t *h = x->rbuf + off;
+		uint32_t len = h[1] | (uint32_t)h[2] << 8 | (uint32_t)h[3] << 16 | (uint32_t)h[4] << 24;
+		if (len > CTR_CTL_MAX_FRAME)
+			return -EBADMSG;
+		if (x->rlen - off < 5 + (size_t)len)
+			break;
+		uint8_t *p = h + 5;
+		if (h[0] == CTR_CTL_STDOUT || h[0] == CTR_CTL_STDERR) {
+			write_all(h[0] == CTR_CTL_STDOUT ? STDOUT_FILENO : STDERR_FILENO, p, len);
+		} else if (h[0] == CTR_CTL_EXIT && len == 4) {
+			int32_t st;
+			memcpy(&st, p, 4);
+			x->status = st;
+			x->ended = true;
+		} else if (h[0] == CTR_CTL_FAIL) {
+			snprintf(x->fail, sizeof(x->fail), "%.*s", (int)MIN(len, 500u), (char *)p);
+			x->ended = true;
+		} else {
+			return -EBADMSG;
+		}
+		off += 5 + len;
+	}
+	memmove(x->rbuf, x->rbuf + off, x->rlen - off);
+	x->rlen -= off;
+	return x->ended;
+}
+
+static void ctl_winsize(uint16_t *rows, uint16_t *cols)
+{
+	struct winsize ws = { 0 };
+
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 || ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0) {
+		*rows = ws.ws_row;
+		*cols = ws.ws_col;
+	}
+}
+
+static void ctl_on_signal(struct ctl_exec *x)
+{
+	struct signalfd_siginfo si;
+
+	if (read(x->sfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+		return;
+	if (si.ssi_signo == SIGWINCH) {
+		uint16_t rc[2] = { 0, 0 };
+		ctl_winsize(&rc[0], &rc[1]);
+		uint8_t p[4] = { (uint8_t)rc[0], (uint8_t)(rc[0] >> 8), (uint8_t)rc[1], (uint8_t)(rc[1] >> 8) };
+		ctl_frame(x->fd, CTR_CTL_RESIZE, p, 4);
+	} else {
+		uint32_t s = si.ssi_signo;
+		ctl_frame(x->fd, CTR_CTL_SIGNAL, &s, 4);
+	}
+}
+
+static int ctl_loop(struct ctl_exec *x)
+{
+	char in[CTR_CTL_MAX_FRAME];
+
+	while (!x->ended) {
+		struct pollfd p[3] = {
+			{ .fd = x->fd, .events = POLLIN },
+			{ .fd = x->sfd, .events = POLLIN },
+			{ .fd = x->stdin_open ? STDIN_FILENO : -1, .events = POLLIN },
+		};
+		if (poll(p, 3, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (p[1].revents)
+			ctl_on_signal(x);
+		if (p[2].revents) {
+			ssize_t n = read(STDIN_FILENO, in, sizeof(in));
+			if (n > 0) {
+				ctl_frame(x->fd, CTR_CTL_STDIN, in, (size_t)n);
+			} else {
+				ctl_frame(x->fd, CTR_CTL_STDIN_EOF, NULL, 0);
+				x->stdin_open = false;
+			}
+		}
+		if (p[0].revents) {
+			ssize_t n = read(x->fd, x->rbuf + x->rlen, sizeof(x->rbuf) - x->rlen);
+			if (n <= 0)
+				return -ECONNRESET;
+			x->rlen += (size_t)n;
+			if (ctl_frames(x) < 0)
+				return -EBADMSG;
+		}
+	}
+	return 0;
+}
+
+int ctr_ctl_exec(const char *root, const char *id, const struct ctr_spec *s, struct err *err)
+{
+	struct ctl_exec *x = xcalloc(1, sizeof(*x));
+	struct termios saved, raw;
+	bool restore = false;
+	uint16_t rows = 0, cols = 0;
+	sigset_t mask, old;
+	int r, status;
+
+	x->fd = ctr_ctl_connect(root, id, err);
+	if (x->fd < 0) {
+		free(x);
+		return 125;
+	}
+	x->stdin_open = s->stdin_open;
+	if (s->tty)
+		ctl_winsize(&rows, &cols);
+	_cleanup_free_ char *json = ctl_spec_json(s, rows, cols);
+	_cleanup_free_ char *line = xasprintf("exec %s\n", json);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGWINCH);
+	sigprocmask(SIG_BLOCK, &mask, &old);
+	x->sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	if (s->tty && s->stdin_open && isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved) == 0) {
+		raw = saved;
+		cfmakeraw(&raw);
+		tcsetattr(STDIN_FILENO, TCSADRAIN, &raw);
+		restore = true;
+	}
+	if (write_all(x->fd, line, strlen(line)) < 0)
+		r = -errno;
+	else
+		r = ctl_loop(x);
+	if (restore)
+		tcsetattr(STDIN_FILENO, TCSADRAIN, &saved);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	close(x->sfd);
+	close(x->fd);
+	status = x->status;
+	if (r < 0) {
+		err_setx(err, r, "exec in %.12s: lost the supervisor", id);
+		status = 125;
+	} else if (x->fail[0]) {
+		err_set(err, EIO, "%s", x->fail);
+		status = 125;
+	}
+	free(x);
+	return status;
+}

@@ -1,0 +1,339 @@
+/* --parallel N: N instances of one container from this one reactor, at
+ * most M at a time. Instance i gets UCRT_TASK_INDEX=i and
+ * UCRT_TASK_COUNT=N; its output lines go to our stdout/stderr prefixed
+ * with "[i] " (or whole to <output-dir>/task-<i>.log). The summary counts
+ * successes and failures and gives start latency (launch -> process
+ * started) and total duration (launch -> VM gone) percentiles. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "agent/proto.h"
+#include "buf.h"
+#include "container/container.h"
+#include "err.h"
+#include "log.h"
+#include "loop.h"
+#include "str.h"
+#include "util.h"
+
+struct par;
+
+struct par_inst {
+	struct par *par;
+	unsigned idx;
+	struct ctr_config cfg;		/* shallow copy of the template, own env/name */
+	struct ctr *c;
+	struct ctr_proc *p;
+	struct buf line[3];		/* partial output line per channel */
+	struct ctr_sink file;
+	bool have_file, launched, done;
+	int status;
+	uint64_t t_launch, latency, duration;
+	char error[256];
+};
+
+struct par {
+	struct loop *l;
+	const struct ctr_parallel_opts *o;
+	struct par_inst *v;
+	unsigned next, running, finished;
+	struct ctr_sink out, err;
+	int signo;
+	struct loop_signal sigs[2];
+	uint64_t t_begin;
+};
+
+uint64_t ctr_percentile(const uint64_t *sorted, size_t n, unsigned pct)
+{
+	if (!n)
+		return 0;
+	/* nearest rank: ceil(pct/100 * n), 1-based */
+	size_t rank = ((size_t)pct * n + 99) / 100;
+	return sorted[rank ? rank - 1 : 0];
+}
+
+static struct ctr_sink *par_sink(struct par_inst *in, int chan)
+{
+	if (in->have_file)
+		return &in->file;
+	return chan == PROTO_CHAN_STDERR ? &in->par->err : &in->par->out;
+}
+
+static void par_emit(struct par_inst *in, int chan, const char *data, size_t len)
+{
+	struct buf b = BUF_INIT;
+
+	buf_printf(&b, "[%u] ", in->idx);
+	buf_append(&b, data, len);
+	ctr_sink_write(par_sink(in, chan), b.data, b.len);
+	buf_free(&b);
+}
+
+static void par_output(struct ctr_proc *p, int chan, const uint8_t *data, size_t len, bool eof,
+		       void *ud)
+{
+	struct par_inst *in = ud;
+	struct buf *lb = &in->line[chan == PROTO_CHAN_STDERR ? 2 : 1];
+
+	if (in->have_file) {
+		ctr_sink_write(&in->file, data, len);
+	} else {
+		/* Whole lines only, so instances never interleave mid-line. */
+		buf_append(lb, data, len);
+		char *nl;
+		while (lb->len && (nl = memchr(lb->data, '\n', lb->len))) {
+			size_t n = (size_t)(nl - lb->data) + 1;
+			par_emit(in, chan, lb->data, n);
+			buf_consume(lb, n);
+		}
+		if (eof && lb->len) {
+			buf_putc(lb, '\n');
+			par_emit(in, chan, lb->data, lb->len);
+			buf_reset(lb);
+		}
+	}
+	ctr_sink_credit(par_sink(in, chan), p, chan, (uint32_t)len);
+}
+
+static void par_started(struct ctr_proc *p, int err, const char *msg, void *ud)
+{
+	struct par_inst *in = ud;
+
+	in->latency = ctr_start_latency(in->c);
+}
+
+static const struct ctr_proc_ops par_proc_ops = {
+	.started = par_started,
+	.output = par_output,
+};
+
+static void par_launch_more(struct par *pr);
+
+static void par_flush_lines(struct par_inst *in)
+{
+	for (int chan = 1; chan <= 2; chan++) {
+		struct buf *lb = &in->line[chan];
+		if (lb->len) {
+			buf_putc(lb, '\n');
+			par_emit(in, chan, lb->data, lb->len);
+		}
+		buf_free(lb);
+	}
+}
+
+static void par_done(struct ctr *c, int status, const struct err *err, void *ud)
+{
+	struct par_inst *in = ud;
+	struct par *pr = in->par;
+
+	in->done = true;
+	in->status = status;
+	in->duration = loop_now_ns() - in->t_launch;
+	if (err && err->code)
+		snprintf(in->error, sizeof(in->error), "%s", err_msg(err));
+	if (!in->have_file)
+		par_flush_lines(in);
+	ctr_sink_forget(&pr->out, in->p);
+	ctr_sink_forget(&pr->err, in->p);
+	if (in->have_file)
+		ctr_sink_forget(&in->file, in->p);
+	ctr_free(in->c);
+	in->c = NULL;
+	in->p = NULL;
+	pr->running--;
+	pr->finished++;
+	par_launch_more(pr);
+}
+
+static void par_instance_config(struct par *pr, struct par_inst *in)
+{
+	const struct ctr_config *t = pr->o->cfg;
+	char v[16];
+
+	in->cfg = *t;
+	in->cfg.name = xasprintf("%s-%u", t->name ? t->name : "task", in->idx);
+	in->cfg.hostname = xasprintf("task-%u", in->idx);
+	in->cfg.spec.env = strv_dup(t->spec.env);
+	snprintf(v, sizeof(v), "%u", in->idx);
+	ctr_env_set(&in->cfg.spec.env, "UCRT_TASK_INDEX", v);
+	snprintf(v, sizeof(v), "%u", pr->o->n);
+	ctr_env_set(&in->cfg.spec.env, "UCRT_TASK_COUNT", v);
+	ctr_env_set(&in->cfg.spec.env, "HOSTNAME", in->cfg.hostname);
+}
+
+static void par_launch(struct par *pr, struct par_inst *in)
+{
+	_cleanup_free_ char *console = NULL;
+	struct ctr_events ev = { .done = par_done };
+	struct err e = { 0 };
+
+	par_instance_config(pr, in);
+	if (pr->o->output_dir) {
+		_cleanup_free_ char *path = xasprintf("%s/task-%u.log", pr->o->output_dir, in->idx);
+		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (fd >= 0) {
+			ctr_sink_init(&in->file, pr->l, fd);
+			in->have_file = true;
+		} else {
+			log_warn("%s: %s (output goes to the terminal)", path, strerror(errno));
+		}
+		console = xasprintf("%s/task-%u.console.log", pr->o->output_dir, in->idx);
+	}
+	struct ctr_launch lo = { .cfg = &in->cfg, .host = pr->o->host, .console_log = console,
+				 .t_image = pr->o->t_image, .t_disk = pr->o->t_disk };
+	in->launched = true;
+	in->t_launch = lo.t0 = loop_now_ns();
+	pr->running++;
+	if (ctr_start(pr->l, &lo, &ev, &par_proc_ops, in, &in->c, &e) < 0) {
+		in->done = true;
+		in->status = 125;
+		snprintf(in->error, sizeof(in->error), "%s", err_msg(&e));
+		pr->running--;
+		pr->finished++;
+		return;
+	}
+	in->p = ctr_main(in->c);
+	ctr_manual_credit(in->c);
+}
+
+static void par_launch_more(struct par *pr)
+{
+	unsigned max = pr->o->max_concurrent ? pr->o->max_concurrent : pr->o->n;
+
+	while (!pr->signo && pr->next < pr->o->n && pr->running < max)
+		par_launch(pr, &pr->v[pr->next++]);
+}
+
+static void par_signal(struct loop_signal *s, int signo)
+{
+	struct par *pr = s->data;
+
+	if (!pr->signo)
+		fprintf(stderr, "ucrt: %s: stopping %u running instance(s)\n", strsignal(signo), pr->running);
+	pr->signo = signo;
+	for (unsigned i = 0; i < pr->next; i++) {
+		if (pr->v[i].c && !pr->v[i].done)
+			ctr_kill_vm(pr->v[i].c);
+	}
+}
+
+static int par_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void par_print_dist(const char *what, uint64_t *v, size_t n)
+{
+	qsort(v, n, sizeof(*v), par_cmp);
+	if (!n) {
+		fprintf(stderr, "  %-15s (none)\n", what);
+		return;
+	}
+	fprintf(stderr, "  %-15s p50 %.3fs  p90 %.3fs  p99 %.3fs  max %.3fs\n", what,
+		(double)ctr_percentile(v, n, 50) / 1e9, (double)ctr_percentile(v, n, 90) / 1e9,
+		(double)ctr_percentile(v, n, 99) / 1e9, (double)v[n - 1] / 1e9);
+}
+
+static int par_summary(struct par *pr)
+{
+	unsigned n = pr->o->n, ok = 0, failed = 0, notrun = 0;
+	uint64_t *lat = xcalloc(n, sizeof(uint64_t)), *dur = xcalloc(n, sizeof(uint64_t));
+	size_t nl = 0, nd = 0;
+	double wall = (double)(loop_now_ns() - pr->t_begin) / 1e9;
+
+	for (unsigned i = 0; i < n; i++) {
+		struct par_inst *in = &pr->v[i];
+		if (!in->launched) {
+			notrun++;
+			continue;
+		}
+		if (in->status == 0)
+			ok++;
+		else
+			failed++;
+		if (in->latency)
+			lat[nl++] = in->latency;
+		dur[nd++] = in->duration;
+	}
+	fprintf(stderr, "parallel: %u instance(s): %u succeeded, %u failed", n, ok, failed);
+	if (notrun)
+		fprintf(stderr, ", %u not run", notrun);
+	fprintf(stderr, " in %.2fs (%.2f containers/s)\n", wall, wall > 0 ? (double)(ok + failed) / wall : 0);
+	for (unsigned i = 0; i < n; i++) {
+		struct par_inst *in = &pr->v[i];
+		if (in->launched && in->status != 0)
+			fprintf(stderr, "  [%u] exit %d%s%s\n", i, in->status, in->error[0] ? ": " : "",
+				in->error);
+	}
+	par_print_dist("start latency", lat, nl);
+	par_print_dist("total duration", dur, nd);
+	free(lat);
+	free(dur);
+	if (pr->signo)
+		return 128 + pr->signo;
+	if (failed || notrun)
+		return ok == 0 && failed == n ? (pr->v[0].status == 125 ? 125 : 1) : 1;
+	return 0;
+}
+
+static bool par_finished(struct par *pr)
+{
+	if (pr->finished < pr->next || (!pr->signo && pr->next < pr->o->n))
+		return false;
+	if (!ctr_sink_idle(&pr->out) || !ctr_sink_idle(&pr->err))
+		return false;
+	for (unsigned i = 0; i < pr->next; i++) {
+		if (pr->v[i].have_file && !ctr_sink_idle(&pr->v[i].file))
+			return false;
+	}
+	return true;
+}
+
+int ctr_parallel_run(struct loop *l, const struct ctr_parallel_opts *o)
+{
+	struct par pr = { .l = l, .o = o, .t_begin = loop_now_ns() };
+	int status;
+
+	if (o->output_dir && mkdir_p_at(AT_FDCWD, o->output_dir, 0755) < 0) {
+		fprintf(stderr, "ucrt: creating %s: %s\n", o->output_dir, strerror(errno));
+		return 125;
+	}
+	pr.v = xcalloc(o->n, sizeof(*pr.v));
+	for (unsigned i = 0; i < o->n; i++)
+		pr.v[i] = (struct par_inst){ .par = &pr, .idx = i };
+	ctr_sink_init(&pr.out, l, STDOUT_FILENO);
+	ctr_sink_init(&pr.err, l, STDERR_FILENO);
+	loop_signal_watch(l, &pr.sigs[0], SIGINT, par_signal, &pr);
+	loop_signal_watch(l, &pr.sigs[1], SIGTERM, par_signal, &pr);
+	par_launch_more(&pr);
+	while (!par_finished(&pr)) {
+		if (loop_run_once(l, true) < 0)
+			break;
+	}
+	loop_signal_unwatch(l, &pr.sigs[0]);
+	loop_signal_unwatch(l, &pr.sigs[1]);
+	status = par_summary(&pr);
+	while (loop_pending(l) && loop_run_once(l, false) > 0)
+		;
+	for (unsigned i = 0; i < o->n; i++) {
+		struct par_inst *in = &pr.v[i];
+		if (in->have_file) {
+			close(in->file.fd);
+			ctr_sink_release(&in->file);
+		}
+		if (in->launched) {
+			free(in->cfg.name);
+			free(in->cfg.hostname);
+			strv_free(in->cfg.spec.env);
+		}
+	}
+	ctr_sink_release(&pr.out);
+	ctr_sink_release(&pr.err);
+	free(pr.v);
+	return status;
+}

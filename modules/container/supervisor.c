@@ -1,0 +1,600 @@
+/* Detached containers: the supervisor is a small process (double fork,
+ * setsid, re-executed as `ucrt __supervise ID`) that owns the VM: QEMU is
+ * its child (and dies with it, PR_SET_PDEATHSIG), the main process's
+ * output goes to output.log, state.json follows the container's life, and
+ * ctl.sock in the container directory serves stop, kill and exec (wire
+ * format in ctl.c / docs/run.md). One reactor drives all of it. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "agent/proto.h"
+#include "buf.h"
+#include "container-internal.h"
+#include "err.h"
+#include "json.h"
+#include "log.h"
+#include "loop.h"
+#include "store/store.h"
+#include "str.h"
+#include "util.h"
+#include "vm/vm.h"
+
+struct sup;
+
+struct sup_client {
+	struct sup *s;
+	int fd;
+	struct loop_op rop;
+	uint8_t rbuf[CTR_CTL_MAX_FRAME + 4096];
+	size_t rlen;
+	bool got_line, exec, closing, eof;
+	struct ctr_sink out;
+	struct ctr_proc *p;
+	struct ctr_spec spec;
+	struct buf stdin_q;
+	bool stdin_eof_q;
+	struct sup_client *next;
+};
+
+struct sup {
+	struct loop *l;
+	const char *root;
+	struct ctr_config cfg;
+	struct vm_host host;
+	struct store *store;
+	struct ctr *c;
+	struct ctr_sink log;
+	struct ctr_state st;
+	int lfd;
+	struct loop_op accept_op;
+	struct sup_client *clients;
+	bool done;
+	struct loop_signal sigs[2];
+};
+
+int ctr_ctl_addr(int dirfd, struct sockaddr_un *sa, socklen_t *len)
+{
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	int n = snprintf(sa->sun_path, sizeof(sa->sun_path), "/proc/self/fd/%d/ctl.sock", dirfd);
+	*len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + (size_t)n + 1);
+	return 0;
+}
+
+/* ---- per-client ---- */
+
+static void sup_client_read(struct sup_client *cl);
+
+static void sup_send_frame(struct sup_client *cl, uint8_t type, const void *data, size_t len)
+{
+	uint8_t h[5] = { type, (uint8_t)len, (uint8_t)(len >> 8), (uint8_t)(len >> 16), (uint8_t)(len >> 24) };
+
+	ctr_sink_write(&cl->out, h, sizeof(h));
+	ctr_sink_write(&cl->out, data, len);
+}
+
+static void sup_client_fail(struct sup_client *cl, const char *msg)
+{
+	if (cl->exec)
+		sup_send_frame(cl, CTR_CTL_FAIL, msg, strlen(msg));
+	else
+		ctr_sink_write(&cl->out, msg, strlen(msg));
+	cl->closing = true;
+}
+
+static void sup_exec_started(struct ctr_proc *p, int err, const char *msg, void *ud)
+{
+	struct sup_client *cl = ud;
+	char line[400];
+
+	if (err) {
+		snprintf(line, sizeof(line), "exec %s: %s%s%s", cl->spec.argv[0], strerror(err),
+			 msg[0] ? ": " : "", msg);
+		sup_client_fail(cl, line);
+	}
+}
+
+static void sup_exec_output(struct ctr_proc *p, int chan, const uint8_t *data, size_t len, bool eof,
+			    void *ud)
+{
+	struct sup_client *cl = ud;
+
+	if (len)
+		sup_send_frame(cl, chan == PROTO_CHAN_STDERR ? CTR_CTL_STDERR : CTR_CTL_STDOUT, data, len);
+	ctr_sink_credit(&cl->out, p, chan, (uint32_t)len);
+}
+
+static void sup_exec_exit(struct ctr_proc *p, int status, void *ud)
+{
+	struct sup_client *cl = ud;
+	int32_t st = status;
+
+	sup_send_frame(cl, CTR_CTL_EXIT, &st, sizeof(st));
+	cl->closing = true;
+}
+
+static void sup_exec_pump(struct sup_client *cl)
+{
+	while (cl->stdin_q.len) {
+		ssize_t n = ctr_stdin(cl->p, cl->stdin_q.data, cl->stdin_q.len);
+		if (n <= 0) {
+			if (n < 0)
+				buf_reset(&cl->stdin_q);
+			break;
+		}
+		buf_consume(&cl->stdin_q, (size_t)n);
+	}
+	if (!cl->stdin_q.len && cl->stdin_eof_q) {
+		ctr_stdin_eof(cl->p);
+		cl->stdin_eof_q = false;
+	}
+	/* Read more from the client only once its stdin went to the guest. */
+	if (!cl->stdin_q.len && !cl->closing && !cl->eof && !loop_op_active(&cl->rop))
+		sup_client_read(cl);
+}
+
+static void sup_exec_stdin_ready(struct ctr_proc *p, void *ud)
+{
+	sup_exec_pump(ud);
+}
+
+static const struct ctr_proc_ops sup_exec_ops = {
+	.started = sup_exec_started,
+	.output = sup_exec_output,
+	.stdin_ready = sup_exec_stdin_ready,
+	.exit = sup_exec_exit,
+};
+
+static int sup_parse_spec(const char *json, size_t len, struct ctr_spec *s, uint16_t *rows, uint16_t *cols)
+{
+	struct json_doc d;
+	int64_t v;
+	bool b;
+
+	memset(s, 0, sizeof(*s));
+	if (json_parse(&d, json, len, 1 << 14) < 0)
+		return -EINVAL;
+	if (json_strv(&d, json_get(&d, 0, "args"), &s->argv) < 0 || !s->argv || !s->argv[0] ||
+	    json_strv(&d, json_get(&d, 0, "env"), &s->env) < 0) {
+		json_free(&d);
+		ctr_spec_free(s);
+		return -EINVAL;
+	}
+	s->cwd = json_str(&d, json_get(&d, 0, "cwd"));
+	if (json_int(&d, json_get(&d, 0, "uid"), &v) == 0)
+		s->uid = (uint32_t)v;
+	if (json_int(&d, json_get(&d, 0, "gid"), &v) == 0)
+		s->gid = (uint32_t)v;
+	if (json_bool(&d, json_get(&d, 0, "tty"), &b) == 0)
+		s->tty = b;
+	if (json_bool(&d, json_get(&d, 0, "stdin"), &b) == 0)
+		s->stdin_open = b;
+	if (json_int(&d, json_get(&d, 0, "rows"), &v) == 0)
+		*rows = (uint16_t)v;
+	if (json_int(&d, json_get(&d, 0, "cols"), &v) == 0)
+		*cols = (uint16_t)v;
+	json_free(&d);
+	return 0;
+}
+
+static void sup_command(struct sup_client *cl, char *line)
+{
+	struct sup *s = cl->s;
+	uint64_t v = 0;
+	char *arg = strchr(line, ' ');
+
+	if (arg)
+		*arg++ = 0;
+	if (strcmp(line, "exec") == 0 && arg) {
+		uint16_t rows = 0, cols = 0;
+		cl->exec = true;
+		if (sup_parse_spec(arg, strlen(arg), &cl->spec, &rows, &cols) < 0) {
+			sup_client_fail(cl, "bad exec request");
+			return;
+		}
+		if (!s->c || ctr_exec(s->c, &cl->spec, &sup_exec_ops, cl, &cl->p) < 0) {
+			sup_client_fail(cl, "the container is not running");
+			return;
+		}
+		if (cl->spec.tty && rows && cols)
+			ctr_resize(cl->p, rows, cols);
+		return;
+	}
+	if (strcmp(line, "stop") == 0 && arg && str_to_u64(arg, &v) == 0 && s->c) {
+		ctr_stop(s->c, (unsigned)MIN(v, 3600u) * 1000u);
+	} else if (strcmp(line, "kill") == 0 && arg && str_to_u64(arg, &v) == 0 && v > 0 && v < 65 && s->c) {
+		if (v == SIGKILL || ctr_signal(ctr_main(s->c), (int)v) < 0)
+			ctr_kill_vm(s->c);
+	} else {
+		sup_client_fail(cl, "error: unknown or invalid request\n");
+		return;
+	}
+	ctr_sink_write(&cl->out, "ok\n", 3);
+	cl->closing = true;
+}
+
+/* Frames from an exec client: stdin data/eof, resize, signal. */
+static int sup_client_frames(struct sup_client *cl)
+{
+	size_t off = 0;
+
+	while (cl->rlen - off >= 5) {
+		uint8_t *h = cl->rbuf + off;
+		uint32_t len = h[1] | (uint32_t)h[2] << 8 | (uint32_t)h[3] << 16 | (uint32_t)h[4] << 24;
+		if (len > CTR_CTL_MAX_FRAME)
+			return -EBADMSG;
+		if (cl->rlen - off < 5 + (size_t)len)
+			break;
+		uint8_t *p = h + 5;
+		switch (h[0]) {
+		case CTR_CTL_STDIN:
+			buf_append(&cl->stdin_q, p, len);
+			break;
+		case CTR_CTL_STDIN_EOF:
+			cl->stdin_eof_q = true;
+			break;
+		case CTR_CTL_RESIZE:
+			if (len == 4 && cl->p)
+				ctr_resize(cl->p, (uint16_t)(p[0] | p[1] << 8), (uint16_t)(p[2] | p[3] << 8));
+			break;
+		case CTR_CTL_SIGNAL:
+			if (len == 4 && cl->p)
+				ctr_signal(cl->p, p[0]);
+			break;
+		default:
+			return -EBADMSG;
+		}
+		off += 5 + len;
+	}
+	memmove(cl->rbuf, cl->rbuf + off, cl->rlen - off);
+	cl->rlen -= off;
+	return 0;
+}
+
+static void sup_client_recv(struct loop_op *op, int res, uint32_t flags)
+{
+	struct sup_client *cl = container_of(op, struct sup_client, rop);
+
+	if (res <= 0) {
+		cl->eof = true;
+		/* An exec client that hangs up takes its process along, as a
+		 * terminal hangup would. */
+		if (cl->p && !cl->closing)
+			ctr_signal(cl->p, SIGKILL);
+		cl->closing = true;
+		return;
+	}
+	cl->rlen += (size_t)res;
+	if (!cl->got_line) {
+		uint8_t *nl = memchr(cl->rbuf, '\n', cl->rlen);
+		if (!nl) {
+			if (cl->rlen == sizeof(cl->rbuf))
+				sup_client_fail(cl, "error: request too long\n");
+			else
+				sup_client_read(cl);
+			return;
+		}
+		*nl = 0;
+		cl->got_line = true;
+		size_t used = (size_t)(nl - cl->rbuf) + 1;
+		char *line = xstrdup((char *)cl->rbuf);
+		memmove(cl->rbuf, cl->rbuf + used, cl->rlen - used);
+		cl->rlen -= used;
+		sup_command(cl, line);
+		free(line);
+		if (!cl->exec || cl->closing)
+			return;
+	}
+	if (sup_client_frames(cl) < 0) {
+		sup_client_fail(cl, "bad frame");
+		return;
+	}
+	if (cl->p)
+		sup_exec_pump(cl);
+}
+
+static void sup_client_read(struct sup_client *cl)
+{
+	cl->rop.cb = sup_client_recv;
+	if (loop_recv(cl->s->l, &cl->rop, cl->fd, cl->rbuf + cl->rlen, sizeof(cl->rbuf) - cl->rlen, 0) < 0)
+		cl->closing = true;
+}
+
+static void sup_accept_next(struct sup *s);
+
+static void sup_accepted(struct loop_op *op, int res, uint32_t flags)
+{
+	struct sup *s = container_of(op, struct sup, accept_op);
+
+	if (res >= 0) {
+		struct sup_client *cl = xcalloc(1, sizeof(*cl));
+		cl->s = s;
+		cl->fd = res;
+		ctr_sink_init(&cl->out, s->l, res);
+		cl->next = s->clients;
+		s->clients = cl;
+		sup_client_read(cl);
+	}
+	if (!s->done && res != -ECANCELED)
+		sup_accept_next(s);
+}
+
+static void sup_accept_next(struct sup *s)
+{
+	s->accept_op.cb = sup_accepted;
+	loop_accept(s->l, &s->accept_op, s->lfd, NULL, NULL, SOCK_CLOEXEC);
+}
+
+/* Close clients that are done and whose replies went out. */
+static void sup_sweep(struct sup *s)
+{
+	for (struct sup_client **pp = &s->clients; *pp;) {
+		struct sup_client *cl = *pp;
+		if (s->done && !cl->closing)
+			sup_client_fail(cl, "the container stopped");
+		if (!cl->closing || !ctr_sink_idle(&cl->out)) {
+			pp = &cl->next;
+			continue;
+		}
+		if (loop_op_active(&cl->rop)) {
+			shutdown(cl->fd, SHUT_RDWR);
+			loop_cancel(s->l, &cl->rop);
+			pp = &cl->next;
+			continue;
+		}
+		*pp = cl->next;
+		if (cl->p) {
+			ctr_sink_forget(&cl->out, cl->p);
+			ctr_proc_detach(cl->p);
+		}
+		close(cl->fd);
+		ctr_sink_release(&cl->out);
+		ctr_spec_free(&cl->spec);
+		buf_free(&cl->stdin_q);
+		free(cl);
+	}
+}
+
+/* ---- the supervisor process ---- */
+
+static void sup_main_output(struct ctr_proc *p, int chan, const uint8_t *data, size_t len, bool eof,
+			    void *ud)
+{
+	struct sup *s = ud;
+
+	ctr_sink_write(&s->log, data, len);
+	ctr_sink_credit(&s->log, p, chan, (uint32_t)len);
+}
+
+static void sup_main_started(struct ctr_proc *p, int err, const char *msg, void *ud)
+{
+	struct sup *s = ud;
+
+	s->st.status = CTR_RUNNING;
+	s->st.qemu = ctr_qemu_pid(s->c);
+	s->st.qemu_start = ctr_proc_start_time(s->st.qemu);
+	s->st.started = (int64_t)time(NULL);
+	ctr_state_write(s->root, s->cfg.id, &s->st);
+}
+
+static const struct ctr_proc_ops sup_main_ops = {
+	.started = sup_main_started,
+	.output = sup_main_output,
+};
+
+static void sup_done(struct ctr *c, int status, const struct err *err, void *ud)
+{
+	struct sup *s = ud;
+
+	s->done = true;
+	s->st.status = CTR_EXITED;
+	s->st.exit_code = status;
+	s->st.finished = (int64_t)time(NULL);
+	if (err && err->code)
+		snprintf(s->st.error, sizeof(s->st.error), "%s", err_msg(err));
+	if (s->lfd >= 0 && loop_op_active(&s->accept_op))
+		loop_cancel(s->l, &s->accept_op);
+}
+
+static void sup_signal(struct loop_signal *sig, int signo)
+{
+	struct sup *s = sig->data;
+
+	if (s->c)
+		ctr_stop(s->c, 10000);
+}
+
+static int sup_listen(struct sup *s, struct err *err)
+{
+	_cleanup_free_ char *dir = ctr_path(s->root, s->cfg.id, NULL);
+	_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct sockaddr_un sa;
+	socklen_t len;
+
+	if (dfd < 0)
+		return err_setx(err, errno, "%s", dir);
+	unlinkat(dfd, "ctl.sock", 0);
+	s->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s->lfd < 0)
+		return err_setx(err, errno, "socket");
+	ctr_ctl_addr(dfd, &sa, &len);
+	if (bind(s->lfd, (struct sockaddr *)&sa, len) < 0 || listen(s->lfd, 16) < 0)
+		return err_setx(err, errno, "listening on %s/ctl.sock", dir);
+	return 0;
+}
+
+static int sup_setup(struct sup *s, struct err *err)
+{
+	_cleanup_free_ char *cache = xasprintf("%s/vm", s->root);
+	_cleanup_free_ char *logp = ctr_path(s->root, s->cfg.id, "output.log");
+	struct vm_host_opts ho = { .kernel = s->cfg.kernel, .cache_dir = cache };
+	int r, fd;
+
+	if (s->cfg.accel)
+		vm_accel_parse(s->cfg.accel, &ho.accel);
+	/* The image disk must outlive us: hold the store lock shared like
+	 * any user of the store (prune takes it exclusive). */
+	if (store_open(&s->store, s->root, err) < 0 || store_lock(s->store, false, true, err) < 0)
+		return -EIO;
+	if ((r = vm_host_probe(&s->host, &ho, err)) < 0)
+		return r;
+	if ((r = loop_new(&s->l, 1024, err)) < 0)
+		return r;
+	fd = open(logp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return err_setx(err, errno, "%s", logp);
+	ctr_sink_init(&s->log, s->l, fd);
+	return sup_listen(s, err);
+}
+
+static int sup_run(struct sup *s, struct err *err)
+{
+	_cleanup_free_ char *console = ctr_path(s->root, s->cfg.id, "console.log");
+	struct ctr_launch lo = { .cfg = &s->cfg, .host = &s->host, .console_log = console,
+				 .t0 = loop_now_ns(), .rows = 24, .cols = 80 };
+	struct ctr_events ev = { .done = sup_done };
+	int r = ctr_start(s->l, &lo, &ev, &sup_main_ops, s, &s->c, err);
+
+	if (r < 0)
+		return r;
+	ctr_manual_credit(s->c);
+	s->st.qemu = ctr_qemu_pid(s->c);
+	s->st.qemu_start = ctr_proc_start_time(s->st.qemu);
+	ctr_state_write(s->root, s->cfg.id, &s->st);
+	loop_signal_watch(s->l, &s->sigs[0], SIGTERM, sup_signal, s);
+	loop_signal_watch(s->l, &s->sigs[1], SIGINT, sup_signal, s);
+	sup_accept_next(s);
+	while (!s->done || s->clients || !ctr_sink_idle(&s->log) || loop_op_active(&s->accept_op)) {
+		sup_sweep(s);
+		if (s->done && !s->clients && ctr_sink_idle(&s->log) && !loop_op_active(&s->accept_op))
+			break;
+		if (loop_run_once(s->l, true) < 0)
+			break;
+	}
+	loop_signal_unwatch(s->l, &s->sigs[0]);
+	loop_signal_unwatch(s->l, &s->sigs[1]);
+	return 0;
+}
+
+int ctr_supervise(const char *root, const char *id)
+{
+	struct sup s = { .root = root, .lfd = -1 };
+	struct err e = { 0 };
+	int r;
+
+	if (ctr_config_read(root, id, &s.cfg, &e) < 0) {
+		fprintf(stderr, "ucrt supervisor: %s\n", err_msg(&e));
+		return 125;
+	}
+	s.st = (struct ctr_state){ .status = CTR_CREATED, .owner = getpid(), .exit_code = -1 };
+	s.st.owner_start = ctr_proc_start_time(s.st.owner);
+	ctr_state_write(root, id, &s.st);
+	r = sup_setup(&s, &e);
+	if (r == 0)
+		r = sup_run(&s, &e);
+	if (r < 0) {
+		fprintf(stderr, "ucrt supervisor: %s\n", err_msg(&e));
+		s.st.status = CTR_EXITED;
+		s.st.exit_code = 125;
+		s.st.finished = (int64_t)time(NULL);
+		snprintf(s.st.error, sizeof(s.st.error), "%s", err_msg(&e));
+	}
+	if (s.c)
+		ctr_free(s.c);
+	if (s.l) {
+		while (loop_pending(s.l) && loop_run_once(s.l, false) > 0)
+			;
+	}
+	if (s.lfd >= 0) {
+		_cleanup_free_ char *sock = ctr_path(root, id, "ctl.sock");
+		unlink(sock);
+		close(s.lfd);
+	}
+	if (s.cfg.rm)
+		ctr_remove(root, id, true, NULL);
+	else
+		ctr_state_write(root, id, &s.st);
+	if (s.log.q) {
+		close(s.log.fd);
+		ctr_sink_release(&s.log);
+	}
+	if (s.l)
+		loop_free(s.l);
+	vm_host_release(&s.host);
+	if (s.store)
+		store_close(s.store);
+	ctr_config_free(&s.cfg);
+	return r < 0 ? 125 : 0;
+}
+
+/* ---- starting one ---- */
+
+static __attribute__((noreturn)) void ctr_detach_child(const char *self_exe, const char *root,
+							const char *id)
+{
+	_cleanup_free_ char *logp = ctr_path(root, id, "supervisor.log");
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	int log = open(logp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	sigset_t none;
+
+	if (setsid() < 0)
+		_exit(125);
+	pid_t pid = fork();
+	if (pid != 0)
+		_exit(pid < 0 ? 125 : 0);
+	/* The grandchild: no terminal, stdio away from the caller's. */
+	if (null >= 0) {
+		dup2(null, STDIN_FILENO);
+		dup2(null, STDOUT_FILENO);
+	}
+	if (log >= 0)
+		dup2(log, STDERR_FILENO);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	char *argv[] = { "ucrt", "--root", (char *)root, "__supervise", (char *)id, NULL };
+	execv(self_exe, argv);
+	_exit(125);
+}
+
+int ctr_detach(const char *self_exe, const char *root, const char *id, struct err *err)
+{
+	_cleanup_free_ char *exe = realpath(self_exe, NULL);
+	_cleanup_free_ char *logp = ctr_path(root, id, "supervisor.log");
+	struct ctr_state st;
+	int wst;
+
+	if (!exe)
+		return err_setx(err, errno, "%s", self_exe);
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0)
+		return err_setx(err, errno, "fork");
+	if (pid == 0)
+		ctr_detach_child(exe, root, id);
+	if (waitpid(pid, &wst, 0) < 0 || !WIFEXITED(wst) || WEXITSTATUS(wst) != 0)
+		return err_set(err, ECHILD, "could not start the supervisor");
+	/* Wait until the process runs (or the container ended), as docker
+	 * run -d does; blocking is fine: the CLI has nothing else to do. */
+	for (unsigned i = 0; i < 180 * 50; i++) {
+		ctr_state_read(root, id, &st);
+		if (st.status == CTR_RUNNING || st.status == CTR_EXITED || st.status == CTR_DEAD)
+			break;
+		if (st.owner && !ctr_proc_alive(st.owner, st.owner_start) && ctr_state_read(root, id, &st) == 0 &&
+		    st.status == CTR_CREATED)
+			return err_set(err, EIO, "the supervisor died (see %s)", logp);
+		usleep(20000);
+	}
+	if (st.status == CTR_EXITED && st.exit_code == 125)
+		return err_set(err, EIO, "%s", st.error[0] ? st.error : "the container failed to start");
+	if (st.status == CTR_CREATED)
+		return err_set(err, ETIMEDOUT, "the container did not start within 180 s");
+	return 0;
+}

@@ -1,0 +1,58 @@
+#!/bin/bash
+# Registry auth and TLS: HTTPS with a test CA, htpasswd basic auth with
+# login/logout, bearer tokens (anonymous and credentialed) from a test token
+# server. TAP.
+set -u
+UCRT_SRC=${UCRT_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
+UCRT_BIN=${UCRT_BIN:-$UCRT_SRC/build/ucrt}
+. "$UCRT_SRC/tests/lib/registry.sh"
+. "$UCRT_SRC/tests/lib/images.sh"
+t_reg_need
+[ -x "$UCRT_BIN" ] || { echo "1..0 # SKIP $UCRT_BIN not built"; exit 0; }
+tmp=$(mktemp -d /tmp/ucrt-auth.XXXXXX)
+trap 't_reg_stop; rm -rf "$tmp"' EXIT
+n=0
+ok() { n=$((n + 1)); echo "ok $n - $*"; }
+nok() { n=$((n + 1)); echo "not ok $n - $*"; [ -f "$tmp/err" ] && sed 's/^/# /' "$tmp/err" | tail -5; }
+check() { local d=$1; shift; if "$@" >"$tmp/out" 2>"$tmp/err"; then ok "$d"; else nok "$d"; fi; }
+fails() { local d=$1 pat=$2; shift 2; if "$@" >"$tmp/out" 2>"$tmp/err"; then nok "$d (succeeded)"; elif grep -q "$pat" "$tmp/err"; then ok "$d"; else nok "$d (want /$pat/)"; fi; }
+# (not exported: docker-registry reads REGISTRY_* variables as its own config)
+U() { REGISTRY_AUTH_FILE=$tmp/auth.json "$UCRT_BIN" --root "$tmp/store" "$@"; }
+
+t_reg_start "$tmp/reg" http || { echo "1..0 # SKIP registry did not start"; exit 0; }
+t_img_build "$tmp/fx" v1 >/dev/null
+t_reg_upload "$tmp/fx" private/app v1 && t_reg_upload "$tmp/fx" public/app v1 || nok "seed"
+t_reg_stop
+
+# HTTPS with a test CA
+t_reg_start "$tmp/reg" https || nok "https registry"
+fails "https: unknown CA is refused" "certificate" U image pull "$REG/private/app:v1"
+check "https: --cert-dir with the CA" U image pull --cert-dir "$REG_CERTS" "$REG/private/app:v1"
+rm -rf "$tmp/store"
+check "https: --tls-verify=false" U image pull --tls-verify=false "$REG/private/app:v1"
+t_reg_stop; rm -rf "$tmp/store"
+
+# htpasswd basic auth
+t_reg_start "$tmp/reg" htpasswd || nok "htpasswd registry"
+fails "basic: no credentials -> clear error" "requires authentication" U image pull "$REG/private/app:v1"
+check "basic: --creds" U image pull --creds "$REG_USER:$REG_PASS" "$REG/private/app:v1"
+fails "login with a wrong password fails" "401" U login -u "$REG_USER" -p wrong "$REG"
+check "login" U login -u "$REG_USER" -p "$REG_PASS" "$REG"
+[ "$(stat -c %a "$tmp/auth.json")" = 600 ] && ok "auth file mode 0600" || nok "auth file mode"
+rm -rf "$tmp/store"
+check "basic: credentials from the auth file" U image pull "$REG/private/app:v1"
+check "basic: push" U image push "$REG/private/app:v1" "$REG/private/copy:v1"
+check "logout" U logout "$REG"
+rm -rf "$tmp/store"
+fails "after logout: refused" "requires authentication" U image pull "$REG/private/app:v1"
+t_reg_stop; rm -rf "$tmp/store"
+
+# bearer tokens
+t_reg_start "$tmp/reg" token || nok "token registry"
+check "token: anonymous pull of a public repo" U image pull "$REG/public/app:v1"
+fails "token: anonymous pull of a private repo refused" "HTTP 401" U image pull "$REG/private/app:v1"
+check "token: credentialed pull" U image pull --creds "$REG_USER:$REG_PASS" "$REG/private/app:v1"
+fails "token: wrong password refused by the token server" "token server" U image pull --creds "$REG_USER:nope" "$REG/private/app:v1"
+check "token: credentialed push (cross-repo mount)" U image push --creds "$REG_USER:$REG_PASS" "$REG/private/app:v1" "$REG/private/mounted:v1"
+grep -q "mount=" "$tmp/reg/registry.log" && ok "push tried a cross-repository mount" || nok "no mount request in the registry log"
+echo "1..$n"

@@ -1,0 +1,58 @@
+#!/bin/bash
+# Pull failures: a blob corrupted or truncated in the registry's storage is
+# refused with its digest named and nothing committed; kill -9 in the middle
+# of a pull, then pull again: the partial blob is resumed with Range. TAP.
+set -u
+UCRT_SRC=${UCRT_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
+UCRT_BIN=${UCRT_BIN:-$UCRT_SRC/build/ucrt}
+. "$UCRT_SRC/tests/lib/registry.sh"
+. "$UCRT_SRC/tests/lib/images.sh"
+t_reg_need
+[ -x "$UCRT_BIN" ] || { echo "1..0 # SKIP $UCRT_BIN not built"; exit 0; }
+tmp=$(mktemp -d /tmp/ucrt-faults.XXXXXX)
+trap 't_reg_stop; rm -rf "$tmp"' EXIT
+t_reg_start "$tmp/reg" http || { echo "1..0 # SKIP registry did not start"; exit 0; }
+n=0
+ok() { n=$((n + 1)); echo "ok $n - $*"; }
+nok() { n=$((n + 1)); echo "not ok $n - $*"; [ -f "$tmp/err" ] && sed 's/^/# /' "$tmp/err" | tail -5; }
+U() { "$UCRT_BIN" --root "$tmp/store" "$@"; }
+# the layer blob file inside the registry's storage
+regblob() { echo "$tmp/reg/storage/docker/registry/v2/blobs/sha256/${1:7:2}/${1:7}/data"; }
+layer_of() { python3 -c 'import json,sys; m=json.load(open(sys.argv[1]+"/blobs/sha256/"+sys.argv[2][7:])); print(m["layers"][0]["digest"])' "$1" "$2"; }
+
+for kind in corrupt truncate; do
+	top=$(t_img_build "$tmp/fx-$kind" "$kind" extra_mb=1)
+	t_reg_upload "$tmp/fx-$kind" "bad/$kind" v1
+	l=$(layer_of "$tmp/fx-$kind" "$top")
+	f=$(regblob "$l")
+	if [ $kind = corrupt ]; then printf 'XXXX' | dd of="$f" bs=1 seek=100 conv=notrunc 2>/dev/null
+	else truncate -s -1000 "$f"; fi
+	U image pull --retries 2 "$REG/bad/$kind:v1" >/dev/null 2>"$tmp/err"
+	rc=$?
+	[ $rc = 125 ] && grep -q "$l" "$tmp/err" && ok "$kind blob: exit 125, error names $l" || nok "$kind blob error (rc $rc)"
+	[ ! -e "$tmp/store/blobs/sha256/${l:7}" ] && ok "$kind blob: not committed" || nok "$kind blob committed"
+	[ ! -e "$tmp/store/ingest/${l:7}" ] && ok "$kind blob: partial discarded" || nok "$kind partial kept"
+	U image ls | grep -q "bad/$kind" && nok "$kind: image named" || ok "$kind: no image named"
+done
+t_img_build "$tmp/fx-ok" v1 >/dev/null && t_reg_upload "$tmp/fx-ok" good/app v1
+U image pull "$REG/good/app:v1" >/dev/null 2>"$tmp/err" && ok "store still usable after failures" || nok "store unusable"
+
+# kill -9 mid-transfer, then resume
+top=$(t_img_build "$tmp/fx-big" v1 extra_mb=400 random=1)
+t_reg_upload "$tmp/fx-big" big/app v1
+l=$(layer_of "$tmp/fx-big" "$top")
+"$UCRT_BIN" --root "$tmp/store" image pull -q --jobs 1 "$REG/big/app:v1" >/dev/null 2>&1 &
+pid=$!
+for _ in $(seq 300); do
+	s=$(stat -c %s "$tmp/store/ingest/${l:7}" 2>/dev/null || echo 0)
+	[ "$s" -gt 20000000 ] && break
+	sleep 0.02
+done
+kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+partial=$(stat -c %s "$tmp/store/ingest/${l:7}" 2>/dev/null || echo 0)
+[ "$partial" -gt 0 ] && ok "kill -9 left a partial of $partial bytes" || nok "no partial left (pull too fast?)"
+U --log-level debug image pull -q "$REG/big/app:v1" >"$tmp/out" 2>"$tmp/err" && ok "pull after kill -9 completes" || nok "pull after kill"
+grep -q "resuming $l" "$tmp/err" && ok "partial blob was resumed" || nok "not resumed"
+grep -q "Range" "$tmp/reg/registry.log" || true
+[ "$(sha256sum <"$tmp/store/blobs/sha256/${l:7}" | cut -d' ' -f1)" = "${l:7}" ] && ok "resumed blob verifies" || nok "resumed blob bad"
+echo "1..$n"

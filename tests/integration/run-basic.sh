@@ -1,0 +1,62 @@
+#!/bin/bash
+# `ucrt run` end to end against a real registry and real QEMU (TCG here):
+# pull on first use, output, docker exit statuses (0/1/42/125/126/127),
+# image config with -e/--env-file/-w/-u/--entrypoint overrides, stdin
+# piped with -i, a terminal session with -t -i (prompt, command, window
+# resize, exit status), the startup timeline at --log-level debug. TAP.
+set -u
+. "${UCRT_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/registry.sh"
+. "$T_LIB_DIR/run.sh"
+t_run_init
+trap 't_reg_stop; rm -rf "$tmp"' EXIT
+t_run_setup "$tmp" >"$tmp/setup.log" 2>&1 || { echo "1..0 # SKIP registry setup failed"; exit 0; }
+
+out=$(U run --rm "$IMG" echo hello 2>"$tmp/err"); st=$?
+is "run --rm IMG echo hello prints hello (image pulled first)" "$out" "hello"
+is "... and exits 0" "$st" 0
+grep -q "pulling" "$tmp/err" && ok "missing image was pulled" || nok "missing image was pulled"
+is "image's default cmd runs without CMD" "$(U run --rm "$IMG" 2>"$tmp/err")" "default-cmd"
+
+out=$(U run --rm "$IMG" sh -c 'pwd; echo $IMGVAR; exit 0' 2>"$tmp/err"); st=$?
+is "image WorkingDir and Env honoured" "$out" "/srv
+from-image"
+is "exit 0" "$st" 0
+U --log-level debug run --rm "$IMG" sh -c 'exit 1' >/dev/null 2>"$tmp/err"; st=$?
+is "exit 1" "$st" 1
+grep -q "timeline image ready.*disk ready.*qemu spawned.*init ready.*process started.*exited" "$tmp/err" &&
+	ok "--log-level debug prints the startup timeline" || nok "--log-level debug prints the startup timeline"
+U run --rm "$IMG" sh -c 'exit 42' >/dev/null 2>"$tmp/err"; is "exit 42" "$?" 42
+U run --rm "$IMG" /bin/not-executable >/dev/null 2>"$tmp/err"; is "not executable: 126" "$?" 126
+grep -q "not-executable" "$tmp/err" && ok "126 names the file" || nok "126 names the file"
+U run --rm "$IMG" no-such-command >/dev/null 2>"$tmp/err"; is "command not found: 127" "$?" 127
+U run --rm "127.0.0.1:1/nope/nope:1" true >/dev/null 2>"$tmp/err"; is "unreachable image: 125" "$?" 125
+U run --rm --memory 1k "$IMG" true >/dev/null 2>"$tmp/err"; is "bad option: 125" "$?" 125
+U run --rm --pull never "$REG/ucrt-test/absent:1" true >/dev/null 2>"$tmp/err"; is "--pull never, absent image: 125" "$?" 125
+grep -q "not found" "$tmp/err" && ok "125 says the image was not found" || nok "125 says the image was not found"
+
+printf 'FROMFILE=file-value\n# comment\n\nFOO=overridden-below\n' >"$tmp/envfile"
+out=$(FROMHOST=host-value U run --rm --env-file "$tmp/envfile" -e FOO=bar -e FROMHOST -e IMGVAR=cli \
+	-w /tmp/new -u user:staff "$IMG" sh -c 'echo $FOO $FROMFILE $FROMHOST $IMGVAR; pwd; id -u; id -g; echo $HOME' 2>"$tmp/err")
+is "-e/--env-file/-w/-u override the image config" "$out" "bar file-value host-value cli
+/tmp/new
+1000
+50
+/home/user"
+is "--entrypoint replaces entrypoint and drops the image cmd" \
+	"$(U run --rm --entrypoint /bin/echo "$IMG" a b 2>"$tmp/err")" "a b"
+U run --rm -u nobody "$IMG" true >/dev/null 2>"$tmp/err"; is "unknown user: 125" "$?" 125
+
+head -c 300000 /dev/urandom >"$tmp/blob"
+out=$( (cat "$tmp/blob"; echo) | U run --rm -i "$IMG" sh -c 'wc -c' 2>"$tmp/err")
+is "stdin streamed with -i (300001 bytes)" "$(echo $out)" 300001
+
+if python3 "$T_LIB_DIR/run-tty.py" "$UCRT_BIN" --root "$tmp/root" run --rm -t -i "$IMG" sh >"$tmp/tty" 2>&1; then
+	ok "terminal session through a pty (prompt, command, resize, exit 7)"
+else
+	nok "terminal session through a pty"; sed 's/^/# /' "$tmp/tty"
+fi
+
+U ps -a -q >"$tmp/ps"
+is "--rm left no container behind" "$(cat "$tmp/ps")" ""
+is "no QEMU left" "$(t_qemu_count "$tmp/root")" 0
+echo "1..$n"
