@@ -108,7 +108,9 @@ void gi_proc_start(struct gi_srv *s, const struct proto_hdr *h, const uint8_t *p
 	unsigned slot;
 	int r;
 
-	if (h->stream == 0 || gi_proc_find(s, h->stream) || (is_main && s->main_started))
+	if (h->stream == 0)
+		return gi_send_result(s, h->ref, h->stream, EINVAL, "stream id 0", 0);
+	if (gi_proc_find(s, h->stream) || (is_main && s->main_started))
 		return gi_send_result(s, h->ref, h->stream, EEXIST, "stream id in use or main process already started", 0);
 	for (slot = 0; slot < PROTO_MAX_PROCS && s->procs[slot]; slot++)
 		;

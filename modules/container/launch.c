@@ -41,7 +41,8 @@ struct ctr {
 	struct agent *ag;
 	struct ctr_proc main;
 	struct ctr_proc *procs;		/* exec'ed ones */
-	bool ready, main_exited, quitting, done, freeing;
+	bool ready, main_exited, quitting, done, freeing, killed;
+	char *console;			/* console log path (owned) */
 	int status;
 	struct err err;
 	char guest_log[256];		/* last LOG line from guest-init */
@@ -254,7 +255,7 @@ static void ctr_vm_exited(struct vm *vm, int wstatus, void *data)
 {
 	struct ctr *c = data;
 
-	if (!c->main_exited && !c->err.code) {
+	if (!c->main_exited && !c->err.code && !c->killed) {
 		const char *qerr = vm_qemu_stderr(vm);
 		if (c->guest_log[0])
 			ctr_fail(c, EIO, "guest: %s", c->guest_log);
@@ -297,6 +298,8 @@ int ctr_start(struct loop *l, const struct ctr_launch *o, const struct ctr_event
 		vc.disks[0] = (struct vm_disk){ .path = cfg->disk, .snapshot = true };
 	c->l = l;
 	c->o = *o;
+	c->console = o->console_log ? xstrdup(o->console_log) : NULL;
+	c->o.console_log = c->console;
 	if (ev)
 		c->ev = *ev;
 	c->ud = ud;
@@ -306,12 +309,14 @@ int ctr_start(struct loop *l, const struct ctr_launch *o, const struct ctr_event
 	loop_timer_init(&c->boot_timer, ctr_boot_timeout, c);
 	r = vm_start(l, o->host, &vc, &vev, c, &c->vm, err);
 	if (r < 0) {
+		free(c->console);
 		free(c);
 		return err_wrap(err, "starting the VM of %s", cfg->name);
 	}
 	r = agent_new(&c->ag, l, vm_agent_take_fd(c->vm), &ctr_agent_ops, c);
 	if (r < 0) {
 		vm_free(c->vm);
+		free(c->console);
 		free(c);
 		return err_setx(err, r, "agent session of %s", cfg->name);
 	}
@@ -407,8 +412,10 @@ void ctr_stop(struct ctr *c, unsigned grace_ms)
 void ctr_kill_vm(struct ctr *c)
 {
 	if (!c->done) {
-		if (!c->main_exited && !c->err.code)
+		if (!c->main_exited && !c->err.code) {
 			c->status = 137;	/* as if SIGKILLed, like docker kill */
+			c->killed = true;
+		}
 		ctr_quit(c);
 	}
 }
@@ -465,5 +472,6 @@ void ctr_free(struct ctr *c)
 		c->procs = p->next;
 		free(p);
 	}
+	free(c->console);
 	free(c);
 }

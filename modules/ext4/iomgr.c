@@ -2,7 +2,7 @@
  *
  * unix_io writes every block with its own pwrite() and keeps an 8-block
  * cache; applying a layer writes tens of thousands of blocks, so here every
- * write is copied into an append-only log (2048 blocks), a hash maps each
+ * write is copied into an append-only log (1024 blocks), a hash maps each
  * block to its newest copy in the log, and when the log fills (or on flush)
  * the newest copies are written with pwritev() over contiguous runs. Reads
  * see the log first, then a direct-mapped cache of single-block reads
@@ -24,7 +24,7 @@
 #include <liburing.h>
 #include <sys/uio.h>
 
-/* 8 MiB per batch: small enough that the two log buffers stay in memory
+/* 4 MiB per batch: small enough that the two log buffers stay in memory
  * already faulted in (32 MiB logs spent more in page faults than in
  * copying), big enough to keep writev runs long. */
 #define WB_LOG_BLOCKS 1024

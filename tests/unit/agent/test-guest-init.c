@@ -198,6 +198,65 @@ static void t_stats(void)
 	     (unsigned long long)st.mem_available >> 20);
 }
 
+static int t_result_of(uint16_t type, uint32_t stream, const void *p, size_t len, char *msg, size_t cap)
+{
+	struct agent_result r = { .err = -1 };
+
+	t_send(&g, type, 0, stream, 900 + stream, p, len);
+	while (t_recv(&g, 5000) == 1)
+		if (g.f.h.type == PROTO_T_RESULT && g.f.h.ref == 900 + stream) {
+			agent_decode_result(&g.f, &r);
+			break;
+		}
+	snprintf(msg, cap, "%s", r.msg);
+	return r.err;
+}
+
+/* Requests the guest must refuse with a reason, staying up. */
+static void t_bad_requests(void)
+{
+	uint8_t p[64];
+	size_t off = 0;
+	char msg[256];
+	int e;
+
+	proto_tlv_putstr(p, sizeof(p), &off, PROTO_A_ENV, "A=1");
+	e = t_result_of(PROTO_T_EXEC, 60, p, off, msg, sizeof(msg));
+	t_ok(e == EINVAL && *msg, "no argv: EINVAL (%s)", msg);
+	off = 0;
+	proto_tlv_putstr(p, sizeof(p), &off, PROTO_A_ARG, "true");
+	proto_tlv_putstr(p, sizeof(p), &off, PROTO_A_CWD, "rel");
+	e = t_result_of(PROTO_T_EXEC, 61, p, off, msg, sizeof(msg));
+	t_ok(e == EINVAL && strstr(msg, "absolute"), "relative cwd: EINVAL (%s)", msg);
+	off = 0;
+	proto_tlv_putstr(p, sizeof(p), &off, PROTO_A_ARG, "true");
+	proto_tlv_put(p, sizeof(p), &off, PROTO_A_UID, "\1", 1);
+	e = t_result_of(PROTO_T_EXEC, 62, p, off, msg, sizeof(msg));
+	t_ok(e == EINVAL, "short uid attribute: EINVAL (%s)", msg);
+	e = t_result_of(PROTO_T_EXEC, 63, p, off - 2, msg, sizeof(msg));
+	t_ok(e == EBADMSG, "truncated TLV: EBADMSG (%s)", msg);
+	e = t_result_of(PROTO_T_EXEC, 0, p, off, msg, sizeof(msg));
+	t_ok(e == EINVAL, "stream id 0: EINVAL (%s)", msg);
+}
+
+/* A broken header makes the guest hang up, not crash. */
+static void t_garbage(void)
+{
+	struct t_guest *b = xcalloc(1, sizeof(*b));
+	uint8_t junk[PROTO_HDR_SIZE];
+	int ws;
+
+	memset(junk, 0xff, sizeof(junk));
+	if (t_guest_spawn(b, NULL) < 0)
+		abort();
+	t_recv(b, 5000);	/* hello */
+	write_all(b->fd, junk, sizeof(junk));
+	t_ok(t_recv(b, 5000) == -1, "garbage header: guest closes the channel");
+	ws = t_guest_end(b);
+	t_ok(WIFEXITED(ws) && WEXITSTATUS(ws) == 1, "and exits 1");
+	free(b);
+}
+
 /* The main process: SIGTERM to ucrt-init is forwarded to it; its end ends
  * the guest. */
 static void t_main_exit(void)
@@ -232,6 +291,8 @@ int main(void)
 	t_pty();
 	t_flow_control();
 	t_stats();
+	t_bad_requests();
+	t_garbage();
 	t_main_exit();
 	return t_done();
 }
