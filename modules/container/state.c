@@ -360,7 +360,8 @@ static int ctr_scan(const char *root, struct ctr_entry **out, size_t *n)
 		ctr_config_free(&c);
 	}
 	closedir(d);
-	qsort(v, cnt, sizeof(*v), ctr_entry_cmp);
+	if (cnt > 1)
+		qsort(v, cnt, sizeof(*v), ctr_entry_cmp);
 	*out = v;
 	*n = cnt;
 	return 0;

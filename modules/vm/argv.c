@@ -34,6 +34,14 @@ bool vm_kernel_is_elf(const char *path)
 	return elf;
 }
 
+/* Our kernel under TCG with one vCPU: the legacy PIC is not needed (the
+ * IOAPIC routes every interrupt) and the PIT can be the tick. Not for the
+ * cloud kernel: hardware-reduced ACPI has no PIT to tick with. */
+static bool vm_tcg_single(const struct vm_host *h, const struct vm_config *c)
+{
+	return h->accel == VM_ACCEL_TCG && c->cpus <= 1 && h->kernel.builtin;
+}
+
 static char *vm_cmdline(const struct vm_host *h, const struct vm_config *c)
 {
 	struct buf b = BUF_INIT;
@@ -44,6 +52,11 @@ static char *vm_cmdline(const struct vm_host *h, const struct vm_config *c)
 	buf_puts(&b, "console=ttyS0 quiet panic=-1 reboot=t");
 	if (h->accel == VM_ACCEL_TCG && h->tsc_khz)
 		buf_printf(&b, " tsc_early_khz=%u", h->tsc_khz);
+	/* TCG emulates no TSC-deadline timer, so the kernel calibrates the
+	 * local APIC timer against the PIT (~0.3 s of emulated CPU, see
+	 * docs/kernel.md); one vCPU can take its tick from the PIT instead. */
+	if (vm_tcg_single(h, c))
+		buf_puts(&b, " nolapic_timer");
 	if (!h->kernel.builtin) {
 		/* Debian's kernel has the i8042 driver built in; microvm has
 		 * no keyboard controller to find. */
@@ -68,8 +81,8 @@ char **vm_argv(const struct vm_host *h, const struct vm_config *c)
 	 * appends virtio_mmio.device=), so it needs no ACPI; Debian's kernel
 	 * lacks VIRTIO_MMIO_CMDLINE_DEVICES and finds them in ACPI tables. */
 	/* The RTC stays: it is where a TCG guest gets the wall clock. */
-	s = xasprintf("microvm,accel=%s,acpi=%s", kvm ? "kvm" : "tcg",
-		      h->kernel.builtin ? "off" : "on");
+	s = xasprintf("microvm,accel=%s,acpi=%s%s", kvm ? "kvm" : "tcg",
+		      h->kernel.builtin ? "off" : "on", vm_tcg_single(h, c) ? ",pic=off" : "");
 	strv_push(&v, s);
 	free(s);
 	/* TCG's "max" CPU has what x86-64-v2/v3 images (RHEL 9...) require;

@@ -83,7 +83,7 @@ static void test_sha(void)
 	struct sha256 s;
 	sha256_init(&s);
 	for (int i = 0; i < 3; i++)
-		sha256_update(&s, "abc" + i, 1);
+		sha256_update(&s, &"abc"[i], 1);
 	sha256_final_hex(&s, hex);
 	t_streq(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", "streaming sha256");
 }

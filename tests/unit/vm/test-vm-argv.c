@@ -39,8 +39,8 @@ static void t_argv_builtin(void)
 
 	t_streq(v[0], "/usr/bin/qemu-system-x86_64", "argv[0] is the qemu path");
 	s = t_opt(v, "-M", NULL);
-	t_ok(s && strstr(s, "microvm") && strstr(s, "accel=tcg") && strstr(s, "acpi=off"),
-	     "built kernel: microvm, tcg, acpi=off (%s)", s);
+	t_ok(s && strstr(s, "microvm") && strstr(s, "accel=tcg") && strstr(s, "acpi=off") && !strstr(s, "pic=off"),
+	     "built kernel: microvm, tcg, acpi=off, PIC kept for 2 vCPUs (%s)", s);
 	t_streq(t_opt(v, "-cpu", NULL), "max", "TCG uses the max CPU model");
 	t_streq(t_opt(v, "-kernel", NULL), "/k,,dir/vmlinux", "commas in paths are doubled");
 	t_streq(t_opt(v, "-initrd", NULL), "/c/initramfs.cpio", "initrd passed");
@@ -48,7 +48,12 @@ static void t_argv_builtin(void)
 	t_streq(t_opt(v, "-m", NULL), "512", "-m");
 	s = t_opt(v, "-append", NULL);
 	t_ok(s && str_startswith(s, "console=ttyS0 quiet panic=-1 reboot=t") && strstr(s, " tsc_early_khz=2000000") &&
-	     str_endswith(s, " ucrt.debug") && !strstr(s, "i8042"), "kernel command line: %s", s);
+	     str_endswith(s, " ucrt.debug") && !strstr(s, "i8042") && !strstr(s, "nolapic_timer"),
+	     "kernel command line: %s", s);
+	c.cpus = 1;
+	_cleanup_strv_ char **one = vm_argv(&h, &c);
+	t_ok(strstr(t_opt(one, "-M", NULL), ",pic=off") && strstr(t_opt(one, "-append", NULL), " nolapic_timer"),
+	     "one vCPU under TCG: pic=off, nolapic_timer");
 	bool noreboot = false, nodefaults = false;
 	for (char **a = v; *a; a++) {
 		noreboot |= strcmp(*a, "-no-reboot") == 0;
@@ -83,7 +88,8 @@ static void t_argv_modular(void)
 	t_ok(s && strstr(s, "accel=kvm") && strstr(s, "acpi=on"), "cloud kernel: acpi=on (%s)", s);
 	t_streq(t_opt(v, "-cpu", NULL), "host", "KVM uses the host CPU model");
 	s = t_opt(v, "-append", NULL);
-	t_ok(s && strstr(s, "i8042.noaux") && !strstr(s, "tsc_early_khz"), "i8042 probing off, no tsc hint under KVM");
+	t_ok(s && strstr(s, "i8042.noaux") && !strstr(s, "tsc_early_khz") && !strstr(s, "nolapic_timer"),
+	     "i8042 probing off, no tsc hint or PIT tick under KVM");
 	t_ok(t_opt(v, "-drive", "snapshot=on") != NULL && !t_opt(v, "-drive", "readonly"), "snapshot disk is writable");
 	t_ok(t_opt(v, "-device", "virtserialport") == NULL, "no agent port unless asked");
 	t_ok(t_opt(v, "-sandbox", NULL) == NULL, "no -sandbox without seccomp");
