@@ -40,12 +40,12 @@ base_append="console=ttyS0 quiet panic=-1 reboot=t tsc_early_khz=$khz"
 
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) printf "%.0f", v[int((NR + 1) / 2)]; else print "nan" }'; }
 
-# bare KERNEL ACPI EXTRA_APPEND: ms from spawn to exit, N runs, median.
+# bare KERNEL MACHINE_OPTS EXTRA_APPEND: ms from spawn to exit, N runs, median.
 bare() {
-	local k=$1 acpi=$2 extra=$3 i t0 t1
+	local k=$1 mopts=$2 extra=$3 i t0 t1
 	for ((i = 0; i < N; i++)); do
 		t0=$(date +%s%N)
-		timeout 120 "$qemu" -M "microvm,accel=tcg,acpi=$acpi" -cpu max -nodefaults -no-user-config \
+		timeout 120 "$qemu" -M "microvm,accel=tcg,$mopts" -cpu max -nodefaults -no-user-config \
 			-display none -no-reboot -m 256 -smp 1 -serial null \
 			-kernel "$k" -initrd "$tmp/trivial.cpio" -append "$base_append $extra" || return 1
 		t1=$(date +%s%N)
@@ -64,8 +64,8 @@ ucrt_boot() {
 ratio() { awk -v u="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", u / b; else print "n/a" }'; }
 
 report() {
-	local name=$1 k=$2 acpi=$3 extra=$4 b u h x
-	b=$(bare "$k" "$acpi" "$extra")
+	local name=$1 k=$2 mopts=$3 extra=$4 b u h x
+	b=$(bare "$k" "$mopts" "$extra")
 	u=$(ucrt_boot "$k")
 	h=${u% *} x=${u#* }
 	printf '%-9s bare %5s ms | ucrt hello %5s ms (x%s) exit %5s ms (x%s) | %s\n' "$name" "$b" \
@@ -76,13 +76,13 @@ echo "boot under TCG, median of $N. bare: trivial init, QEMU spawn->exit."
 echo "ucrt: QEMU spawn->guest-init's hello, and ->exit after a QMP quit sent on hello."
 built=${UCRT_KERNEL_CACHE:-$build/kernel}/vmlinux
 if [ -f "$built" ]; then
-	report built "$built" off ""
+	report built "$built" acpi=off,pic=off "nolapic_timer"
 else
 	echo "built     (none: run make kernel)"
 fi
 cloud=$(ls /boot/vmlinuz-*-cloud-amd64 2>/dev/null | sort -V | tail -n1 || true)
 if [ -n "$cloud" ]; then
-	report fallback "$cloud" on "i8042.noaux i8042.nokbd i8042.nopnp"
+	report fallback "$cloud" acpi=on "i8042.noaux i8042.nokbd i8042.nopnp"
 else
 	echo "fallback  (none: no /boot/vmlinuz-*-cloud-amd64)"
 fi
