@@ -86,52 +86,79 @@ static void vm_qmp_greeted(struct vm_qmp *q)
 	vm_qmp_flush(q);
 }
 
-/* One complete line from QEMU. */
-static void vm_qmp_line(struct vm_qmp *q, const char *line, size_t len)
+int vm_qmp_parse(const char *line, size_t len, struct vm_qmp_msg *m)
 {
 	struct json_doc d;
-	int t, id_tok;
-	int64_t id = -1;
+	int t, e;
 
-	if (json_parse(&d, line, len, VM_QMP_MAX_TOKENS) < 0 || json_type(&d, 0) != JSON_OBJECT) {
-		log_warn("vm: malformed QMP message ignored");
-		return;
+	memset(m, 0, sizeof(*m));
+	m->id = -1;
+	if (json_parse(&d, line, len, VM_QMP_MAX_TOKENS) < 0)
+		return -EBADMSG;
+	if (json_type(&d, 0) != JSON_OBJECT) {
+		json_free(&d);
+		return -EBADMSG;
 	}
 	if (json_get(&d, 0, "QMP") >= 0) {
-		/* Greeting: negotiate, then release queued commands. */
-		buf_puts(&q->out, "{\"execute\":\"qmp_capabilities\",\"id\":0}\n");
-		vm_qmp_flush(q);
+		m->kind = VM_QMP_GREETING;
 	} else if ((t = json_get(&d, 0, "event")) >= 0) {
 		_cleanup_free_ char *ev = json_str(&d, t);
-		log_debug("vm: QMP event %s", ev ? ev : "?");
-	} else if ((id_tok = json_get(&d, 0, "id")) >= 0 && json_int(&d, id_tok, &id) == 0) {
-		if (id == 0 && !q->ready) {
-			vm_qmp_greeted(q);
-		} else {
-			struct vm_qmp_req **pp = &q->head, *r, *prev = NULL;
-
-			while (*pp && (*pp)->id != id) {
-				prev = *pp;
-				pp = &(*pp)->next;
-			}
-			if ((r = *pp)) {
-				*pp = r->next;
-				if (q->tail == r)
-					q->tail = prev;
-				if ((t = json_get(&d, 0, "return")) >= 0) {
-					vm_qmp_req_done(q, r, 0, d.src + d.toks[t].start,
-							(size_t)(d.toks[t].end - d.toks[t].start));
-				} else {
-					int e = json_get(&d, 0, "error");
-					int desc = json_get(&d, e, "desc");
-					size_t n = desc >= 0 ? (size_t)(d.toks[desc].end - d.toks[desc].start) : 0;
-					vm_qmp_req_done(q, r, -EIO, desc >= 0 ? d.src + d.toks[desc].start : "",
-							n);
-				}
-			}
+		m->kind = VM_QMP_EVENT;
+		snprintf(m->event, sizeof(m->event), "%s", ev ? ev : "?");
+	} else if ((t = json_get(&d, 0, "id")) >= 0 && json_int(&d, t, &m->id) == 0) {
+		m->kind = VM_QMP_REPLY;
+		if ((t = json_get(&d, 0, "return")) >= 0) {
+			m->ok = true;
+		} else if ((e = json_get(&d, 0, "error")) >= 0) {
+			t = json_get(&d, e, "desc");
+		}
+		if (t >= 0) {
+			m->val = d.src + d.toks[t].start;
+			m->vlen = (size_t)(d.toks[t].end - d.toks[t].start);
 		}
 	}
 	json_free(&d);
+	return 0;
+}
+
+/* One complete line from QEMU. */
+static void vm_qmp_line(struct vm_qmp *q, const char *line, size_t len)
+{
+	struct vm_qmp_msg m;
+	struct vm_qmp_req **pp = &q->head, *r, *prev = NULL;
+
+	if (vm_qmp_parse(line, len, &m) < 0) {
+		log_warn("vm: malformed QMP message ignored");
+		return;
+	}
+	switch (m.kind) {
+	case VM_QMP_GREETING:
+		/* Negotiate, then release the queued commands. */
+		buf_puts(&q->out, "{\"execute\":\"qmp_capabilities\",\"id\":0}\n");
+		vm_qmp_flush(q);
+		return;
+	case VM_QMP_EVENT:
+		log_debug("vm: QMP event %s", m.event);
+		return;
+	case VM_QMP_OTHER:
+		return;
+	case VM_QMP_REPLY:
+		break;
+	}
+	if (m.id == 0 && !q->ready) {
+		vm_qmp_greeted(q);
+		return;
+	}
+	while (*pp && (*pp)->id != m.id) {
+		prev = *pp;
+		pp = &(*pp)->next;
+	}
+	if (!(r = *pp))
+		return;		/* not ours (or already failed): ignore */
+	*pp = r->next;
+	if (q->tail == r)
+		q->tail = prev;
+	vm_qmp_req_done(q, r, m.ok ? 0 : -EIO, m.val ? m.val : "", m.vlen);
 }
 
 static void vm_qmp_read_done(struct loop_op *op, int res, uint32_t flags)

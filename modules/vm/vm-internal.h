@@ -50,6 +50,19 @@ struct vm_qmp {
 	struct vm_qmp_req *head, *tail;	/* awaiting a reply, in order */
 	struct vm_qmp_req *pending;	/* queued before the handshake */
 };
+/* One QMP line, parsed (pure, fuzzed by tests/fuzz/fuzz-qmp.c). val points
+ * into line: the "return" value's JSON, or the error's "desc" string. */
+enum vm_qmp_kind { VM_QMP_OTHER, VM_QMP_GREETING, VM_QMP_EVENT, VM_QMP_REPLY };
+struct vm_qmp_msg {
+	enum vm_qmp_kind kind;
+	int64_t id;		/* replies; -1 otherwise */
+	bool ok;		/* "return" rather than "error" */
+	const char *val;
+	size_t vlen;
+	char event[64];
+};
+int vm_qmp_parse(const char *line, size_t len, struct vm_qmp_msg *m);
+
 void vm_qmp_open(struct vm_qmp *q, struct vm *vm, int fd);
 int vm_qmp_send(struct vm_qmp *q, const char *execute, const char *args_json,
 		vm_qmp_cb cb, void *data);

@@ -4,6 +4,7 @@
 #ifndef UCRT_TAP_H
 #define UCRT_TAP_H
 
+#include <dirent.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -54,6 +55,19 @@ static inline __attribute__((noreturn)) void t_skip_all(const char *why)
 {
 	printf("1..0 # SKIP %s\n", why);
 	exit(0);
+}
+
+/* Open fds of this process (for "no fd leaked" checks at exit). */
+static inline int t_count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+	if (!d)
+		return -1;
+	for (struct dirent *e; (e = readdir(d));)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n - 1;	/* the directory's own fd */
 }
 
 /* Call at the end of main when no plan was given up front. */

@@ -22,16 +22,6 @@
 
 static struct loop *L;
 
-static int t_count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	int n = 0;
-	for (struct dirent *e; (e = readdir(d));)
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n - 1;
-}
-
 static int t_count_maps(void)
 {
 	FILE *f = fopen("/proc/self/maps", "r");

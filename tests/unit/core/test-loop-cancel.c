@@ -13,16 +13,6 @@
 #include "tests/lib/tap.h"
 #include "util.h"
 
-static int t_count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	int n = 0;
-	for (struct dirent *e; (e = readdir(d));)
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n - 1;
-}
-
 static struct loop *L;
 
 struct t_rec {

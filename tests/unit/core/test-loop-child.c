@@ -16,16 +16,6 @@
 
 #define T_CHILDREN 200
 
-static int t_count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	int n = 0;
-	for (struct dirent *e; (e = readdir(d));)
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n - 1;
-}
-
 static pid_t t_spawn(int code, unsigned delay_ms)
 {
 	pid_t pid = fork();

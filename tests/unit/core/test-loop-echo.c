@@ -17,16 +17,6 @@
 #define T_STREAMS 1000
 #define T_BYTES (64 * 1024)
 
-static int t_count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	int n = 0;
-	for (struct dirent *e; (e = readdir(d));)
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n - 1;
-}
-
 struct t_stream {
 	unsigned idx;
 	int cfd, sfd;

@@ -24,16 +24,6 @@
 #define T_ARCH AUDIT_ARCH_AARCH64
 #endif
 
-static int t_count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	int n = 0;
-	for (struct dirent *e; (e = readdir(d));)
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n - 1;
-}
-
 #ifdef T_ARCH
 /* Make io_uring_setup fail with errno `code` in this process. */
 static int t_deny_io_uring(int code)

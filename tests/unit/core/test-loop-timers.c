@@ -13,16 +13,6 @@
 
 #define MS 1000000ull
 
-static int t_count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	int n = 0;
-	for (struct dirent *e; (e = readdir(d));)
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n - 1;	/* the DIR's own fd */
-}
-
 /* --- 10,000 timers with random (often equal) deadlines --- */
 #define T_MANY 10000
 struct t_many {
