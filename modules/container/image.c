@@ -176,6 +176,7 @@ static int ctr_image_lookup(struct store *s, const char *ref, struct store_image
 	struct err e2 = { 0 };
 	int r;
 
+	free(*norm);
 	*norm = NULL;
 	if (oci_ref_parse(ref, &pr, &e2) == 0) {
 		*norm = oci_ref_string(&pr);

@@ -274,13 +274,10 @@ int ipam_release(struct net_host *h, struct in_addr addr)
 int ipam_gc(struct net_host *h, unsigned *removed, char ***live)
 {
 	_cleanup_free_ struct net_lease *v = NULL;
-	_cleanup_close_ int lock = ipam_lock(h->state_fd);
 	size_t n, k = 0;
 	int r;
 
 	*live = NULL;
-	if (lock < 0)
-		return lock;
 	r = ipam_load(h->state_fd, &v, &n);
 	if (r < 0)
 		return r;

@@ -33,7 +33,9 @@ int ipam_acquire(struct net_host *h, const char *owner, struct in_addr want,
 /* Read the leases (no lock needed: the file is replaced whole). */
 int ipam_load(int state_fd, struct net_lease **v, size_t *n);
 int ipam_release(struct net_host *h, struct in_addr addr);
-/* Drop leases of dead owners; fills *live (strv of ifnames still owned). */
+/* Drop leases of dead owners; fills *live (strv of ifnames still owned).
+ * The caller holds ipam_lock(), and keeps holding it while it acts on
+ * *live: a lease taken after the list was made would not be in it. */
 int ipam_gc(struct net_host *h, unsigned *removed, char ***live);
 /* Parse / format the leases file (exposed for the fuzz target). */
 int ipam_parse(const char *text, struct net_lease **out, size_t *n);

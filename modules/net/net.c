@@ -211,10 +211,16 @@ static uint32_t tap_addr(const char *name)
 int net_gc(struct net_host *h, unsigned *removed, struct err *err)
 {
 	_cleanup_strv_ char **live = NULL, **links = NULL;
+	/* Held until the taps are judged: a process taking a lease between
+	 * the lease scan and the link scan would otherwise lose its new tap. */
+	_cleanup_close_ int lock = ipam_lock(h->state_fd);
 	unsigned n = 0;
 	uint32_t m = htonl(~(uint32_t)0 << (32 - h->prefix));
-	int r = ipam_gc(h, &n, &live);
+	int r;
 
+	if (lock < 0)
+		return err_setx(err, -lock, "locking the lease file");
+	r = ipam_gc(h, &n, &live);
 	if (r < 0)
 		return err_setx(err, -r, "cleaning stale leases");
 	r = netl_links_with_prefix(h->nl, NET_TAP_PREFIX, &links);

@@ -104,8 +104,10 @@ static int parse_descriptor(const struct json_doc *d, int tok, struct oci_descri
 		return err_set(err, EINVAL, "%s has no valid sha256 digest", what);
 	}
 	if (json_int(d, json_get(d, tok, "size"), &out->size) < 0 || out->size < 0) {
+		/* Message first: the free clears out->digest. */
+		err_set(err, EINVAL, "%s (%s) has no valid size", what, out->digest);
 		oci_descriptor_free(out);
-		return err_set(err, EINVAL, "%s (%s) has no valid size", what, out->digest ? out->digest : "?");
+		return -EINVAL;
 	}
 	if (parse_platform(d, json_get(d, tok, "platform"), &out->platform) < 0) {
 		oci_descriptor_free(out);

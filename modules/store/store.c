@@ -215,6 +215,48 @@ int store_blob_list(struct store *s, char ***out)
 	return 0;
 }
 
+/* An ingest file left behind for a blob that is committed meanwhile: drop
+ * it, but only if the name still refers to the file we hold locked. */
+static void ingest_drop_stale(struct store *s, const char *digest, int fd)
+{
+	struct stat a, b;
+	if (fstat(fd, &a) == 0 && fstatat(s->fds[STORE_INGEST], digest + 7, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+		unlinkat(s->fds[STORE_INGEST], digest + 7, 0);
+}
+
+/* Open and lock ingest/<hex>. Between our open and our lock the previous
+ * holder may have committed the file (renamed it into blobs/: return 1)
+ * or discarded it (unlinked it: open again). */
+static int ingest_open_locked(struct store *s, const char *digest, int *out, struct err *err)
+{
+	for (int tries = 0; tries < 16; tries++) {
+		_cleanup_close_ int fd = openat(s->fds[STORE_INGEST], digest + 7,
+						O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+		if (fd < 0)
+			return err_setx(err, errno, "opening ingest file for %s", digest);
+		if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+			if (errno == EWOULDBLOCK)
+				return err_set(err, EBUSY, "%s is being downloaded by another process", digest);
+			return err_setx(err, errno, "locking ingest file for %s", digest);
+		}
+		if (store_blob_stat(s, digest, NULL) == 0) {
+			ingest_drop_stale(s, digest, fd);
+			return 1;
+		}
+		struct stat st;
+		if (fstat(fd, &st) < 0)
+			return err_setx(err, errno, "ingest file for %s", digest);
+		if (!S_ISREG(st.st_mode))
+			return err_set(err, EUCLEAN, "ingest file for %s is not a regular file", digest);
+		if (st.st_nlink == 0)
+			continue;
+		*out = TAKE_FD(fd);
+		return 0;
+	}
+	return err_set(err, EBUSY, "%s: ingest file keeps changing under us", digest);
+}
+
 int store_ingest_begin(struct store *s, const char *digest, uint64_t want_size, struct store_ingest *in,
 		       struct err *err)
 {
@@ -226,24 +268,13 @@ int store_ingest_begin(struct store *s, const char *digest, uint64_t want_size, 
 	memcpy(in->digest, digest, OCI_DIGEST_LEN + 1);
 	if (store_blob_stat(s, digest, NULL) == 0)
 		return 1;
-	_cleanup_close_ int fd = openat(s->fds[STORE_INGEST], digest + 7,
-					O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return err_setx(err, errno, "opening ingest file for %s", digest);
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		if (errno == EWOULDBLOCK)
-			return err_set(err, EBUSY, "%s is being downloaded by another process", digest);
-		return err_setx(err, errno, "locking ingest file for %s", digest);
-	}
-	/* Another process may have finished (and renamed this very file)
-	 * between our open and our lock. */
-	if (store_blob_stat(s, digest, NULL) == 0)
-		return 1;
+	_cleanup_close_ int fd = -1;
+	int r = ingest_open_locked(s, digest, &fd, err);
+	if (r != 0)
+		return r;
 	struct stat st;
 	if (fstat(fd, &st) < 0)
 		return err_setx(err, errno, "ingest file for %s", digest);
-	if (!S_ISREG(st.st_mode) || st.st_nlink == 0)
-		return err_set(err, EUCLEAN, "ingest file for %s is not a regular file", digest);
 	in->have = (uint64_t)st.st_size;
 	if (in->have > want_size) {
 		log_debug("discarding oversized partial of %s", digest);

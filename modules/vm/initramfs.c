@@ -76,12 +76,12 @@ static int vm_moddep_load(struct vm_moddep *d, const char *modules_dir, struct e
 		return err_setx(err, r, "reading %s", path);
 	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		char *colon = strchr(line, ':');
-		char **deps = NULL;
+		char **deps = NULL, *save2 = NULL;
 
 		if (!colon)
 			continue;
 		*colon = 0;
-		for (char *tok = strtok(colon + 1, " \t"); tok; tok = strtok(NULL, " \t"))
+		for (char *tok = strtok_r(colon + 1, " \t", &save2); tok; tok = strtok_r(NULL, " \t", &save2))
 			strv_push(&deps, tok);
 		d->paths = xrealloc(d->paths, (d->n + 1) * sizeof(*d->paths));
 		d->deps = xrealloc(d->deps, (d->n + 1) * sizeof(*d->deps));

@@ -29,7 +29,6 @@ struct vm_stream {
 
 struct vm {
 	struct loop *loop;
-	const struct vm_host *host;
 	char *name;
 	struct vm_events ev;
 	void *data;
@@ -315,7 +314,6 @@ int vm_start(struct loop *l, const struct vm_host *h, const struct vm_config *c,
 
 	vm = xcalloc(1, sizeof(*vm));
 	vm->loop = l;
-	vm->host = h;
 	vm->name = xstrdup(c->name ? c->name : "vm");
 	if (ev)
 		vm->ev = *ev;

@@ -268,11 +268,6 @@ int vm_qmp_send(struct vm_qmp *q, const char *execute, const char *args_json, vm
 	return 0;
 }
 
-bool vm_qmp_busy(const struct vm_qmp *q)
-{
-	return loop_op_active(&q->rd) || loop_op_active(&q->wr);
-}
-
 void vm_qmp_free(struct vm_qmp *q)
 {
 	vm_qmp_fail_all(q);

@@ -68,7 +68,6 @@ int vm_qmp_send(struct vm_qmp *q, const char *execute, const char *args_json,
 		vm_qmp_cb cb, void *data);
 /* Fail every request with -ECONNRESET; stop reading. */
 void vm_qmp_shutdown(struct vm_qmp *q);
-bool vm_qmp_busy(const struct vm_qmp *q);
 void vm_qmp_free(struct vm_qmp *q);
 
 /* Hooks from qmp.c into launch.c. */

@@ -26,8 +26,10 @@ static void child_main(int in, int out, int i)
 	char owner[32], msg[64], cmd;
 
 	snprintf(owner, sizeof(owner), "c%d", i);
-	if (t_host_open(&h, NULL) < 0 || t_vm_create(&h, owner, "allow-all", NULL, &v) < 0)
+	if (t_host_open(&h, NULL) < 0 || t_vm_create(&h, owner, "allow-all", NULL, &v) < 0) {
+		fflush(stdout);	/* the t_diag saying why; _exit skips stdio */
 		_exit(2);
+	}
 	snprintf(msg, sizeof(msg), "%s %s\n", v.addr_str, v.ifname);
 	if (write(out, msg, strlen(msg)) < 0)
 		_exit(3);
@@ -125,8 +127,10 @@ int main(void)
 		if (r == 0)
 			net_vm_destroy(&v);
 	}
-	if (!t_ok(start_children(c) == 0, "%d processes took a network concurrently", NPROC))
+	if (!t_ok(start_children(c) == 0, "%d processes took a network concurrently", NPROC)) {
+		net_host_close(&h);
 		return t_done();
+	}
 	for (int i = 0; i < NPROC; i++)
 		for (int j = i + 1; j < NPROC; j++)
 			if (strcmp(c[i].addr, c[j].addr) == 0)

@@ -50,6 +50,21 @@ static inline const char *t_tmpdir(void)
 	return t_tmp;
 }
 
+/* The kernel `make kernel` built, or NULL: $UCRT_KERNEL_CACHE, else
+ * build/kernel in the source tree (also for SANITIZE=1 builds, whose
+ * UCRT_BUILD is build/asan). */
+static inline const char *t_built_kernel(void)
+{
+	static char path[4096];
+	const char *cache = getenv("UCRT_KERNEL_CACHE"), *src = getenv("UCRT_SRC");
+
+	if (cache)
+		snprintf(path, sizeof(path), "%s/vmlinux", cache);
+	else
+		snprintf(path, sizeof(path), "%s/build/kernel/vmlinux", src ? src : ".");
+	return access(path, R_OK) == 0 ? path : NULL;
+}
+
 static inline int t_run(const char *cmd)
 {
 	int r = system(cmd);

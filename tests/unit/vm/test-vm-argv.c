@@ -123,12 +123,11 @@ static void t_kernel(void)
 {
 	struct vm_kernel k;
 	struct err e = { 0 };
-	char built[4096];
+	const char *built = t_built_kernel();
 
 	t_is(vm_kernel_find(&k, "/nonexistent/vmlinux", &e), -ENOENT, "--kernel to a missing file fails");
 	t_ok(strstr(err_msg(&e), "--kernel") != NULL, "and says which option: %s", err_msg(&e));
-	snprintf(built, sizeof(built), "%s/kernel/vmlinux", getenv("UCRT_BUILD") ? getenv("UCRT_BUILD") : "build");
-	if (access(built, R_OK) == 0) {
+	if (built) {
 		int r = vm_kernel_find(&k, built, &e);
 		t_ok(r == 0 && k.builtin && k.release && !k.modules_dir, "built vmlinux: built-in drivers, release %s",
 		     k.release ? k.release : "?");
