@@ -212,9 +212,6 @@ static int run_parse(struct run_opts *o, int argc, char **argv)
 		o->image = argv[optind++];
 	}
 	o->cmd = argv + optind;
-	if (o->detach && o->rm) {
-		/* Allowed (docker allows it): the supervisor removes it. */
-	}
 	if (o->parallel && (o->detach || o->tty)) {
 		cli_error("--parallel cannot be combined with -d or -t");
 		return -EINVAL;

@@ -173,9 +173,8 @@ static void push_worker(void *arg)
 }
 
 static int push_manifest(struct push *p, const char *mt, const char *data, size_t len, const char *digest,
-			 struct err *err)
+			 const char *ref, struct err *err)
 {
-	const char *ref = p->dst->tag ? p->dst->tag : digest;
 	struct reg_call call = { .method = "PUT", .url = reg_url(p->h, "%s/manifests/%s", p->dst->path, ref),
 				 .repo = p->dst->path, .actions = "pull,push", .req_body = data, .req_len = len,
 				 .content_type = mt };
@@ -186,20 +185,72 @@ static int push_manifest(struct push *p, const char *mt, const char *data, size_
 	return r;
 }
 
-int reg_push(struct reg_client *c, struct store *s, const struct store_image *img, const struct oci_ref *dst,
-	     const struct reg_push_opts *o, char digest[OCI_DIGEST_LEN + 1], struct err *err)
+/* Push the blobs of one image manifest, then the manifest under ref (the
+ * tag, or the manifest's own digest for an index's children). */
+static int push_image(struct push *p, const char *manifest, const char *ref, struct err *err)
 {
-	struct push p = { .c = c, .s = s, .dst = dst, .img = img, .o = o };
-	p.h = reg_host_get(c, dst->domain);
-	_cleanup_free_ char *data = NULL, *src_repo = NULL;
+	_cleanup_free_ char *data = NULL;
 	size_t len;
-	int r = store_blob_read(s, img->manifest, OCI_MAX_MANIFEST, &data, &len, err);
+	int r = store_blob_read(p->s, manifest, OCI_MAX_MANIFEST, &data, &len, err);
 	if (r < 0)
 		return r;
 	struct oci_manifest m;
 	r = oci_manifest_parse(data, len, NULL, &m, err);
 	if (r < 0)
-		return err_wrap(err, "manifest %s", img->manifest);
+		return err_wrap(err, "manifest %s", manifest);
+	p->nblobs = p->next = 0;
+	p->status = 0;
+	p->blobs[p->nblobs++] = &m.config;
+	for (size_t i = 0; i < m.nlayers && p->nblobs < ARRAY_SIZE(p->blobs); i++)
+		p->blobs[p->nblobs++] = &m.layers[i];
+	unsigned n = (unsigned)MIN((size_t)p->c->o.jobs, p->nblobs);
+	p->workers = n;
+	for (unsigned i = 0; i < n; i++)
+		fiber_spawn(p->c->loop, push_worker, p, 1u << 20);
+	while (p->workers) {
+		p->waiter = fiber_current();
+		fiber_suspend();
+	}
+	p->waiter = NULL;
+	if (p->status < 0) {
+		*err = p->err;
+		r = p->status;
+	} else {
+		r = push_manifest(p, m.media_type ? m.media_type : OCI_MT_MANIFEST, data, len, manifest, ref, err);
+	}
+	oci_manifest_free(&m);
+	return r;
+}
+
+/* The image's index, when the store holds every manifest it names with
+ * all their blobs (a `load` of a multi-arch archive); 0 otherwise. */
+static int index_complete(struct store *s, const struct store_image *img, struct oci_index *ix, char **data,
+			  size_t *len)
+{
+	if (!img->digest || strcmp(img->digest, img->manifest) == 0 ||
+	    store_blob_read(s, img->digest, OCI_MAX_MANIFEST, data, len, NULL) < 0)
+		return 0;
+	if (oci_index_parse(*data, *len, NULL, ix, NULL) < 0)
+		return 0;
+	bool ok = ix->n > 0;
+	for (size_t i = 0; i < ix->n && ok; i++) {
+		_cleanup_strv_ char **cl = NULL;
+		ok = oci_media_kind(ix->manifests[i].media_type) != OCI_KIND_INDEX &&
+		     store_closure(s, ix->manifests[i].digest, &cl, NULL) == 0;
+		for (char **b = cl; ok && b && *b; b++)
+			ok = store_blob_stat(s, *b, NULL) == 0;
+	}
+	if (!ok)
+		oci_index_free(ix);
+	return ok;
+}
+
+int reg_push(struct reg_client *c, struct store *s, const struct store_image *img, const struct oci_ref *dst,
+	     const struct reg_push_opts *o, char digest[OCI_DIGEST_LEN + 1], struct err *err)
+{
+	struct push p = { .c = c, .s = s, .dst = dst, .img = img, .o = o };
+	p.h = reg_host_get(c, dst->domain);
+	_cleanup_free_ char *src_repo = NULL, *ixdata = NULL;
 	/* Same registry, other repository: the registry may link the blob. */
 	struct oci_ref src;
 	if (img->source && oci_ref_parse(img->source, &src, NULL) == 0) {
@@ -208,25 +259,24 @@ int reg_push(struct reg_client *c, struct store *s, const struct store_image *im
 		oci_ref_free(&src);
 	}
 	p.mount_from = src_repo;
-	p.blobs[p.nblobs++] = &m.config;
-	for (size_t i = 0; i < m.nlayers && p.nblobs < ARRAY_SIZE(p.blobs); i++)
-		p.blobs[p.nblobs++] = &m.layers[i];
-	unsigned n = (unsigned)MIN((size_t)c->o.jobs, p.nblobs);
-	p.workers = n;
-	for (unsigned i = 0; i < n; i++)
-		fiber_spawn(c->loop, push_worker, &p, 1u << 20);
-	while (p.workers) {
-		p.waiter = fiber_current();
-		fiber_suspend();
-	}
-	if (p.status < 0) {
-		*err = p.err;
-		r = p.status;
-	} else {
-		r = push_manifest(&p, m.media_type ? m.media_type : OCI_MT_MANIFEST, data, len, img->manifest, err);
+	struct oci_index ix;
+	size_t ixlen;
+	if (!index_complete(s, img, &ix, &ixdata, &ixlen)) {
+		/* Only one platform of a multi-arch image is here: push that. */
+		int r = push_image(&p, img->manifest, dst->tag ? dst->tag : img->manifest, err);
 		if (r >= 0)
 			memcpy(digest, img->manifest, OCI_DIGEST_LEN + 1);
+		return r;
 	}
-	oci_manifest_free(&m);
+	/* Every platform is here: children by digest, then the index. */
+	int r = 0;
+	for (size_t i = 0; i < ix.n && r >= 0; i++)
+		r = push_image(&p, ix.manifests[i].digest, ix.manifests[i].digest, err);
+	if (r >= 0)
+		r = push_manifest(&p, ix.media_type ? ix.media_type : OCI_MT_INDEX, ixdata, ixlen, img->digest,
+				  dst->tag ? dst->tag : img->digest, err);
+	if (r >= 0)
+		memcpy(digest, img->digest, OCI_DIGEST_LEN + 1);
+	oci_index_free(&ix);
 	return r;
 }

@@ -104,6 +104,34 @@ static uint32_t vm_tsc_khz(void)
 #endif
 }
 
+/* The TSC rate holds until the host reboots: remember it per boot_id so
+ * that starting ucrt does not pay the 20 ms measurement every time. */
+static uint32_t vm_tsc_khz_cached(const char *cache_dir)
+{
+	_cleanup_free_ char *boot = NULL, *old = NULL, *path = xasprintf("%s/tsc-khz", cache_dir);
+	_cleanup_free_ char *line = NULL;
+	size_t len;
+	uint32_t khz;
+
+	if (read_file_at(AT_FDCWD, "/proc/sys/kernel/random/boot_id", 128, &boot, &len) < 0)
+		return vm_tsc_khz();
+	boot[strcspn(boot, "\n")] = 0;
+	if (read_file_at(AT_FDCWD, path, 256, &old, &len) == 0) {
+		char *sp = strchr(old, ' ');
+		uint64_t v;
+		if (sp && (size_t)(sp - old) == strlen(boot) && strncmp(old, boot, strlen(boot)) == 0) {
+			sp[1 + strcspn(sp + 1, "\n")] = 0;
+			if (str_to_u64(sp + 1, &v) == 0 && v > 0 && v < UINT32_MAX)
+				return (uint32_t)v;
+		}
+	}
+	khz = vm_tsc_khz();
+	line = xasprintf("%s %u\n", boot, khz);
+	if (khz && mkdir_p_at(AT_FDCWD, cache_dir, 0755) == 0)
+		write_file_atomic_at(AT_FDCWD, path, line, strlen(line), 0644);
+	return khz;
+}
+
 static char *vm_which(const char *name)
 {
 	const char *path = getenv("PATH");
@@ -207,7 +235,7 @@ int vm_host_probe(struct vm_host *h, const struct vm_host_opts *o, struct err *e
 	if (h->accel == VM_ACCEL_AUTO)
 		h->accel = vm_accel_detect(h->accel_note, sizeof(h->accel_note));
 	if (h->accel == VM_ACCEL_TCG)
-		h->tsc_khz = vm_tsc_khz();
+		h->tsc_khz = vm_tsc_khz_cached(o->cache_dir);
 
 	r = vm_kernel_find(&h->kernel, o->kernel, err);
 	if (r < 0)

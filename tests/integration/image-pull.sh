@@ -31,7 +31,7 @@ U image inspect "$REG/fx/oci-zstd:v1" >"$tmp/insp" 2>"$tmp/err" &&
 	ok "inspect prints JSON with config and chain id" || nok "inspect"
 
 # Multi-arch index: host default and --platform.
-t_img_build "$tmp/fx-multi" v1 platforms=linux/amd64,linux/arm64/v8,linux/arm/v7 >/dev/null
+multi_top=$(t_img_build "$tmp/fx-multi" v1 platforms=linux/amd64,linux/arm64/v8,linux/arm/v7)
 t_reg_upload "$tmp/fx-multi" fx/multi v1 || nok "seed multi"
 check "pull index with --platform linux/arm64" U image pull --platform linux/arm64 "$REG/fx/multi:v1"
 U image ls --format json >"$tmp/ls" && python3 -c 'import json,sys; l=[i for i in json.load(open(sys.argv[1])) if i["name"].endswith("fx/multi:v1")]; assert l[0]["platform"]=="linux/arm64/v8", l' "$tmp/ls" &&
@@ -73,4 +73,16 @@ check "ucrt push with chunked upload" U image push --chunk-size 64k "$REG/fx/doc
 check "skopeo pulls the chunked push" skopeo inspect --tls-verify=false "docker://$REG/pushed/chunked:v1"
 check "skopeo push" skopeo copy --dest-tls-verify=false "oci:$tmp/fx-oci-gzip:v1" "docker://$REG/sk/pushed:v3"
 check "ucrt pulls what skopeo pushed" U image pull "$REG/sk/pushed:v3"
+
+# Multi-arch push: with every platform in the store (a load of skopeo's
+# --all archive), push sends each platform's manifest and the index itself.
+check "skopeo copies all platforms to an archive" skopeo copy --all --src-tls-verify=false "docker://$REG/fx/multi:v1" "oci-archive:$tmp/multi.tar:v1"
+check "ucrt loads the multi-arch archive" U image load -i "$tmp/multi.tar" --name "$REG/loaded/multi"
+check "ucrt pushes the multi-arch image" U image push -q "$REG/loaded/multi:v1" "$REG/pushed/multi:v1"
+[ "$(cat "$tmp/out")" = "$multi_top" ] && ok "push reports the index digest" || nok "push printed $(cat "$tmp/out"), want $multi_top"
+skopeo inspect --raw --tls-verify=false "docker://$REG/pushed/multi:v1" >"$tmp/raw" 2>"$tmp/err" &&
+	[ "sha256:$(sha256sum <"$tmp/raw" | cut -d' ' -f1)" = "$multi_top" ] &&
+	python3 -c 'import json,sys; assert len(json.load(open(sys.argv[1]))["manifests"]) == 3' "$tmp/raw" &&
+	ok "the registry serves the same 3-platform index" || nok "pushed index differs"
+check "skopeo copies arm/v7 from the pushed index" skopeo copy --src-tls-verify=false --override-arch arm --override-variant v7 "docker://$REG/pushed/multi:v1" "oci:$tmp/sk-arm:v1"
 echo "1..$n"

@@ -3,6 +3,10 @@
 # Makefile, which also adds -I$(B)/gen so modules/net/*.c can
 # `#include "net/<name>.skel.h"`. Needs B and SRCDIR.
 
+# Nothing here may become make's default goal (the first explicit target):
+# remember it and put it back at the end, so a plain `make` still means all.
+NET_BPF_SAVED_GOAL := $(.DEFAULT_GOAL)
+
 BPF_CLANG ?= clang
 BPFTOOL ?= bpftool
 # -target bpf does not search the multiarch directory that holds <asm/types.h>.
@@ -25,3 +29,5 @@ $(B)/gen/net/%.skel.h: $(B)/gen/net/%.bpf.o
 $(filter $(B)/obj/modules/net/%,$(MOD_OBJ)): $(NET_BPF_SKEL)
 
 .SECONDARY: $(patsubst %.skel.h,%.bpf.o,$(NET_BPF_SKEL))
+
+.DEFAULT_GOAL := $(NET_BPF_SAVED_GOAL)
