@@ -73,9 +73,15 @@ void gi_poweroff(int code)
 	sync();
 	/* A clean ext4 for the next start; fails harmlessly when busy or ro. */
 	mount(NULL, "/", NULL, MS_REMOUNT | MS_RDONLY, NULL);
-	reboot(RB_POWER_OFF);
-	/* With ACPI off, QEMU microvm may keep running: the host ends the VM
-	 * after the EXIT frame. PID 1 must not exit (kernel panic). */
+	/* Without ACPI (ucrt's own kernel, microvm acpi=off) a power-off only
+	 * halts the CPU and QEMU keeps running; a reboot ends it, because QEMU
+	 * runs with -no-reboot and the kernel with reboot=t (docs/vm.md). */
+	if (access("/sys/firmware/acpi", F_OK) == 0)
+		reboot(RB_POWER_OFF);
+	else
+		reboot(RB_AUTOBOOT);
+	/* Should the host have other plans, it ends the VM after the EXIT
+	 * frame. PID 1 must not exit (kernel panic). */
 	for (;;)
 		pause();
 }

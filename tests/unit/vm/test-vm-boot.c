@@ -195,15 +195,7 @@ static void t_suite(struct t_case *c, const char *disk)
 	t_wait(t, &t->exited, 20000);
 	bool off = t->exited && WIFEXITED(t->wstatus) && WEXITSTATUS(t->wstatus) == 0;
 	double secs = (double)(loop_now_ns() - t_main_end) / 1e9;
-	if (t->host.kernel.builtin && !off) {
-		/* acpi=off: guest-init's reboot(RB_POWER_OFF) only halts; it
-		 * must use RB_AUTOBOOT there (docs/vm.md, "Ending the VM").
-		 * A TAP TODO until it does. */
-		printf("not ok %d - VM powered off by itself after the main process ended "
-		       "# TODO guest-init must reboot(RB_AUTOBOOT) without /sys/firmware/acpi\n", ++t_n);
-	} else {
-		t_ok(off, "VM powered off by itself after the main process ended (%.2f s)", secs);
-	}
+	t_ok(off, "VM powered off by itself after the main process ended (%.2f s)", secs);
 	if (!t->exited) {
 		vm_quit(t->vm, 2000);
 		t_wait(t, &t->exited, 10000);
