@@ -91,7 +91,9 @@ for n in $plist; do
 	t1=$(now)
 	touch "$tmp/stop"; wait $sp
 	t2=$(now)
-	for _ in $(seq "$n"); do bare & done; wait
+	bpids=
+	for _ in $(seq "$n"); do bare & bpids="$bpids $!"; done
+	wait $bpids	# not a bare wait: the registry is a job of this shell too
 	t3=$(now)
 	wall=$(calc "$t1 - $t0"); bwall=$(calc "$t3 - $t2")
 	read -r pss vms <"$tmp/pss" 2>/dev/null || { pss=0; vms=1; }

@@ -148,8 +148,11 @@ int read_file_at(int dirfd, const char *path, size_t max, char **out, size_t *le
 int write_file_atomic_at(int dirfd, const char *path, const void *data,
 			 size_t len, unsigned mode)
 {
-	_cleanup_free_ char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
-	int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+	/* Unique per process and call: two writers of one path in one process
+	 * must not share a temp file. */
+	static unsigned seq;
+	_cleanup_free_ char *tmp = xasprintf("%s.tmp.%d.%u", path, (int)getpid(), seq++);
+	int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
 	if (fd < 0)
 		return -errno;
 	int r = write_all(fd, data, len);

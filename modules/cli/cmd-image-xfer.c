@@ -85,7 +85,7 @@ static void draw(struct progress *pg, bool force)
 static void on_progress(void *arg, const struct reg_progress *p)
 {
 	struct progress *pg = arg;
-	if (pg->quiet)
+	if (pg->quiet || !p->digest)
 		return;
 	struct bar *b = bar_get(pg, p->digest);
 	if (!b)

@@ -349,6 +349,8 @@ static void lc_inspect_one(struct json_writer *w, struct cli_ctx *ctx, const cha
 	jw_str(w, logp);
 	jw_key(w, "ConsolePath");
 	jw_str(w, conp);
+	jw_key(w, "network");
+	ctr_net_inspect_json(w, ctx->root, id);
 	jw_obj_end(w);
 }
 

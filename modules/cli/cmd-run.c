@@ -34,6 +34,7 @@ struct run_opts {
 	unsigned cpus, mem_mib;
 	unsigned parallel, max_concurrent;
 	const char *output_dir;
+	struct ctr_net_opts net;
 	const char *image;
 	char **cmd;
 };
@@ -64,12 +65,19 @@ static void run_usage(FILE *f)
 		"      --parallel N     run N instances (UCRT_TASK_INDEX=0..N-1, UCRT_TASK_COUNT=N)\n"
 		"      --max-concurrent M  at most M of them at once\n"
 		"      --output-dir DIR per-instance output files instead of prefixed lines\n"
+		"      --network none|bridge  own address on the host bridge (default as root)\n"
+		"                           or loopback only (default otherwise)\n"
+		"      --ip ADDR        the container's address on the bridge\n"
+		"      --dns ADDR       DNS server for the guest (repeatable; default: the host's)\n"
+		"      --network-policy allow-all|deny-all|allow=CIDR[:PORT],...  egress filter\n"
 		"  -q, --quiet          no pull progress\n");
 }
 
 enum {
 	O_RM = 256, O_NAME, O_ENVFILE, O_ENTRYPOINT, O_CPUS, O_KERNEL, O_ACCEL, O_PARALLEL, O_MAXC,
 	O_OUTDIR, O_ROOTFS, O_PULL, O_TLS, O_HOSTNAME,
+	/* in the order of enum ctr_net_opt */
+	O_NETWORK = 512, O_IP, O_DNS, O_NETPOLICY,
 };
 
 static const struct option run_longopts[] = {
@@ -94,6 +102,10 @@ static const struct option run_longopts[] = {
 	{ "parallel", required_argument, NULL, O_PARALLEL },
 	{ "max-concurrent", required_argument, NULL, O_MAXC },
 	{ "output-dir", required_argument, NULL, O_OUTDIR },
+	{ "network", required_argument, NULL, O_NETWORK },
+	{ "ip", required_argument, NULL, O_IP },
+	{ "dns", required_argument, NULL, O_DNS },
+	{ "network-policy", required_argument, NULL, O_NETPOLICY },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 }
@@ -178,6 +190,10 @@ static int run_parse_one(struct run_opts *o, int c, struct err *e)
 		break;
 	case O_PARALLEL: return run_parse_uint("--parallel", optarg, 100000, &o->parallel);
 	case O_MAXC: return run_parse_uint("--max-concurrent", optarg, 100000, &o->max_concurrent);
+	case O_NETWORK: case O_IP: case O_DNS: case O_NETPOLICY:
+		if (ctr_net_opt_set(&o->net, (enum ctr_net_opt)(c - O_NETWORK), optarg, e) < 0)
+			goto bad;
+		break;
 	case 'h':
 		run_usage(stdout);
 		return 1;
@@ -222,6 +238,10 @@ static int run_parse(struct run_opts *o, int argc, char **argv)
 	}
 	if (o->output_dir && !o->parallel) {
 		cli_error("--output-dir needs --parallel");
+		return -EINVAL;
+	}
+	if (ctr_net_opts_finish(&o->net, o->parallel ? o->parallel : 1, &e) < 0) {
+		cli_error("%s", err_msg(&e));
 		return -EINVAL;
 	}
 	return 0;
@@ -298,7 +318,8 @@ static int run_prepare(struct cli_ctx *ctx, struct run_opts *o, struct ctr_image
 		if ((r = vm_overlay_create(cfg->overlay, cfg->disk, &e)) < 0)
 			goto fail_rm;
 	}
-	if ((r = ctr_config_write(ctx->root, cfg, &e)) < 0)
+	if ((r = ctr_config_write(ctx->root, cfg, &e)) < 0 ||
+	    (r = ctr_net_opts_write(ctx->root, cfg->id, &o->net, &e)) < 0)
 		goto fail_rm;
 	return 0;
 fail_rm:
@@ -314,6 +335,8 @@ struct fg {
 	struct loop *l;
 	const char *root;
 	const struct ctr_config *cfg;
+	struct ctr_nethost *net;
+	const struct ctr_net_opts *net_opts;
 	struct ctr *c;
 	struct ctr_proc *p;
 	struct ctr_sink out, err, log;
@@ -510,7 +533,8 @@ static int fg_run(struct fg *f, const struct vm_host *h, const struct ctr_image 
 	const struct ctr_config *cfg = f->cfg;
 	_cleanup_free_ char *console = ctr_path(f->root, cfg->id, "console.log");
 	struct ctr_launch lo = { .cfg = cfg, .host = h, .console_log = console, .t0 = t0,
-				 .t_image = img->t_ready, .t_disk = img->t_disk };
+				 .t_image = img->t_ready, .t_disk = img->t_disk,
+				 .net = f->net, .net_opts = f->net_opts };
 	struct ctr_events ev = { .done = fg_done };
 
 	if (cfg->spec.tty)
@@ -545,7 +569,8 @@ static int fg_run(struct fg *f, const struct vm_host *h, const struct ctr_image 
 }
 
 static int run_foreground(struct cli_ctx *ctx, const struct ctr_config *cfg, const struct vm_host *h,
-			  const struct ctr_image *img, uint64_t t0)
+			  const struct ctr_image *img, uint64_t t0, struct ctr_nethost *net,
+			  const struct ctr_net_opts *net_opts)
 {
 	struct fg *f = xcalloc(1, sizeof(*f));
 	int status;
@@ -553,6 +578,8 @@ static int run_foreground(struct cli_ctx *ctx, const struct ctr_config *cfg, con
 	f->l = cli_loop();
 	f->root = ctx->root;
 	f->cfg = cfg;
+	f->net = net;
+	f->net_opts = net_opts;
 	fg_run(f, h, img, t0);
 	fg_tty_restore();
 	for (unsigned i = 0; i < f->nsigs; i++)
@@ -592,6 +619,7 @@ int cmd_run(struct cli_ctx *ctx, int argc, char **argv)
 	struct ctr_image img = { 0 };
 	struct ctr_config cfg = { 0 };
 	struct vm_host host = { 0 };
+	struct ctr_nethost *nh = NULL;
 	uint64_t t0 = loop_now_ns();
 	struct err e = { 0 };
 	int r, status = EXIT_RUNTIME;
@@ -599,6 +627,7 @@ int cmd_run(struct cli_ctx *ctx, int argc, char **argv)
 	r = run_parse(&o, argc, argv);
 	if (r != 0) {
 		strv_free(o.env);
+		ctr_net_opts_free(&o.net);
 		return r > 0 ? 0 : EXIT_RUNTIME;
 	}
 	if (o.tty && !isatty(STDIN_FILENO) && o.interactive) {
@@ -607,12 +636,19 @@ int cmd_run(struct cli_ctx *ctx, int argc, char **argv)
 	}
 	if (run_host(ctx, &o, &host) < 0)
 		goto out;
+	/* Once per process, before any VM (blocking netlink/nftables setup);
+	 * a detached container's supervisor opens its own. */
+	if (o.net.mode == CTR_NET_BRIDGE && !o.detach && ctr_nethost_open(ctx->root, &nh, &e) < 0) {
+		cli_error("%s", err_msg(&e));
+		goto out;
+	}
 	if (run_prepare(ctx, &o, &img, &cfg) < 0)
 		goto out;
 	if (o.parallel) {
 		struct ctr_parallel_opts po = {
 			.n = o.parallel, .max_concurrent = o.max_concurrent, .output_dir = o.output_dir,
 			.cfg = &cfg, .host = &host, .t0 = t0, .t_image = img.t_ready, .t_disk = img.t_disk,
+			.net = nh, .net_opts = &o.net,
 		};
 		status = ctr_parallel_run(cli_loop(), &po);
 	} else if (o.detach) {
@@ -625,12 +661,14 @@ int cmd_run(struct cli_ctx *ctx, int argc, char **argv)
 			status = 0;
 		}
 	} else {
-		status = run_foreground(ctx, &cfg, &host, &img, t0);
+		status = run_foreground(ctx, &cfg, &host, &img, t0, nh, &o.net);
 	}
 out:
 	ctr_config_free(&cfg);
 	ctr_image_release(&img);
 	vm_host_release(&host);
+	ctr_nethost_close(nh);
+	ctr_net_opts_free(&o.net);
 	strv_free(o.env);
 	return status;
 }

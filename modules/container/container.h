@@ -205,6 +205,10 @@ struct ctr_launch {
 	uint16_t rows, cols;		/* initial tty size */
 	uint64_t t0;			/* loop_now_ns() at command start (timeline) */
 	uint64_t t_image, t_disk;	/* image / disk ready, 0 unknown */
+	/* Network (netcfg.c): a tap + lease + filter for the VM when net is
+	 * set and net_opts says bridge; NULL: loopback only. */
+	struct ctr_nethost *net;
+	const struct ctr_net_opts *net_opts;
 };
 
 int ctr_start(struct loop *l, const struct ctr_launch *o, const struct ctr_events *ev,
@@ -267,6 +271,8 @@ struct ctr_parallel_opts {
 	const struct ctr_config *cfg;	/* template (spec env gets the task vars) */
 	const struct vm_host *host;
 	uint64_t t0, t_image, t_disk;
+	struct ctr_nethost *net;	/* as in ctr_launch: every instance */
+	const struct ctr_net_opts *net_opts;
 };
 
 /* Runs all instances on l (returns when every one ended or was stopped by
@@ -296,5 +302,55 @@ int ctr_ctl_simple(const char *root, const char *id, const char *cmd, struct err
  * on the terminal and the socket; the reactor is not needed here). Returns
  * the process's docker status or 125/126/127. */
 int ctr_ctl_exec(const char *root, const char *id, const struct ctr_spec *s, struct err *err);
+
+/* ---- network (netcfg.c) -------------------------------------------------
+ * --network none|bridge, --ip, --dns, --network-policy. The options live
+ * in network.json in the container directory (the detached supervisor
+ * reads them back), with what the VM got (address, MAC, tap) once it
+ * runs. docs/network.md. */
+
+struct json_writer;
+
+enum ctr_net_mode { CTR_NET_DEFAULT, CTR_NET_NONE, CTR_NET_BRIDGE };
+enum ctr_net_opt { CTR_NET_OPT_MODE, CTR_NET_OPT_IP, CTR_NET_OPT_DNS, CTR_NET_OPT_POLICY };
+
+struct ctr_net_opts {
+	enum ctr_net_mode mode;
+	char *ip;			/* --ip; NULL: the lowest free address */
+	char **dns;			/* --dns (at most 3); NULL: the host's */
+	char *policy;			/* --network-policy; NULL: allow-all */
+};
+
+const char *ctr_net_mode_name(enum ctr_net_mode m);
+/* One command-line option, validated (err names the option). */
+int ctr_net_opt_set(struct ctr_net_opts *o, enum ctr_net_opt which, const char *value,
+		    struct err *err);
+/* After parsing: the default mode ($UCRT_NETWORK, else bridge with
+ * CAP_NET_ADMIN, else none), then refuse what cannot be (--ip with none
+ * or with several instances). */
+int ctr_net_opts_finish(struct ctr_net_opts *o, unsigned instances, struct err *err);
+void ctr_net_opts_free(struct ctr_net_opts *o);
+int ctr_net_opts_write(const char *root, const char *id, const struct ctr_net_opts *o,
+		       struct err *err);
+/* The options back from network.json (none when the file is absent). */
+int ctr_net_load(const char *root, const char *id, struct ctr_net_opts *o, struct err *err);
+
+/* network.json as last written, and whether the VM still holds it. */
+struct ctr_net_status {
+	struct ctr_net_opts opts;	/* free with ctr_net_opts_free */
+	char ip[16], gateway[16], mac[18], tap[16];
+	unsigned prefix;
+	bool live;			/* its lease on that tap is held by a live process */
+};
+int ctr_net_status_read(const char *root, const char *id, struct ctr_net_status *st,
+			struct err *err);
+/* The "network" value of `ucrt inspect` (with live counters). */
+void ctr_net_inspect_json(struct json_writer *w, const char *root, const char *id);
+
+/* The host side (bridge, NAT, crash leftovers collected): once per
+ * process, before VMs start. Blocking setup (netlink, nftables). */
+struct ctr_nethost;
+int ctr_nethost_open(const char *root, struct ctr_nethost **out, struct err *err);
+void ctr_nethost_close(struct ctr_nethost *h);
 
 #endif

@@ -16,6 +16,7 @@
 #include "loop.h"
 #include "util.h"
 #include "vm/vm.h"
+#include "netcfg-internal.h"
 
 #define CTR_EOF_WAIT_MS 300u	/* after EXIT, for the last output frames */
 #define CTR_QUIT_GRACE_MS 1500u
@@ -46,6 +47,7 @@ struct ctr {
 	int status;
 	struct err err;
 	char guest_log[256];		/* last LOG line from guest-init */
+	struct ctr_netvm *net;		/* tap + lease + filter, NULL: no network */
 	struct loop_timer eof_timer, stop_timer, boot_timer;
 };
 
@@ -133,11 +135,13 @@ static void ctr_on_ready(struct agent *a, const struct agent_hello *h, void *ud)
 	struct agent_config ac = { .hostname = cfg->hostname };
 	int r;
 
+	ctr_netvm_agent_config(c->net, cfg, &ac);
+
 	c->ready = true;
 	loop_timer_stop(c->l, &c->boot_timer);
 	vm_stamp(c->vm, VM_T_AGENT);
 	log_debug("container %s: guest-init ready (kernel %s)", cfg->name, h->kernel);
-	if (cfg->hostname && (r = agent_config(a, &ac)) < 0)
+	if ((cfg->hostname || c->net) && (r = agent_config(a, &ac)) < 0)
 		log_warn("container %s: guest config: %s", cfg->name, strerror(-r));
 	ctr_spec_to_agent(&cfg->spec, &c->main.spec, c->o.rows, c->o.cols);
 	r = agent_start(a, &c->main.spec, &c->main.stream);
@@ -271,6 +275,10 @@ static void ctr_vm_exited(struct vm *vm, int wstatus, void *data)
 	loop_timer_stop(c->l, &c->eof_timer);
 	loop_timer_stop(c->l, &c->stop_timer);
 	loop_timer_stop(c->l, &c->boot_timer);
+	/* QEMU is gone: free the address now (a blocking flock'd rewrite
+	 * of the lease file, ~1 ms, deliberately in this callback so a
+	 * --parallel run reuses addresses as instances end). */
+	ctr_netvm_destroy(TAKE_PTR(c->net));
 	ctr_log_timeline(c);
 	if (c->ev.done)
 		c->ev.done(c, c->status, &c->err, c->ud);
@@ -307,8 +315,13 @@ int ctr_start(struct loop *l, const struct ctr_launch *o, const struct ctr_event
 	loop_timer_init(&c->eof_timer, ctr_eof_timeout, c);
 	loop_timer_init(&c->stop_timer, ctr_stop_timeout, c);
 	loop_timer_init(&c->boot_timer, ctr_boot_timeout, c);
-	r = vm_start(l, o->host, &vc, &vev, c, &c->vm, err);
+	/* Blocking network setup (netlink, flock, BPF load; see netcfg.c)
+	 * before QEMU, which inherits the tap. */
+	r = ctr_netvm_create(o->net, o->net_opts, cfg, &vc, &c->net, err);
+	if (r == 0)
+		r = vm_start(l, o->host, &vc, &vev, c, &c->vm, err);
 	if (r < 0) {
+		ctr_netvm_destroy(c->net);
 		free(c->console);
 		free(c);
 		return err_wrap(err, "starting the VM of %s", cfg->name);
@@ -316,6 +329,7 @@ int ctr_start(struct loop *l, const struct ctr_launch *o, const struct ctr_event
 	r = agent_new(&c->ag, l, vm_agent_take_fd(c->vm), &ctr_agent_ops, c);
 	if (r < 0) {
 		vm_free(c->vm);
+		ctr_netvm_destroy(c->net);
 		free(c->console);
 		free(c);
 		return err_setx(err, r, "agent session of %s", cfg->name);
@@ -467,6 +481,7 @@ void ctr_free(struct ctr *c)
 		agent_free(c->ag);
 	if (c->vm)
 		vm_free(c->vm);
+	ctr_netvm_destroy(c->net);	/* freed before QEMU exited */
 	while (c->procs) {
 		struct ctr_proc *p = c->procs;
 		c->procs = p->next;

@@ -183,7 +183,8 @@ static void par_launch(struct par *pr, struct par_inst *in)
 		console = xasprintf("%s/task-%u.console.log", pr->o->output_dir, in->idx);
 	}
 	struct ctr_launch lo = { .cfg = &in->cfg, .host = pr->o->host, .console_log = console,
-				 .t_image = pr->o->t_image, .t_disk = pr->o->t_disk };
+				 .t_image = pr->o->t_image, .t_disk = pr->o->t_disk,
+				 .net = pr->o->net, .net_opts = pr->o->net_opts };
 	in->launched = true;
 	in->t_launch = lo.t0 = loop_now_ns();
 	pr->running++;

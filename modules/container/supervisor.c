@@ -58,6 +58,8 @@ struct sup {
 	struct sup_client *clients;
 	bool done;
 	struct loop_signal sigs[2];
+	struct ctr_net_opts net;	/* network.json */
+	struct ctr_nethost *nh;		/* NULL: --network none */
 };
 
 int ctr_ctl_addr(int dirfd, struct sockaddr_un *sa, socklen_t *len)
@@ -446,6 +448,9 @@ static int sup_setup(struct sup *s, struct err *err)
 		return -EIO;
 	if ((r = vm_host_probe(&s->host, &ho, err)) < 0)
 		return r;
+	/* The supervisor owns the VM, so it holds the lease and the tap. */
+	if (s->net.mode == CTR_NET_BRIDGE && (r = ctr_nethost_open(s->root, &s->nh, err)) < 0)
+		return r;
 	if ((r = loop_new(&s->l, 1024, err)) < 0)
 		return r;
 	fd = open(logp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
@@ -459,7 +464,8 @@ static int sup_run(struct sup *s, struct err *err)
 {
 	_cleanup_free_ char *console = ctr_path(s->root, s->cfg.id, "console.log");
 	struct ctr_launch lo = { .cfg = &s->cfg, .host = &s->host, .console_log = console,
-				 .t0 = loop_now_ns(), .rows = 24, .cols = 80 };
+				 .t0 = loop_now_ns(), .rows = 24, .cols = 80,
+				 .net = s->nh, .net_opts = &s->net };
 	struct ctr_events ev = { .done = sup_done };
 	int r = ctr_start(s->l, &lo, &ev, &sup_main_ops, s, &s->c, err);
 
@@ -490,8 +496,9 @@ int ctr_supervise(const char *root, const char *id)
 	struct err e = { 0 };
 	int r;
 
-	if (ctr_config_read(root, id, &s.cfg, &e) < 0) {
+	if (ctr_config_read(root, id, &s.cfg, &e) < 0 || ctr_net_load(root, id, &s.net, &e) < 0) {
 		fprintf(stderr, "ucrt supervisor: %s\n", err_msg(&e));
+		ctr_config_free(&s.cfg);
 		return 125;
 	}
 	s.st = (struct ctr_state){ .status = CTR_CREATED, .owner = getpid(), .exit_code = -1 };
@@ -529,6 +536,8 @@ int ctr_supervise(const char *root, const char *id)
 	if (s.l)
 		loop_free(s.l);
 	vm_host_release(&s.host);
+	ctr_nethost_close(s.nh);
+	ctr_net_opts_free(&s.net);
 	if (s.store)
 		store_close(s.store);
 	ctr_config_free(&s.cfg);

@@ -123,7 +123,7 @@ struct net_stats {
 };
 
 /* What the VM and its guest need. QEMU takes the tap as
- *   -netdev tap,id=n0,fd=<tap_fd>,vnet_hdr=on
+ *   -netdev tap,id=n0,fd=<tap_fd>   (QEMU probes IFF_VNET_HDR itself)
  *   -device virtio-net-device,netdev=n0,mac=<mac_str>
  * (the fd must be inherited: it is O_CLOEXEC here). The guest's CONFIG
  * message carries addr/prefix, gateway, mtu and dns. */

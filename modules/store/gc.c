@@ -146,6 +146,35 @@ static void prune_ingest(struct store *s, struct store_prune_stats *st)
 	closedir(d);
 }
 
+/* Temp files of blob writes that died before their rename (the
+ * "<hex>.tmp.<pid>" of write_file_atomic_at): every blob writer holds the
+ * store lock shared, so under prune's exclusive lock none of them is live.
+ * Counted with the ingest leftovers: both are partial writes. */
+static void prune_blob_temps(struct store *s, struct store_prune_stats *st)
+{
+	int fd = dup(s->fds[STORE_BLOBS]);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	rewinddir(d);
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.' || !strstr(de->d_name, ".tmp."))
+			continue;
+		struct stat sb;
+		if (fstatat(fd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(sb.st_mode))
+			continue;
+		if (unlinkat(fd, de->d_name, 0) == 0) {
+			st->ingest++;
+			st->bytes += (uint64_t)sb.st_size;
+		}
+	}
+	closedir(d);
+}
+
 static void prune_rootfs(struct store *s, char **live, struct store_prune_stats *st)
 {
 	int fd = dup(s->fds[STORE_ROOTFS]);
@@ -192,6 +221,7 @@ int store_prune(struct store *s, struct store_prune_stats *st, struct err *err)
 	}
 	if (r >= 0) {
 		prune_ingest(s, st);
+		prune_blob_temps(s, st);
 		prune_rootfs(s, disks, st);
 	}
 	store_unlock(s);

@@ -146,6 +146,22 @@ char **vm_argv(const struct vm_host *h, const struct vm_config *c)
 		strv_push(&v, s);
 		free(s);
 	}
+	if (c->mac) {
+		/* The tap is opened by modules/net and inherited (fd=N): QEMU
+		 * needs no privileges and no helper. QEMU 7.2 refuses
+		 * vnet_hdr= next to fd= ("invalid with fd="): it probes the
+		 * fd for IFF_VNET_HDR itself and then passes offloads on. */
+		_cleanup_free_ char *mac = vm_qemu_escape(c->mac);
+
+		strv_push(&v, "-netdev");
+		s = xasprintf("tap,id=n0,fd=%d", VM_FD_TAP);
+		strv_push(&v, s);
+		free(s);
+		strv_push(&v, "-device");
+		s = xasprintf("virtio-net-device,netdev=n0,mac=%s", mac);
+		strv_push(&v, s);
+		free(s);
+	}
 	if (h->sandbox) {
 		strv_push(&v, "-sandbox");
 		strv_push(&v, "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");

@@ -288,6 +288,8 @@ int vm_start(struct loop *l, const struct vm_host *h, const struct vm_config *c,
 	pid_t pid, self = getpid();
 	int r;
 
+	if (c->mac && c->tap_fd < 0)
+		return err_set(err, EBADF, "vm %s: a network device without a tap", c->name ? c->name : "");
 	if (c->console_log) {
 		log_fd = open(c->console_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
 		if (log_fd < 0)
@@ -327,7 +329,8 @@ int vm_start(struct loop *l, const struct vm_host *h, const struct vm_config *c,
 		goto fail;
 	}
 	if (pid == 0) {
-		int fds[VM_FD_FIRST_FREE] = { devnull, errp[1], errp[1], qmp[1], con[1], agent[1] };
+		int fds[VM_FD_FIRST_FREE] = { devnull, errp[1], errp[1], qmp[1], con[1], agent[1],
+					     c->mac ? c->tap_fd : -1 };
 		vm_child(argv, fds, self);
 	}
 	vm_stamp(vm, VM_T_SPAWNED);

@@ -15,7 +15,8 @@
 #define VM_FD_QMP 3
 #define VM_FD_CONSOLE 4
 #define VM_FD_AGENT 5
-#define VM_FD_FIRST_FREE 6
+#define VM_FD_TAP 6
+#define VM_FD_FIRST_FREE 7
 
 /* newc cpio writer (cpio.c). */
 struct vm_cpio {

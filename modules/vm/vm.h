@@ -93,6 +93,11 @@ struct vm_config {
 	const char *cmdline;	/* appended to the kernel command line (ucrt.*) */
 	const char *console_log;	/* serial console appended here; NULL: dropped */
 	bool agent;		/* add the ucrt.agent virtio-serial port */
+	/* Network: a virtio-net device on a tap, only when mac is set (a
+	 * zeroed config's tap_fd 0 is not a tap). The fd stays the caller's;
+	 * QEMU inherits a copy as VM_FD_TAP. */
+	const char *mac;	/* "02:75:0a:58:00:02" */
+	int tap_fd;
 };
 
 /* Startup timeline (CLOCK_MONOTONIC ns, 0 = not reached). The vm module

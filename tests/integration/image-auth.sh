@@ -55,4 +55,11 @@ check "token: credentialed pull" U image pull --creds "$REG_USER:$REG_PASS" "$RE
 fails "token: wrong password refused by the token server" "token server" U image pull --creds "$REG_USER:nope" "$REG/private/app:v1"
 check "token: credentialed push (cross-repo mount)" U image push --creds "$REG_USER:$REG_PASS" "$REG/private/app:v1" "$REG/private/mounted:v1"
 grep -q "mount=" "$tmp/reg/registry.log" && ok "push tried a cross-repository mount" || nok "no mount request in the registry log"
+t_reg_stop
+
+# A registry whose token realm names a local file: the client must not read it
+# (it would send the file's "token" back to the registry).
+printf '{"token":"from-a-local-file"}' >"$tmp/secret.json"
+REG_REALM=file://$tmp/secret.json t_reg_start "$tmp/reg" token || nok "token registry with a file realm"
+fails "token realm file:// is refused, not read" "not supported" U image pull "$REG/public/app:v1"
 echo "1..$n"

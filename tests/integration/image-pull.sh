@@ -45,6 +45,33 @@ U image pull "$REG/fx/oci-gzip:v1" >"$tmp/out" 2>&1
 grep -q "^copying" "$tmp/out" && nok "re-pull fetched blobs again" || ok "re-pull skips blobs in the store"
 U image pull "bad//ref" 2>"$tmp/err"; [ $? = 125 ] && grep -q "invalid image reference" "$tmp/err" && ok "bad reference: exit 125 with a clear error" || nok "bad reference"
 
+# Progress: bars with escape codes on a terminal, plain lines otherwise.
+python3 - "$UCRT_BIN" "$tmp/store-tty" "$REG/fx/oci-gzip:v1" >"$tmp/tty.out" 2>&1 <<'PY'
+import os, pty, sys
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], [sys.argv[1], "--root", sys.argv[2], "image", "pull", sys.argv[3]])
+out = b""
+while True:
+    try:
+        b = os.read(fd, 65536)
+    except OSError:
+        break
+    if not b:
+        break
+    out += b
+_, st = os.waitpid(pid, 0)
+sys.stdout.buffer.write(out)
+sys.exit(os.waitstatus_to_exitcode(st))
+PY
+[ $? = 0 ] && grep -q $'\033\[K' "$tmp/tty.out" && grep -q '\[==============================\]' "$tmp/tty.out" &&
+	ok "pull on a terminal draws progress bars" || nok "no progress bars on a terminal"
+rm -rf "$tmp/store-tty"
+"$UCRT_BIN" --root "$tmp/store-tty" image pull "$REG/fx/oci-gzip:v1" >"$tmp/plain.out" 2>&1 &&
+	! grep -q $'\033' "$tmp/plain.out" && grep -q "^done sha256:" "$tmp/plain.out" &&
+	ok "pull into a pipe: plain lines, no escape codes" || nok "escape codes or no lines in piped output"
+rm -rf "$tmp/store-tty"
+
 # tag, rm, prune
 check "tag" U image tag "$REG/fx/oci-gzip:v1" local/copy:t1
 U image ls | grep -q "docker.io/local/copy:t1" && ok "tag shows in ls" || nok "tag in ls"

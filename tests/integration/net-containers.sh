@@ -1,98 +1,142 @@
 #!/usr/bin/env bash
 # Containers on the bridge, for real (QEMU VMs), in a network namespace
-# made for the test: two containers talk, the host reaches a container,
-# policies hold, a guest forging its source address is dropped and
-# counted, 16 containers get 16 addresses and leave nothing behind, also
-# after `kill -9` of ucrt.
+# made for the test (no traffic leaves it): the host reaches a container,
+# two containers talk, policies hold, a guest forging its source IP and
+# then its MAC gets nothing through and is counted (ucrt stats, inspect),
+# --network none leaves only lo, 16 containers get 16 addresses and
+# leave nothing behind after `kill -9` of ucrt and the next start.
 #
-# Needs `ucrt run` with --network/--ip/--network-policy and a busybox image
-# the store can run: $UCRT_TEST_IMAGE, or tests/lib/image.sh's
-# fixture_image when that helper exists. Skips otherwise.
+# The root disk is the host's static busybox (tests/lib/net.sh net_disk),
+# run with --rootfs: no registry needed. About 10 boots under TCG.
 set -u
 src=${UCRT_SRC:?}
 ucrt=${UCRT_BIN:?}
 . "$src/tests/lib/net.sh"
 
-if ! "$ucrt" run --help 2>/dev/null | grep -q -- '--network-policy'; then
-	echo "1..0 # SKIP ucrt run with --network-policy is not there yet"
-	exit 0
-fi
+command -v qemu-system-x86_64 >/dev/null || { echo "1..0 # SKIP qemu-system-x86_64 not installed"; exit 0; }
 net_setup ctr
 root=$(mktemp -d)
-pids=()
 cleanup() {
-	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+	local id
+	# Detached containers: their supervisors own the VMs.
+	for id in $(ip netns exec "$NETNS" "$ucrt" --root "$root" ps -q 2>/dev/null); do
+		ip netns exec "$NETNS" "$ucrt" --root "$root" rm -f "$id" >/dev/null 2>&1
+	done
+	[ -n "${par:-}" ] && kill -9 "$par" 2>/dev/null
 	net_cleanup
 	rm -rf "$root"
 }
 trap cleanup EXIT
-
-image=${UCRT_TEST_IMAGE:-}
-if [ -z "$image" ] && [ -f "$src/tests/lib/image.sh" ]; then
-	. "$src/tests/lib/image.sh"
-	image=$(fixture_image busybox "$root" 2>/dev/null) || image=
-fi
-if [ -z "$image" ]; then
-	echo "1..0 # SKIP no busybox test image (set UCRT_TEST_IMAGE)"
+if ! net_disk "$root" 2>"$root/disk.err"; then
+	echo "1..0 # SKIP cannot build a busybox disk (static /bin/busybox with httpd, wget, ip, ping)"
 	exit 0
 fi
+disk=$root/disk.ext4
 
 n=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 nok() { n=$((n + 1)); echo "not ok $n - $1"; }
 check() { local d=$1; shift; if "$@"; then ok "$d"; else nok "$d"; fi; }
 u() { ip netns exec "$NETNS" "$ucrt" --root "$root" "$@"; }
-# wait_http URL: until the host gets the page (TCG boots in seconds).
+urun() { u run --rm --rootfs "$disk" "$@"; }
+# wait_http URL: until the host gets the page (TCG boots take seconds).
 wait_http() {
-	for _ in $(seq 1 120); do
+	local i
+	for i in $(seq 1 120); do
 		ip netns exec "$NETNS" curl -s --max-time 1 "$1" 2>/dev/null && return 0
 		sleep 0.5
 	done
 	return 1
 }
 leases() { grep -c . "$root/net/leases" 2>/dev/null || echo 0; }
-serve='mkdir -p /w && echo hello-srv > /w/index.html && exec httpd -f -p 8080 -h /w'
+taps() { ip netns exec "$NETNS" ip -o link show | grep -c ' ucrt-' ; }
+# stat NAME FIELD: one counter of `ucrt stats --format json NAME`.
+stat() { u stats --format json "$1" 2>/dev/null | tr -d ' \n' | grep -o "\"$2\":[0-9]*" | cut -d: -f2; }
+# wait_log NAME TEXT: until the detached container's output has TEXT.
+wait_log() {
+	local i
+	for i in $(seq 1 120); do
+		u logs "$1" 2>/dev/null | grep -q "$2" && return 0
+		sleep 0.5
+	done
+	return 1
+}
+serve='exec httpd -f -p 8080 -h /w'
+srv=http://10.88.0.10:8080/
 
-echo 1..13
-u run -d --rm --name srv --ip 10.88.0.10 "$image" sh -c "$serve" >/dev/null &
-pids+=($!)
-check "host reaches a container's address" bash -c "$(declare -f wait_http); NETNS=$NETNS wait_http http://10.88.0.10:8080/ | grep -q hello-srv"
-check "a container reaches another" bash -c "ip netns exec $NETNS $ucrt --root $root run --rm $image wget -q -T 5 -O- http://10.88.0.10:8080/ | grep -q hello-srv"
-check "deny-all blocks a new connection" bash -c "! ip netns exec $NETNS $ucrt --root $root run --rm --network-policy deny-all $image wget -q -T 3 -O- http://10.88.0.10:8080/"
-check "allow-list passes its address:port" bash -c "ip netns exec $NETNS $ucrt --root $root run --rm --network-policy allow=10.88.0.10/32:8080 $image wget -q -T 5 -O- http://10.88.0.10:8080/ | grep -q hello-srv"
-check "allow-list blocks another port" bash -c "! ip netns exec $NETNS $ucrt --root $root run --rm --network-policy allow=10.88.0.10/32:9999 $image wget -q -T 3 -O- http://10.88.0.10:8080/"
+echo 1..24
+if u run -d --rm --name srv --ip 10.88.0.10 --rootfs "$disk" sh -c "$serve" >/dev/null 2>"$root/err"; then
+	ok "detached server started with --ip"
+else
+	nok "detached server started with --ip: $(head -c 300 "$root/err")"
+fi
+page=$(wait_http $srv)
+check "the host reaches a container's address" test "$page" = hello-srv
+js=$(u inspect srv | tr -d ' \n')
+check "inspect: network address, mac and tap" bash -c "grep -q '\"ip\":\"10.88.0.10\"' <<<'$js' &&
+	grep -q '\"mac\":\"02:75:0a:58:00:0a\"' <<<'$js' && grep -q '\"tap\":\"ucrt-0a58000a\"' <<<'$js'"
+rx=$(stat srv rx_packets)
+check "ucrt stats counts the server's traffic (rx_packets=${rx:-none})" test "${rx:-0}" -gt 0
 
-u run -d --rm --name srv2 --ip 10.88.0.11 --network-policy deny-all "$image" sh -c "$serve" >/dev/null &
-pids+=($!)
-check "a deny-all container still answers the host" bash -c "$(declare -f wait_http); NETNS=$NETNS wait_http http://10.88.0.11:8080/ | grep -q hello-srv"
+out=$(urun --name cli1 sh -c "cat /etc/hosts; wget -q -T 5 -O- $srv" 2>&1)
+check "a container reaches another" grep -q '^hello-srv$' <<<"$out"
+check "the guest's /etc/hosts names it" grep -qE '^10\.88\.0\.[0-9]+ cli1$' <<<"$out"
+out=$(urun --dns 192.0.2.53 --dns 192.0.2.54 sh -c 'cat /etc/resolv.conf; ip route' 2>&1)
+check "--dns reaches resolv.conf" bash -c "grep -q 'nameserver 192.0.2.53' <<<'$out' && grep -q 'nameserver 192.0.2.54' <<<'$out'"
+check "default route via the bridge" grep -q 'default via 10.88.0.1' <<<"$out"
 
-# A guest forging its source IP, then its MAC: nothing gets through.
-u run -d --rm --name forger --ip 10.88.0.12 "$image" sh -c \
-	'ip addr add 10.88.0.200/16 dev eth0; ping -c 3 -W 1 -I 10.88.0.200 10.88.0.1;
-	 ip link set eth0 address 02:00:00:00:00:01; ping -c 3 -W 1 10.88.0.1; sleep 30' >/dev/null &
-pids+=($!)
-sleep 15
-js=$(u network ls --format json)
-spoof=$(echo "$js" | tr -d ' \n' | grep -o '"address":"10.88.0.12"[^}]*' | grep -o '"drop_spoof":[0-9]*' | cut -d: -f2)
-check "forged source IP and MAC dropped and counted (drop_spoof=${spoof:-none})" test "${spoof:-0}" -ge 6
-check "--network none gives only loopback" bash -c "ip netns exec $NETNS $ucrt --root $root run --rm --network none $image sh -c 'ls /sys/class/net' | tr '\n' ' ' | grep -qx 'lo '"
+urun --network-policy deny-all sh -c "wget -q -T 3 -O- $srv" >/dev/null 2>&1
+check "deny-all blocks a new connection" test $? -ne 0
+out=$(urun --network-policy allow=10.88.0.10/32:8080 sh -c "wget -q -T 5 -O- $srv" 2>/dev/null)
+check "an allow-list passes its address:port" test "$out" = hello-srv
+urun --network-policy allow=10.88.0.10/32:9999 sh -c "wget -q -T 3 -O- $srv" >/dev/null 2>&1
+check "an allow-list blocks another port" test $? -ne 0
 
-for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-wait 2>/dev/null
-pids=()
+u run -d --rm --name srv2 --ip 10.88.0.11 --network-policy deny-all --rootfs "$disk" sh -c "$serve" >/dev/null
+check "a deny-all container still answers the host" test "$(wait_http http://10.88.0.11:8080/)" = hello-srv
 
-# 16 at once, then ucrt is killed.
-for i in $(seq 1 16); do
-	u run --rm "$image" sleep 60 >/dev/null 2>&1 &
-	pids+=($!)
-done
-for _ in $(seq 1 120); do [ "$(leases)" -ge 16 ] && break; sleep 0.5; done
+# A guest forging its source IP, then its MAC: nothing gets through, the
+# filter counts the drops.
+u run -d --rm --name forger --ip 10.88.0.12 --rootfs "$disk" sh -c '
+	ip addr add 10.88.0.200/16 dev eth0
+	ping -c 3 -W 1 -I 10.88.0.200 10.88.0.1 >/dev/null 2>&1; echo "ip-forged ping=$?"
+	sleep 3
+	ip addr del 10.88.0.200/16 dev eth0
+	ip link set eth0 down; ip link set eth0 address 02:00:00:00:00:01; ip link set eth0 up
+	ping -c 3 -W 1 10.88.0.1 >/dev/null 2>&1; echo "mac-forged ping=$?"
+	sleep 60' >/dev/null
+wait_log forger ip-forged
+s1=$(stat forger drop_spoof)
+check "forged source IP: no reply" grep -q 'ip-forged ping=1' <<<"$(u logs forger)"
+check "forged source IP: dropped and counted (drop_spoof=${s1:-none})" test "${s1:-0}" -ge 1
+wait_log forger mac-forged
+s2=$(stat forger drop_spoof)
+check "forged MAC: no reply" grep -q 'mac-forged ping=1' <<<"$(u logs forger)"
+check "forged MAC: dropped and counted (drop_spoof $s1 -> ${s2:-none})" test "${s2:-0}" -gt "${s1:-0}"
+
+out=$(urun --network none sh -c 'ls /sys/class/net' 2>&1 | tr '\n' ' ')
+check "--network none gives only loopback ($out)" test "$out" = "lo "
+
+u stop -t 1 srv srv2 forger >/dev/null 2>&1
+for _ in $(seq 1 50); do [ "$(leases)" = 0 ] && [ "$(taps)" = 0 ] && break; sleep 0.2; done
+check "every lease released when the containers ended" test "$(leases)" = 0
+check "every tap (and its filter) gone" test "$(taps)" = 0
+
+# 16 at once from one ucrt (one host setup), then ucrt is killed.
+ip netns exec "$NETNS" "$ucrt" --root "$root" run --parallel 16 --rootfs "$disk" sleep 120 >/dev/null 2>&1 &
+par=$!
+for _ in $(seq 1 120); do [ "$(leases)" -ge 16 ] && [ "$(taps)" -ge 16 ] && break; sleep 0.5; done
 check "16 containers hold 16 leases" test "$(leases)" = 16
 check "16 distinct addresses" test "$(cut -d' ' -f1 "$root/net/leases" | sort -u | wc -l)" = 16
-for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-wait 2>/dev/null
-pids=()
-sleep 1
+nf=0
+for t in $(ip netns exec "$NETNS" ip -o link show | grep -o 'ucrt-[0-9a-f]*'); do
+	ip netns exec "$NETNS" tc filter show dev "$t" ingress | grep -q bpf && nf=$((nf + 1))
+done
+check "16 taps with a bpf filter ($nf)" test "$nf" = 16
+kill -9 $par
+wait $par 2>/dev/null
+par=
+for _ in $(seq 1 50); do [ "$(taps)" = 0 ] && break; sleep 0.2; done
+check "kill -9: QEMUs gone, the kernel removed the taps and filters" test "$(taps)" = 0
 u network prune >/dev/null
-check "no lease left after kill -9 and the next start" test "$(leases)" = 0
-check "no tap (and so no tc filter) left" bash -c "! ip netns exec $NETNS ip -o link show | grep -q ' ucrt-'"
+check "no lease left after the next start" test "$(leases)" = 0

@@ -32,3 +32,21 @@ in_ns() {
 pid_start() {
 	sed 's/.*) //' "/proc/$1/stat" | cut -d' ' -f20
 }
+
+# net_disk DIR: an ext4 root disk (DIR/disk.ext4, via `ucrt rootfs build`)
+# with the host's static busybox and the applets the network tests use,
+# and /w/index.html ("hello-srv") for httpd. No registry needed: run it
+# with `ucrt run --rootfs DIR/disk.ext4`. Returns 1 when busybox is not
+# static or lacks an applet.
+net_disk() {
+	local d=$1 a
+	local applets="sh ip ping wget httpd nc sleep echo mkdir cat ls tr hostname grep true"
+	ldd /bin/busybox 2>&1 | grep -q 'not a dynamic executable' || return 1
+	for a in $applets; do busybox --list | grep -qx "$a" || return 1; done
+	rm -rf "$d/rootfs" && mkdir -p "$d/rootfs" || return 1
+	(cd "$d/rootfs" && mkdir -p bin etc tmp proc sys dev run w root &&
+		cp /bin/busybox bin/ && for a in $applets; do ln -s busybox "bin/$a"; done &&
+		echo hello-srv >w/index.html) || return 1
+	tar -C "$d/rootfs" -cf "$d/layer.tar" . && rm -rf "$d/rootfs" || return 1
+	"${UCRT_BIN:?}" rootfs build -o "$d/disk.ext4" "$d/layer.tar" >/dev/null && rm -f "$d/layer.tar"
+}

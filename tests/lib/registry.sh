@@ -1,8 +1,9 @@
 # Start/stop Debian's docker-registry for tests, and seed it.
 #   t_reg_start DIR MODE     MODE: http | https | htpasswd | token
 #     sets REG (127.0.0.1:PORT), REG_PID, REG_CERTS (a --cert-dir for https),
-#     REG_USER/REG_PASS (htpasswd, token). Storage: DIR/storage, kept across
-#     restarts so a test can seed in http mode and then switch mode.
+#     REG_USER/REG_PASS (htpasswd, token; REG_REALM overrides the token realm).
+#     Storage: DIR/storage, kept across restarts so a test can seed in
+#     http mode and then switch mode.
 #   t_reg_stop
 #   t_reg_upload LAYOUT_DIR REPO TAG   push an OCI layout as-is with curl (http mode)
 # Needs: docker-registry, python3, curl, openssl, htpasswd (apache2-utils).
@@ -73,8 +74,8 @@ t_reg_start() {	# DIR MODE
 		[ -n "$extra" ] && echo "$extra"
 		case $mode in
 		htpasswd) printf 'auth:\n  htpasswd:\n    realm: ucrt-test\n    path: %s\n' "$REG_DIR/htpasswd" ;;
-		token) printf 'auth:\n  token:\n    realm: http://%s/token\n    service: ucrt-registry\n    issuer: ucrt-test-issuer\n    rootcertbundle: %s\n' \
-			"$TOKEN_ADDR" "$REG_DIR/token/cert.pem" ;;
+		token) printf 'auth:\n  token:\n    realm: %s\n    service: ucrt-registry\n    issuer: ucrt-test-issuer\n    rootcertbundle: %s\n' \
+			"${REG_REALM:-http://$TOKEN_ADDR/token}" "$REG_DIR/token/cert.pem" ;;
 		esac
 	} >"$cfg"
 	docker-registry serve "$cfg" >"$REG_DIR/registry.log" 2>&1 &

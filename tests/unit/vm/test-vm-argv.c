@@ -96,6 +96,24 @@ static void t_argv_modular(void)
 	t_ok(t_opt(v, "-initrd", NULL) == NULL, "no -initrd when the host has none");
 }
 
+static void t_argv_net(void)
+{
+	struct vm_host h = { .qemu = "q", .accel = VM_ACCEL_TCG, .kernel = { .path = "/k", .builtin = true } };
+	struct vm_config c = { .ndisks = 1, .disks = { { .path = "/r", .snapshot = true } } };
+	_cleanup_strv_ char **none = vm_argv(&h, &c);
+
+	t_ok(t_opt(none, "-netdev", NULL) == NULL && t_opt(none, "-device", "virtio-net") == NULL,
+	     "no MAC: no network device (a zeroed tap_fd is not a tap)");
+	c.mac = "02:75:0a:58:00:02";
+	c.tap_fd = 17;
+	_cleanup_strv_ char **v = vm_argv(&h, &c);
+	t_streq(t_opt(v, "-netdev", NULL), "tap,id=n0,fd=6",
+		"tap by inherited fd 6 (VM_FD_TAP), not the caller's fd number; no vnet_hdr= (QEMU probes it)");
+	t_is(VM_FD_TAP, 6, "VM_FD_TAP is 6");
+	t_streq(t_opt(v, "-device", "virtio-net"), "virtio-net-device,netdev=n0,mac=02:75:0a:58:00:02",
+		"virtio-net-device (virtio-mmio) with the MAC");
+}
+
 static void t_accel(void)
 {
 	enum vm_accel a = VM_ACCEL_KVM;
@@ -141,6 +159,7 @@ int main(void)
 {
 	t_argv_builtin();
 	t_argv_modular();
+	t_argv_net();
 	t_accel();
 	t_kernel();
 	return t_done();

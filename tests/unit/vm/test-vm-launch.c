@@ -97,10 +97,54 @@ static void t_free_running(struct t_ctx *x)
 	t_ok(t_wait_gone(x->l, pid, 5000), "vm_free on a running VM kills QEMU");
 }
 
+/* The tap fd reaches QEMU as fd 6 (what -netdev tap,fd=6 names), and no
+ * other fd of ours leaks: a stand-in "qemu" script reports its fd table
+ * on stderr. A pipe plays the tap (no CAP_NET_ADMIN needed). */
+static void t_tap_fd(struct t_ctx *x)
+{
+	_cleanup_free_ char *script = xasprintf("%s/fake-qemu", t_tmpdir());
+	static const char body[] =
+		"#!/bin/sh\n"
+		"for f in /proc/$$/fd/*; do n=${f##*/}; printf '%s=%s ' $n \"$(readlink $f)\"; done >&2\n"
+		"for a; do case $a in tap,*|virtio-net-device,*) printf '%s ' \"$a\" >&2;; esac; done\n";
+	struct vm_host h = x->host;
+	struct vm_config c = { .name = "tap", .ndisks = 1, .disks = { { .path = x->disk, .readonly = true } },
+			       .mac = "02:75:0a:58:00:02" };
+	struct t_vm t = { .l = x->l };
+	struct vm_events ev = { .exited = t_vm_exited };
+	struct err e = { 0 };
+	char want[64];
+	int p[2];
+
+	if (write_file_atomic_at(AT_FDCWD, script, body, sizeof(body) - 1, 0755) < 0 ||
+	    pipe2(p, O_CLOEXEC) < 0) {
+		t_ok(false, "fake qemu: %s", strerror(errno));
+		return;
+	}
+	h.qemu = script;
+	c.tap_fd = p[0];
+	t_ok(vm_start(x->l, &h, &c, &ev, &t, &t.vm, &e) == 0, "vm_start with a tap: %s", err_msg(&e));
+	t_wait(&t, &t.exited, 10000);
+	const char *out = t.vm ? vm_qemu_stderr(t.vm) : "";
+	snprintf(want, sizeof(want), " 6=pipe:");
+	t_ok(strstr(out, want) != NULL, "the tap fd is QEMU's fd 6: %s", out);
+	t_ok(!strstr(out, " 7=") && !strstr(out, " 8="), "no other fd inherited");
+	t_ok(strstr(out, "tap,id=n0,fd=6 ") && strstr(out, "virtio-net-device,netdev=n0,mac=02:75:0a:58:00:02"),
+	     "-netdev and -device name it");
+	t_ok(fcntl(p[0], F_GETFD) >= 0, "the caller keeps its tap fd");
+	if (t.vm)
+		vm_free(t.vm);
+	c.tap_fd = -1;
+	t_is(vm_start(x->l, &h, &c, &ev, &t, &t.vm, &e), -EBADF, "a MAC without a tap fd is refused");
+	close(p[0]);
+	close(p[1]);
+}
+
 static void t_fiber(void *arg)
 {
 	struct t_ctx *x = arg;
 
+	t_tap_fd(x);
 	t_bad_disk(x);
 	t_quit(x);
 	t_free_running(x);
