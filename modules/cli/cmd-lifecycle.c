@@ -223,7 +223,17 @@ int cmd_stop(struct cli_ctx *ctx, int argc, char **argv)
 			status = EXIT_RUNTIME;
 			continue;
 		}
-		if (!lc_wait_stopped(ctx, id, (unsigned)(secs * 1000 + 10000))) {
+		/* A supervisor ends the VM itself after the grace; a foreground
+		 * ucrt only forwards signals: past the grace it is killed, and
+		 * its VM with it (PR_SET_PDEATHSIG). */
+		if (!lc_wait_stopped(ctx, id, (unsigned)(secs * 1000 + 2000))) {
+			struct ctr_state s;
+			_cleanup_free_ char *sock = ctr_path(ctx->root, id, "ctl.sock");
+			if (ctr_refresh(ctx->root, id, &s) == CTR_RUNNING && access(sock, F_OK) < 0 &&
+			    ctr_proc_alive(s.owner, s.owner_start))
+				kill(s.owner, SIGKILL);
+		}
+		if (!lc_wait_stopped(ctx, id, 10000)) {
 			cli_error("container %.12s did not stop", id);
 			status = EXIT_RUNTIME;
 			continue;

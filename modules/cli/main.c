@@ -54,6 +54,8 @@ static void usage(FILE *f)
 	fprintf(f, "Usage: ucrt [--root DIR] [--log-level LEVEL] COMMAND [ARG...]\n\nCommands:\n");
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
 		char name[64];
+		if (commands[i].name[0] == '_')
+			continue;	/* internal (e.g. the detached supervisor) */
 		snprintf(name, sizeof(name), "%s%s%s", commands[i].group ? commands[i].group : "",
 			 commands[i].group ? " " : "", commands[i].name);
 		fprintf(f, "  %-16s %s\n", name, commands[i].summary);

@@ -81,8 +81,10 @@ char **vm_argv(const struct vm_host *h, const struct vm_config *c)
 	 * appends virtio_mmio.device=), so it needs no ACPI; Debian's kernel
 	 * lacks VIRTIO_MMIO_CMDLINE_DEVICES and finds them in ACPI tables. */
 	/* The RTC stays: it is where a TCG guest gets the wall clock. */
-	s = xasprintf("microvm,accel=%s,acpi=%s%s", kvm ? "kvm" : "tcg",
-		      h->kernel.builtin ? "off" : "on", vm_tcg_single(h, c) ? ",pic=off" : "");
+	/* The legacy PIC stays even for one vCPU: with pic=off a guest's
+	 * timed sleeps (sleep 2, ping's interval) never wake up under TCG. */
+	s = xasprintf("microvm,accel=%s,acpi=%s", kvm ? "kvm" : "tcg",
+		      h->kernel.builtin ? "off" : "on");
 	strv_push(&v, s);
 	free(s);
 	/* TCG's "max" CPU has what x86-64-v2/v3 images (RHEL 9...) require;

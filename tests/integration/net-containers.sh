@@ -48,7 +48,7 @@ wait_http() {
 	done
 	return 1
 }
-leases() { grep -c . "$root/net/leases" 2>/dev/null || echo 0; }
+leases() { cat "$root/net/leases" 2>/dev/null | grep -c . ; }
 taps() { ip netns exec "$NETNS" ip -o link show | grep -c ' ucrt-' ; }
 # stat NAME FIELD: one counter of `ucrt stats --format json NAME`.
 stat() { u stats --format json "$1" 2>/dev/null | tr -d ' \n' | grep -o "\"$2\":[0-9]*" | cut -d: -f2; }
@@ -63,6 +63,8 @@ wait_log() {
 }
 serve='exec httpd -f -p 8080 -h /w'
 srv=http://10.88.0.10:8080/
+# The static busybox's wget crashes in the guest (glibc NSS): plain nc.
+get() { echo "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w ${2:-5} 10.88.0.10 $1 | tail -n 1"; }
 
 echo 1..24
 if u run -d --rm --name srv --ip 10.88.0.10 --rootfs "$disk" sh -c "$serve" >/dev/null 2>"$root/err"; then
@@ -78,19 +80,19 @@ check "inspect: network address, mac and tap" bash -c "grep -q '\"ip\":\"10.88.0
 rx=$(stat srv rx_packets)
 check "ucrt stats counts the server's traffic (rx_packets=${rx:-none})" test "${rx:-0}" -gt 0
 
-out=$(urun --name cli1 sh -c "cat /etc/hosts; wget -q -T 5 -O- $srv" 2>&1)
+out=$(urun --name cli1 sh -c "cat /etc/hosts; $(get 8080)" 2>&1)
 check "a container reaches another" grep -q '^hello-srv$' <<<"$out"
 check "the guest's /etc/hosts names it" grep -qE '^10\.88\.0\.[0-9]+ cli1$' <<<"$out"
 out=$(urun --dns 192.0.2.53 --dns 192.0.2.54 sh -c 'cat /etc/resolv.conf; ip route' 2>&1)
 check "--dns reaches resolv.conf" bash -c "grep -q 'nameserver 192.0.2.53' <<<'$out' && grep -q 'nameserver 192.0.2.54' <<<'$out'"
 check "default route via the bridge" grep -q 'default via 10.88.0.1' <<<"$out"
 
-urun --network-policy deny-all sh -c "wget -q -T 3 -O- $srv" >/dev/null 2>&1
-check "deny-all blocks a new connection" test $? -ne 0
-out=$(urun --network-policy allow=10.88.0.10/32:8080 sh -c "wget -q -T 5 -O- $srv" 2>/dev/null)
+out=$(urun --network-policy deny-all sh -c "$(get 8080 3)" 2>/dev/null)
+check "deny-all blocks a new connection" test -z "$out"
+out=$(urun --network-policy allow=10.88.0.10/32:8080 sh -c "$(get 8080)" 2>/dev/null)
 check "an allow-list passes its address:port" test "$out" = hello-srv
-urun --network-policy allow=10.88.0.10/32:9999 sh -c "wget -q -T 3 -O- $srv" >/dev/null 2>&1
-check "an allow-list blocks another port" test $? -ne 0
+out=$(urun --network-policy allow=10.88.0.10/32:9999 sh -c "$(get 8080 3)" 2>/dev/null)
+check "an allow-list blocks another port" test -z "$out"
 
 u run -d --rm --name srv2 --ip 10.88.0.11 --network-policy deny-all --rootfs "$disk" sh -c "$serve" >/dev/null
 check "a deny-all container still answers the host" test "$(wait_http http://10.88.0.11:8080/)" = hello-srv

@@ -67,7 +67,7 @@ t_run_setup() {	# WORKDIR
 t_qemu_count() {	# PATTERN: QEMU processes whose command line holds it
 	local n=0 p
 	for p in $(pgrep -f qemu-system 2>/dev/null); do
-		tr '\0' ' ' </proc/$p/cmdline 2>/dev/null | grep -q -- "$1" && n=$((n + 1))
+		{ tr '\0' ' ' </proc/$p/cmdline; } 2>/dev/null | grep -q -- "$1" && n=$((n + 1))
 	done
 	echo $n
 }
