@@ -9,6 +9,8 @@ for t in docker-registry qemu-system-x86_64 python3 curl; do
 	command -v $t >/dev/null || { echo "demo: $t is not installed (./configure --install-deps)"; exit 1; }
 done
 [ -x /bin/busybox ] || { echo "demo: busybox-static is not installed"; exit 1; }
+# The demo needs no network: leave the host's bridges and nftables alone.
+export UCRT_NETWORK=${UCRT_NETWORK:-none}
 demo_dir=$(mktemp -d /tmp/ucrt-demo.XXXXXX)
 trap 't_reg_stop; rm -rf "$demo_dir"' EXIT
 echo "== starting a local registry and pushing a busybox image"

@@ -83,6 +83,10 @@ t_run_init() {
 	[ -x /bin/busybox ] || { echo "1..0 # SKIP busybox-static not installed"; exit 0; }
 	tmp=$(mktemp -d /tmp/ucrt-run.XXXXXX)
 	n=0
+	# As root the default network is a bridge in the host namespace, shared
+	# by every store root: the run tests need none, and prove runs them
+	# concurrently. The network tests use their own namespaces.
+	export UCRT_NETWORK=${UCRT_NETWORK:-none}
 }
 ok() { n=$((n + 1)); echo "ok $n - $*"; }
 nok() { n=$((n + 1)); echo "not ok $n - $*"; [ -s "$tmp/err" ] && sed 's/^/# /' "$tmp/err" | tail -5; return 0; }
