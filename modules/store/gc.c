@@ -119,16 +119,26 @@ static int collect_live(struct store *s, char ***blobs, char ***disks, struct er
 	return r;
 }
 
-static void prune_ingest(struct store *s, struct store_prune_stats *st)
+/* A DIR on a copy of dfd, rewound: the store keeps its own fd. */
+static DIR *opendir_dup(int dfd)
 {
-	int fd = dup(s->fds[STORE_INGEST]);
+	int fd = dup(dfd);
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 	if (!d) {
 		if (fd >= 0)
 			close(fd);
-		return;
+		return NULL;
 	}
 	rewinddir(d);
+	return d;
+}
+
+static void prune_ingest(struct store *s, struct store_prune_stats *st)
+{
+	DIR *d = opendir_dup(s->fds[STORE_INGEST]);
+	if (!d)
+		return;
+	int fd = dirfd(d);
 	struct dirent *de;
 	while ((de = readdir(d))) {
 		if (de->d_name[0] == '.')
@@ -152,14 +162,10 @@ static void prune_ingest(struct store *s, struct store_prune_stats *st)
  * Counted with the ingest leftovers: both are partial writes. */
 static void prune_blob_temps(struct store *s, struct store_prune_stats *st)
 {
-	int fd = dup(s->fds[STORE_BLOBS]);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
+	DIR *d = opendir_dup(s->fds[STORE_BLOBS]);
+	if (!d)
 		return;
-	}
-	rewinddir(d);
+	int fd = dirfd(d);
 	struct dirent *de;
 	while ((de = readdir(d))) {
 		if (de->d_name[0] == '.' || !strstr(de->d_name, ".tmp."))
@@ -177,14 +183,10 @@ static void prune_blob_temps(struct store *s, struct store_prune_stats *st)
 
 static void prune_rootfs(struct store *s, char **live, struct store_prune_stats *st)
 {
-	int fd = dup(s->fds[STORE_ROOTFS]);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
+	DIR *d = opendir_dup(s->fds[STORE_ROOTFS]);
+	if (!d)
 		return;
-	}
-	rewinddir(d);
+	int fd = dirfd(d);
 	struct dirent *de;
 	while ((de = readdir(d))) {
 		if (!str_endswith(de->d_name, ".ext4") || strv_has(live, de->d_name))
