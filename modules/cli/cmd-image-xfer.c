@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "container/container.h"
 #include "err.h"
 #include "loop.h"
 #include "registry/registry.h"
@@ -204,8 +205,15 @@ struct xfer_job {
 static void pull_fn(void *arg)
 {
 	struct xfer_job *j = arg;
-	struct reg_pull_opts po = { j->have_plat ? &j->plat : NULL, on_progress, &j->pg, NULL };
+	/* The image's disk is written while the layers download; if that
+	 * fails, `run` builds it from the store later. */
+	struct ctr_stream *st = ctr_stream_new(cli_loop(), j->s);
+	struct reg_layer_hook hk;
+	ctr_stream_hook(st, &hk);
+	struct reg_pull_opts po = { j->have_plat ? &j->plat : NULL, on_progress, &j->pg, &hk };
 	j->r = reg_pull(j->rc, j->s, &j->ref, &po, &j->res, &j->err);
+	ctr_stream_end(st, j->r);
+	ctr_stream_free(st);
 }
 
 static void push_fn(void *arg)

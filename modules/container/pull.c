@@ -19,6 +19,7 @@ struct ctr_pull_job {
 	struct oci_ref ref;
 	struct reg_pull_result res;
 	bool quiet;
+	struct ctr_stream *stream;
 	int r;
 	struct err err;
 };
@@ -40,9 +41,13 @@ static void ctr_pull_progress(void *arg, const struct reg_progress *p)
 static void ctr_pull_fn(void *arg)
 {
 	struct ctr_pull_job *j = arg;
-	struct reg_pull_opts po = { .progress = ctr_pull_progress, .progress_arg = j };
+	struct reg_layer_hook hk;
+	struct reg_pull_opts po = { .progress = ctr_pull_progress, .progress_arg = j, .hook = &hk };
 
+	ctr_stream_hook(j->stream, &hk);
 	j->r = reg_pull(j->rc, j->s, &j->ref, &po, &j->res, &j->err);
+	/* A disk that failed to stream is built from the store afterwards. */
+	ctr_stream_end(j->stream, j->r);
 }
 
 int ctr_image_pull(struct loop *l, struct store *s, const char *norm_ref,
@@ -64,9 +69,11 @@ int ctr_image_pull(struct loop *l, struct store *s, const char *norm_ref,
 		oci_ref_free(&j.ref);
 		return r;
 	}
+	j.stream = ctr_stream_new(l, s);
 	r = reg_run(l, ctr_pull_fn, &j);
 	if (r < 0 && j.r >= 0)
 		j.r = err_setx(&j.err, r, "event loop");
+	ctr_stream_free(j.stream);
 	reg_client_free(j.rc);
 	/* curl's closed sockets leave cancelled polls to complete. */
 	while (loop_pending(l) && loop_run_once(l, false) > 0)

@@ -239,6 +239,24 @@ static int pull_blobs(struct pull *p, struct err *err)
 	return 0;
 }
 
+/* A hook that wants the manifest up front gets it with the config in the
+ * store (a consumer needs the config's diff ids to name its output). */
+static int pull_start(struct pull *p, const struct oci_manifest *m, struct err *err)
+{
+	const struct reg_layer_hook *hk = p->o ? p->o->hook : NULL;
+	if (!hk || !hk->start)
+		return 0;
+	int r = pull_one(p, &p->blobs[p->next++]);
+	if (r < 0) {
+		*err = p->err;
+		return r;
+	}
+	r = hk->start(hk->arg, m);
+	if (r < 0)
+		return err_setx(err, r, "layer consumer");
+	return 0;
+}
+
 /* GET a manifest or index by tag or digest; verify and store it. */
 static int fetch_manifest(struct pull *p, const char *what, char digest[OCI_DIGEST_LEN + 1], char **data, size_t *len,
 			  char **ctype, struct err *err)
@@ -326,7 +344,9 @@ int reg_pull(struct reg_client *c, struct store *s, const struct oci_ref *ref, c
 	p.blobs[0] = (struct pull_blob){ &m.config, -1 };
 	for (size_t i = 0; i < m.nlayers; i++)
 		p.blobs[i + 1] = (struct pull_blob){ &m.layers[i], (ssize_t)i };
-	r = pull_blobs(&p, err);
+	r = pull_start(&p, &m, err);
+	if (r >= 0)
+		r = pull_blobs(&p, err);
 	if (r >= 0) {
 		/* The config must parse: a run would need it. */
 		_cleanup_free_ char *cd = NULL;

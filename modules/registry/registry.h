@@ -57,6 +57,10 @@ typedef void (*reg_progress_fn)(void *arg, const struct reg_progress *p);
  * paused (back-pressure, no unbounded buffering). A negative return from
  * data() aborts the pull with that error. */
 struct reg_layer_hook {
+	/* Optional: called once, before any layer, with the manifest; the
+	 * config blob is then already in the store (it is fetched first when
+	 * start is set). A negative return aborts the pull. */
+	int (*start)(void *arg, const struct oci_manifest *m);
 	void (*present)(void *arg, size_t layer, const char *digest);
 	int (*data)(void *arg, size_t layer, const void *buf, size_t len);
 	void (*done)(void *arg, size_t layer, int status);

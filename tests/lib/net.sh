@@ -40,7 +40,7 @@ pid_start() {
 # static or lacks an applet.
 net_disk() {
 	local d=$1 a
-	local applets="sh ip ping wget httpd nc sleep echo mkdir cat ls tr hostname grep true"
+	local applets="sh ip ifconfig ping wget httpd nc sleep echo mkdir cat ls tr hostname grep true"
 	ldd /bin/busybox 2>&1 | grep -q 'not a dynamic executable' || return 1
 	for a in $applets; do busybox --list | grep -qx "$a" || return 1; done
 	rm -rf "$d/rootfs" && mkdir -p "$d/rootfs" || return 1

@@ -84,9 +84,11 @@ t_reg_start() {	# DIR MODE
 }
 
 t_reg_stop() {
-	[ -n "${REG_PID:-}" ] && kill "$REG_PID" 2>/dev/null && wait "$REG_PID" 2>/dev/null
+	# wait returns the killed server's 143: not an error (callers may run
+	# under set -e, e.g. the demo's EXIT trap).
+	if [ -n "${REG_PID:-}" ] && kill "$REG_PID" 2>/dev/null; then wait "$REG_PID" 2>/dev/null || true; fi
 	REG_PID=
-	[ -n "${TOKEN_PID:-}" ] && kill "$TOKEN_PID" 2>/dev/null && wait "$TOKEN_PID" 2>/dev/null
+	if [ -n "${TOKEN_PID:-}" ] && kill "$TOKEN_PID" 2>/dev/null; then wait "$TOKEN_PID" 2>/dev/null || true; fi
 	TOKEN_PID=
 	return 0
 }

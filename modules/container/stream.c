@@ -1,0 +1,336 @@
+/* Streaming pull: layers go into the image's disk while they download.
+ *
+ * The registry client calls the hook below: start() with the manifest (the
+ * config is then in the store, so the chain id and the disk's name are
+ * known), then per layer present() or data()... done(), layers downloading
+ * concurrently. One writer fiber applies the layers in manifest order
+ * through ext4w. The registry writes every byte to ingest/<hex> before
+ * data() sees it, so the writer needs no copy of its own: data() only
+ * moves the layer's high-water mark and wakes the writer, which reads the
+ * bytes back (from the page cache) out of the ingest file, or out of the
+ * committed blob once it has been renamed. A layer that is not the current
+ * one thus waits buffered on disk, and the download never waits for the
+ * writer.
+ *
+ * A layer's end of stream is its done() with success: the digest has been
+ * verified by then, so a corrupt blob can only fail the writer, never
+ * reach the final name. On any failure the writer is aborted (temp file
+ * removed); when the pull itself succeeded, the caller falls back to
+ * building the disk from the stored blobs (e.g. the size guess made before
+ * the uncompressed sizes were known was too small). */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "container-internal.h"
+#include "err.h"
+#include "ext4/ext4.h"
+#include "fiber.h"
+#include "log.h"
+#include "oci/oci.h"
+#include "registry/registry.h"
+#include "store/store.h"
+#include "util.h"
+
+/* The disk is created before any uncompressed size is known: compressed
+ * layers are guessed at this ratio, and the disk is never smaller than
+ * CTR_STREAM_MIN. Both are generous because the file is sparse and a large
+ * empty ext4 costs almost nothing (a 64 GiB one: 0.01 s, 212 KiB of
+ * metadata); a layer that still does not fit fails the writer, and the
+ * disk is then built from the store with the real sizes. */
+#define CTR_STREAM_RATIO 8
+#define CTR_STREAM_MIN (1ULL << 30)
+#define CTR_STREAM_STACK (1u << 20)
+
+struct ctr_stream_layer {
+	char *digest, *media_type;
+	uint64_t delivered;	/* bytes data() has seen (all on disk) */
+	uint64_t off;		/* bytes the writer has consumed */
+	bool present, done, live;
+	int status;
+	int fd;
+};
+
+struct ctr_stream {
+	struct loop *l;
+	struct store *s;
+	struct ctr_stream_layer *layers;
+	size_t n, cur;
+	struct ext4w *w;
+	struct fiber *writer;	/* set while it runs */
+	bool parked;		/* writer waits for bytes */
+	struct fiber *waiter;	/* the pull fiber waiting for the writer */
+	bool pull_ended;
+	int r;
+	struct err err;
+	int lock_fd;
+	char *lock_name, *path;
+};
+
+struct ctr_stream *ctr_stream_new(struct loop *l, struct store *s)
+{
+	struct ctr_stream *st = xcalloc(1, sizeof(*st));
+	st->l = l;
+	st->s = s;
+	st->lock_fd = -1;
+	return st;
+}
+
+static void ctr_stream_kick(struct ctr_stream *st)
+{
+	if (st->writer && st->parked) {
+		st->parked = false;
+		fiber_wake(st->writer);
+	}
+}
+
+/* Open the layer's bytes: the blob if committed, else the ingest file (a
+ * commit renames it; an fd opened before stays valid). */
+static int ctr_stream_open(struct ctr_stream *st, struct ctr_stream_layer *ly)
+{
+	for (int tries = 0; tries < 2; tries++) {
+		int fd = store_blob_open(st->s, ly->digest);
+		if (fd >= 0)
+			return fd;
+		fd = openat(store_dirfd(st->s, STORE_INGEST), ly->digest + 7, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd >= 0 || errno != ENOENT)
+			return fd >= 0 ? fd : -errno;
+	}
+	return -ENOENT;
+}
+
+/* ext4w's read callback, in the writer fiber: bytes up to the high-water
+ * mark, or park until data()/done() moves it. */
+static ssize_t ctr_stream_read(void *arg, void *buf, size_t len)
+{
+	struct ctr_stream *st = arg;
+	struct ctr_stream_layer *ly = &st->layers[st->cur];
+
+	for (;;) {
+		if (ly->status < 0)
+			return ly->status;
+		if (ly->off < ly->delivered || ly->present) {
+			if (ly->fd < 0) {
+				int fd = ctr_stream_open(st, ly);
+				if (fd < 0)
+					return fd;
+				ly->fd = fd;
+			}
+			size_t want = len;
+			if (!ly->present)
+				want = (size_t)MIN((uint64_t)len, ly->delivered - ly->off);
+			ssize_t n = fiber_read(st->l, ly->fd, buf, want, ly->off);
+			if (n < 0)
+				return n;
+			if (n > 0 || ly->present) {
+				ly->off += (uint64_t)n;
+				return n;
+			}
+			/* A restarted download truncated the file: wait for it. */
+		} else if (ly->done) {
+			return 0;
+		} else if (st->pull_ended) {
+			return -ECANCELED;
+		}
+		st->parked = true;
+		fiber_suspend();
+		st->parked = false;
+	}
+}
+
+static void ctr_stream_writer(void *arg)
+{
+	struct ctr_stream *st = arg;
+	int r = 0;
+
+	for (st->cur = 0; st->cur < st->n && r >= 0; st->cur++) {
+		struct ctr_stream_layer *ly = &st->layers[st->cur];
+		ly->live = !ly->present && !ly->done;
+		struct ext4w_source src = {
+			.read = ctr_stream_read, .arg = st, .name = ly->digest, .media_type = ly->media_type,
+		};
+		r = ext4w_apply_layer(st->w, &src, &st->err);
+		if (r >= 0)
+			log_debug("applied layer %zu %s", st->cur, ly->live ? "while downloading" : "from the store");
+	}
+	/* Finish only once the pull succeeded: the image must be complete. */
+	while (r >= 0 && !st->pull_ended) {
+		st->parked = true;
+		fiber_suspend();
+		st->parked = false;
+	}
+	if (r >= 0)
+		r = st->r;
+	if (r >= 0) {
+		r = ext4w_finish(st->w, &st->err);
+		if (r >= 0)
+			chmod(st->path, 0444);
+	} else {
+		ext4w_abort(st->w);
+	}
+	st->w = NULL;
+	st->r = r;
+	st->writer = NULL;
+	if (st->waiter)
+		fiber_wake(st->waiter);
+}
+
+/* Take the disk's lock without waiting: if another process builds this
+ * disk, do not stream; the non-streaming path waits for it later. */
+static bool ctr_stream_lock(struct ctr_stream *st, const char *chain, const char *name)
+{
+	int dir = store_dirfd(st->s, STORE_ROOTFS);
+	struct stat sb;
+
+	st->lock_name = xasprintf("%s.lock", chain + 7);
+	st->lock_fd = openat(dir, st->lock_name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (st->lock_fd >= 0 && flock(st->lock_fd, LOCK_EX | LOCK_NB) == 0 &&
+	    fstatat(dir, name, &sb, AT_SYMLINK_NOFOLLOW) != 0)
+		return true;
+	if (st->lock_fd >= 0)
+		close(st->lock_fd);
+	st->lock_fd = -1;
+	return false;
+}
+
+static uint64_t ctr_stream_size(const struct oci_manifest *m)
+{
+	uint64_t total = 0;
+	for (size_t i = 0; i < m->nlayers; i++) {
+		const char *mt = m->layers[i].media_type ? m->layers[i].media_type : "";
+		uint64_t sz = m->layers[i].size > 0 ? (uint64_t)m->layers[i].size : 0;
+		bool plain = strstr(mt, "gzip") == NULL && strstr(mt, "zstd") == NULL && strstr(mt, "tar") != NULL;
+		total += plain ? sz : sz * CTR_STREAM_RATIO;
+	}
+	return MAX(ext4w_size_for(total), CTR_STREAM_MIN);
+}
+
+/* The disk's chain id from the stored config; false when it does not fit
+ * the manifest (the non-streaming path reports that). */
+static bool ctr_stream_chain(struct ctr_stream *st, const struct oci_manifest *m, char chain[OCI_DIGEST_LEN + 1])
+{
+	_cleanup_free_ char *data = NULL;
+	struct oci_image_config cfg;
+	struct err e = { 0 };
+	size_t len;
+	bool ok = false;
+
+	if (store_blob_read(st->s, m->config.digest, OCI_MAX_CONFIG, &data, &len, &e) < 0 ||
+	    oci_config_parse(data, len, &cfg, &e) < 0)
+		return false;
+	ok = cfg.ndiff_ids == m->nlayers && oci_chain_id(cfg.diff_ids, cfg.ndiff_ids, chain) >= 0;
+	oci_config_free(&cfg);
+	return ok;
+}
+
+static int ctr_stream_start(void *arg, const struct oci_manifest *m)
+{
+	struct ctr_stream *st = arg;
+	char chain[OCI_DIGEST_LEN + 1];
+
+	if (!m->nlayers || !ctr_stream_chain(st, m, chain))
+		return 0;
+	_cleanup_free_ char *name = xasprintf("%s.ext4", chain + 7);
+	if (!ctr_stream_lock(st, chain, name))
+		return 0;
+	st->path = xasprintf("%s/rootfs/%s", store_root(st->s), name);
+	if (ext4w_create(st->path, ctr_stream_size(m), NULL, &st->w, &st->err) < 0) {
+		log_debug("not streaming: %s", err_msg(&st->err));
+		err_clear(&st->err);
+		return 0;
+	}
+	st->n = m->nlayers;
+	st->layers = xcalloc(st->n, sizeof(*st->layers));
+	for (size_t i = 0; i < st->n; i++) {
+		st->layers[i].digest = xstrdup(m->layers[i].digest);
+		st->layers[i].media_type = m->layers[i].media_type ? xstrdup(m->layers[i].media_type) : NULL;
+		st->layers[i].fd = -1;
+	}
+	st->writer = fiber_spawn(st->l, ctr_stream_writer, st, CTR_STREAM_STACK);
+	return 0;
+}
+
+static void ctr_stream_present(void *arg, size_t layer, const char *digest)
+{
+	struct ctr_stream *st = arg;
+	(void)digest;
+	if (layer < st->n) {
+		st->layers[layer].present = true;
+		if (layer == st->cur)
+			ctr_stream_kick(st);
+	}
+}
+
+static int ctr_stream_data(void *arg, size_t layer, const void *buf, size_t len)
+{
+	struct ctr_stream *st = arg;
+	(void)buf;
+	if (layer < st->n) {
+		st->layers[layer].delivered += len;
+		if (layer == st->cur)
+			ctr_stream_kick(st);
+	}
+	return 0;
+}
+
+static void ctr_stream_done(void *arg, size_t layer, int status)
+{
+	struct ctr_stream *st = arg;
+	if (layer < st->n) {
+		st->layers[layer].done = true;
+		st->layers[layer].status = status < 0 ? status : 0;
+		ctr_stream_kick(st);
+	}
+}
+
+void ctr_stream_hook(struct ctr_stream *st, struct reg_layer_hook *hk)
+{
+	*hk = (struct reg_layer_hook){
+		.start = ctr_stream_start, .present = ctr_stream_present,
+		.data = ctr_stream_data, .done = ctr_stream_done, .arg = st,
+	};
+}
+
+int ctr_stream_end(struct ctr_stream *st, int pull_status)
+{
+	if (!st->layers && !st->w)
+		return 0;
+	st->pull_ended = true;
+	if (st->r >= 0 && pull_status < 0)
+		st->r = pull_status;
+	while (st->writer) {
+		st->waiter = fiber_current();
+		ctr_stream_kick(st);
+		fiber_suspend();
+	}
+	st->waiter = NULL;
+	if (st->r < 0 && pull_status >= 0) {
+		/* The pull is fine: the stored blobs can still make the disk. */
+		log_debug("streaming the disk failed (%s): it will be built from the store", err_msg(&st->err));
+	}
+	return st->r;
+}
+
+void ctr_stream_free(struct ctr_stream *st)
+{
+	if (!st)
+		return;
+	ext4w_abort(st->w);
+	for (size_t i = 0; i < st->n; i++) {
+		free(st->layers[i].digest);
+		free(st->layers[i].media_type);
+		if (st->layers[i].fd >= 0)
+			close(st->layers[i].fd);
+	}
+	free(st->layers);
+	if (st->lock_fd >= 0) {
+		unlinkat(store_dirfd(st->s, STORE_ROOTFS), st->lock_name, 0);
+		close(st->lock_fd);
+	}
+	free(st->lock_name);
+	free(st->path);
+	free(st);
+}
