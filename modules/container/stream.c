@@ -125,11 +125,15 @@ static ssize_t ctr_stream_read(void *arg, void *buf, size_t len)
 			ssize_t n = fiber_read(st->l, ly->fd, buf, want, ly->off);
 			if (n < 0)
 				return n;
-			if (n > 0 || ly->present) {
+			if (n > 0 || ly->present || ly->done) {
 				ly->off += (uint64_t)n;
 				return n;
 			}
-			/* A restarted download truncated the file: wait for it. */
+			/* A download the registry restarted from byte 0 (Range
+			 * ignored) truncated the file and replays it: the mark
+			 * overcounts, the bytes come back the same. Wait. */
+			if (st->pull_ended)
+				return -ECANCELED;
 		} else if (ly->done) {
 			return 0;
 		} else if (st->pull_ended) {
@@ -153,6 +157,9 @@ static void ctr_stream_writer(void *arg)
 			.read = ctr_stream_read, .arg = st, .name = ly->digest, .media_type = ly->media_type,
 		};
 		r = ext4w_apply_layer(st->w, &src, &st->err);
+		if (ly->fd >= 0)
+			close(ly->fd);
+		ly->fd = -1;
 		if (r >= 0)
 			log_debug("applied layer %zu %s", st->cur, ly->live ? "while downloading" : "from the store");
 	}
@@ -185,6 +192,8 @@ static bool ctr_stream_lock(struct ctr_stream *st, const char *chain, const char
 	int dir = store_dirfd(st->s, STORE_ROOTFS);
 	struct stat sb;
 
+	if (fstatat(dir, name, &sb, AT_SYMLINK_NOFOLLOW) == 0)
+		return false;	/* built already: no lock file to leave behind */
 	st->lock_name = xasprintf("%s.lock", chain + 7);
 	st->lock_fd = openat(dir, st->lock_name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (st->lock_fd >= 0 && flock(st->lock_fd, LOCK_EX | LOCK_NB) == 0 &&

@@ -189,7 +189,11 @@ static void prune_rootfs(struct store *s, char **live, struct store_prune_stats 
 	int fd = dirfd(d);
 	struct dirent *de;
 	while ((de = readdir(d))) {
-		if (!str_endswith(de->d_name, ".ext4") || strv_has(live, de->d_name))
+		/* Temp disks of builds that died before their rename: every
+		 * builder holds the store lock shared, so under prune's exclusive
+		 * lock none of them is live. */
+		bool temp = strstr(de->d_name, ".ext4.tmp-") != NULL;
+		if (!temp && (!str_endswith(de->d_name, ".ext4") || strv_has(live, de->d_name)))
 			continue;
 		struct stat sb;
 		if (fstatat(fd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(sb.st_mode) &&

@@ -218,6 +218,7 @@ static void prune(struct store *s, struct t_image *im)
 	int rfd = store_dirfd(s, STORE_ROOTFS), ifd = store_dirfd(s, STORE_INGEST);
 	t_ok(touch(rfd, disk, "disk") == 0 && touch(rfd, "0000.ext4", "old disk!") == 0, "two rootfs disks");
 	t_ok(touch(ifd, "abandoned", "partial") == 0, "an abandoned ingest file");
+	t_ok(touch(rfd, "0001.ext4.tmp-AbC123", "dead") == 0, "a disk build that died before its rename");
 	_cleanup_free_ char *tmpname = xasprintf("%s.tmp.99999", junk + 7);
 	t_ok(touch(store_dirfd(s, STORE_BLOBS), tmpname, "half") == 0, "a blob write that died before its rename");
 	t_is(store_ingest_begin(s, ABSENT, 100, &busy, &e), 0, "an ingest file being written (locked)");
@@ -230,10 +231,11 @@ static void prune(struct store *s, struct t_image *im)
 	t_is(st.ingest, 2, "the abandoned ingest file and the dead temp file removed");
 	t_ok(faccessat(store_dirfd(s, STORE_BLOBS), tmpname, F_OK, AT_SYMLINK_NOFOLLOW) < 0, "temp file gone");
 	t_ok(faccessat(ifd, &ABSENT[7], F_OK, 0) == 0, "a locked ingest file is left alone");
-	t_is(st.rootfs, 1, "one rootfs disk removed");
+	t_is(st.rootfs, 2, "one rootfs disk and one dead temp disk removed");
 	t_ok(faccessat(rfd, disk, F_OK, 0) == 0 && faccessat(rfd, "0000.ext4", F_OK, 0) < 0,
 	     "the disk of a named image stays, the other goes");
-	t_is((long long)st.bytes, 15 + 7 + 4 + 9, "bytes freed add up");
+	t_ok(faccessat(rfd, "0001.ext4.tmp-AbC123", F_OK, 0) < 0, "the temp disk is gone");
+	t_is((long long)st.bytes, 15 + 7 + 4 + 9 + 4, "bytes freed add up");
 	store_ingest_end(&busy, true);
 
 	t_is(store_image_remove(s, "example.com/a:1", &e), 0, "remove one name");
