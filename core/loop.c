@@ -205,6 +205,14 @@ int loop_writev(struct loop *l, struct loop_op *op, int fd, const struct iovec *
 	return loop_op_queued(l, op, sqe, false);
 }
 
+int loop_writev_async(struct loop *l, struct loop_op *op, int fd, const struct iovec *iov, unsigned n, uint64_t off)
+{
+	LOOP_PREP(l, op, sqe);
+	io_uring_prep_writev(sqe, fd, iov, n, off);
+	sqe->flags |= IOSQE_ASYNC;
+	return loop_op_queued(l, op, sqe, false);
+}
+
 int loop_recv(struct loop *l, struct loop_op *op, int fd, void *buf, size_t len, int flags)
 {
 	LOOP_PREP(l, op, sqe);
@@ -397,4 +405,10 @@ int loop_run(struct loop *l)
 void loop_stop(struct loop *l)
 {
 	l->stop = true;
+}
+
+int loop_submit(struct loop *l)
+{
+	int r = io_uring_submit(&l->ring);
+	return r == -EBUSY || r == -EAGAIN || r == -EINTR ? 0 : r;
 }

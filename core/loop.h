@@ -51,6 +51,11 @@ int loop_run(struct loop *l);
  * ready. Returns the number of completions dispatched or -errno. */
 int loop_run_once(struct loop *l, bool wait);
 void loop_stop(struct loop *l);
+/* Hand the requests queued so far to the kernel now, without waiting.
+ * Ops are otherwise submitted when the round ends; a fiber that queues
+ * write-behind and keeps computing calls this so the I/O starts at once.
+ * Returns the number submitted or -errno. */
+int loop_submit(struct loop *l);
 /* Number of ops, timers and watches keeping loop_run() alive. */
 unsigned loop_pending(const struct loop *l);
 
@@ -64,6 +69,11 @@ int loop_read(struct loop *l, struct loop_op *op, int fd, void *buf, unsigned le
 int loop_write(struct loop *l, struct loop_op *op, int fd, const void *buf, unsigned len, uint64_t off);
 int loop_readv(struct loop *l, struct loop_op *op, int fd, const struct iovec *iov, unsigned n, uint64_t off);
 int loop_writev(struct loop *l, struct loop_op *op, int fd, const struct iovec *iov, unsigned n, uint64_t off);
+/* As loop_writev, but the kernel runs it in one of its workers
+ * (IOSQE_ASYNC) instead of copying a buffered write into the page cache
+ * inside the submitting syscall: for megabytes of write-behind that the
+ * caller wants to overlap with its own CPU work. */
+int loop_writev_async(struct loop *l, struct loop_op *op, int fd, const struct iovec *iov, unsigned n, uint64_t off);
 int loop_recv(struct loop *l, struct loop_op *op, int fd, void *buf, size_t len, int flags);
 int loop_send(struct loop *l, struct loop_op *op, int fd, const void *buf, size_t len, int flags);
 int loop_accept(struct loop *l, struct loop_op *op, int fd, struct sockaddr *addr, socklen_t *alen, int flags);

@@ -9,6 +9,7 @@
 
 #include <getopt.h>
 #include <stdarg.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,6 +95,10 @@ static const struct option global_opts[] = {
 int main(int argc, char **argv)
 {
 	struct cli_ctx ctx = { .prog = argv[0] };
+	/* A guest or a QEMU can go away while we still write to its socket
+	 * (a window update racing the VM's power-off): that is an EPIPE for
+	 * the one channel, never a reason for ucrt and its other VMs to die. */
+	signal(SIGPIPE, SIG_IGN);
 	log_init_from_env();
 	/* '+': stop at the first non-option, the command's own options follow. */
 	int c;

@@ -83,8 +83,8 @@ static int ctr_image_config(struct store *s, const char *digest, struct oci_imag
 	return r < 0 ? err_wrap(err, "image config %.19s", digest) : 0;
 }
 
-static int ctr_disk_build(struct store *s, const struct oci_manifest *m, const char *path,
-			  struct err *err)
+static int ctr_disk_build(struct loop *l, struct store *s, const struct oci_manifest *m,
+			  const char *path, struct err *err)
 {
 	int blobs = store_dirfd(s, STORE_BLOBS);
 	uint64_t total = 0;
@@ -99,7 +99,8 @@ static int ctr_disk_build(struct store *s, const struct oci_manifest *m, const c
 			return err_setx(err, r, "layer %.19s", m->layers[i].digest);
 		total += est;
 	}
-	r = ext4w_create(path, ext4w_size_for(total), NULL, &w, err);
+	struct ext4w_opts o = { .loop = l };
+	r = ext4w_create(path, ext4w_size_for(total), &o, &w, err);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < m->nlayers; i++) {
@@ -127,8 +128,9 @@ static int ctr_disk_build(struct store *s, const struct oci_manifest *m, const c
 }
 
 /* Build rootfs/<name> under its lock unless someone else did meanwhile. */
-static int ctr_disk_build_locked(struct store *s, const struct oci_manifest *m, const char *chain,
-				 const char *name, const char *path, struct err *err)
+static int ctr_disk_build_locked(struct loop *l, struct store *s, const struct oci_manifest *m,
+				 const char *chain, const char *name, const char *path,
+				 struct err *err)
 {
 	int dir = store_dirfd(s, STORE_ROOTFS);
 	_cleanup_free_ char *lock = xasprintf("%s.lock", chain + 7);
@@ -142,7 +144,7 @@ static int ctr_disk_build_locked(struct store *s, const struct oci_manifest *m, 
 	if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
 		return 0;
 	uint64_t t = loop_now_ns();
-	int r = ctr_disk_build(s, m, path, err);
+	int r = ctr_disk_build(l, s, m, path, err);
 	unlinkat(dir, lock, 0);
 	if (r < 0)
 		return err_wrap(err, "building the disk of %.19s", chain);
@@ -151,8 +153,8 @@ static int ctr_disk_build_locked(struct store *s, const struct oci_manifest *m, 
 }
 
 /* rootfs/<hex>.ext4 exists when this returns 0. */
-static int ctr_disk_ensure(struct store *s, const struct oci_manifest *m, const char *chain,
-			   char **disk, struct err *err)
+static int ctr_disk_ensure(struct loop *l, struct store *s, const struct oci_manifest *m,
+			   const char *chain, char **disk, struct err *err)
 {
 	_cleanup_free_ char *name = xasprintf("%s.ext4", chain + 7);
 	_cleanup_free_ char *path = xasprintf("%s/rootfs/%s", store_root(s), name);
@@ -161,7 +163,7 @@ static int ctr_disk_ensure(struct store *s, const struct oci_manifest *m, const 
 	*disk = NULL;
 	if (fstatat(store_dirfd(s, STORE_ROOTFS), name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
 	    !S_ISREG(st.st_mode)) {
-		int r = ctr_disk_build_locked(s, m, chain, name, path, err);
+		int r = ctr_disk_build_locked(l, s, m, chain, name, path, err);
 		if (r < 0)
 			return r;
 	}
@@ -237,7 +239,7 @@ int ctr_image_get(struct loop *l, const char *root, const char *ref,
 		r = err_set(err, -r, "image %s: no layers", si.name);
 		goto fail;
 	}
-	r = ctr_disk_ensure(s, &m, chain, &out->disk, err);
+	r = ctr_disk_ensure(l, s, &m, chain, &out->disk, err);
 	if (r < 0)
 		goto fail;
 	out->t_disk = loop_now_ns();

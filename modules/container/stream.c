@@ -246,7 +246,8 @@ static int ctr_stream_start(void *arg, const struct oci_manifest *m)
 	if (!ctr_stream_lock(st, chain, name))
 		return 0;
 	st->path = xasprintf("%s/rootfs/%s", store_root(st->s), name);
-	if (ext4w_create(st->path, ctr_stream_size(m), NULL, &st->w, &st->err) < 0) {
+	struct ext4w_opts o = { .loop = st->l };
+	if (ext4w_create(st->path, ctr_stream_size(m), &o, &st->w, &st->err) < 0) {
 		log_debug("not streaming: %s", err_msg(&st->err));
 		err_clear(&st->err);
 		return 0;

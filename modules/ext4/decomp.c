@@ -8,15 +8,22 @@
  * a rootfs that halves the time: see docs/rootfs.md). The worker is pure
  * CPU: the caller's thread still pulls the layer through src->read (which
  * may await the network in a fiber) and hands the compressed chunks over;
- * the worker never calls back into the caller. */
+ * the worker never calls back into the caller. A caller in a fiber on the
+ * reactor waits for the worker by awaiting an eventfd, so the loop goes on
+ * serving downloads and VMs meanwhile; elsewhere it waits on a condition
+ * variable. */
 #include "ext4-internal.h"
 #include "err.h"
+#include "fiber.h"
+#include "loop.h"
 #include "util.h"
 
 #include <errno.h>
 #include <isa-l/igzip_lib.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 #include <zstd.h>
 
 #define DEC_IN (256 * 1024)
@@ -55,6 +62,9 @@ struct dec_pipe {
 	bool w_done, w_failed;
 	struct err w_err;
 	bool holding;		/* caller holds out[out_tail] (lent to libarchive) */
+	/* Set while a fiber caller awaits efd: the worker then posts it once. */
+	bool caller_parked;
+	int efd;		/* eventfd, -1 when the caller is not on a reactor */
 	bool worker_has_in;	/* worker holds in[in_tail] */
 	uint64_t fed;		/* compressed bytes handed over */
 };
@@ -71,6 +81,7 @@ struct ext4w_dec {
 	uint64_t in_seen;	/* caller side: total_in behind the output so far */
 	uint64_t total_out, max_out;
 	uint32_t max_ratio;
+	struct loop *loop;	/* the caller's reactor, or NULL */
 	struct dec_pipe *p;	/* NULL: plain tar, read in the caller */
 	int failed;		/* caller side: sticky error */
 };
@@ -120,6 +131,7 @@ static int pipe_start(struct ext4w_dec *d)
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->to_caller, NULL);
 	pthread_cond_init(&p->to_worker, NULL);
+	p->efd = d->loop && fiber_current() ? eventfd(0, EFD_CLOEXEC) : -1;
 	p->in[0].buf = d->in;
 	for (size_t i = 1; i < PIPE_IN; i++)
 		p->in[i].buf = xmalloc(DEC_IN);
@@ -144,6 +156,8 @@ static int pipe_start(struct ext4w_dec *d)
 			free(p->in[i].buf);
 		for (size_t i = 0; i < PIPE_OUT; i++)
 			free(p->out[i].buf);
+		if (p->efd >= 0)
+			close(p->efd);
 		free(p);
 		return -r;
 	}
@@ -166,6 +180,7 @@ int ext4w_dec_new(const struct ext4w_source *src, const struct ext4w_opts *o,
 	d->src = src;
 	d->in = xmalloc(DEC_IN);
 	d->max_out = o->max_layer_bytes;
+	d->loop = o->loop;
 	d->max_ratio = o->max_ratio;
 	/* Sniff from the first read (tiny reads: gather at least 4 bytes). */
 	while (d->in_len < 4 && !d->in_eof) {
@@ -293,6 +308,21 @@ static ssize_t dec_zstd(struct ext4w_dec *d, struct err *err)
 
 /* Worker side: give back the consumed input slot, wait for the next one.
  * Returns its length, 0 at the end of the source, -ECANCELED on stop. */
+/* Worker side, under mu: wake the caller. */
+static void pipe_wake_caller(struct dec_pipe *p)
+{
+	pthread_cond_signal(&p->to_caller);
+	if (p->caller_parked) {
+		uint64_t one = 1;
+		p->caller_parked = false;
+		if (write(p->efd, &one, sizeof(one)) < 0) {
+			/* Cannot fail for a counter this small; a lost post
+			 * would hang the caller, so say so loudly. */
+			abort();
+		}
+	}
+}
+
 static ssize_t pipe_take_input(struct ext4w_dec *d, struct err *err)
 {
 	struct dec_pipe *p = d->p;
@@ -303,7 +333,7 @@ static ssize_t pipe_take_input(struct ext4w_dec *d, struct err *err)
 	}
 	while (p->in_head == p->in_tail && !p->in_eof && !p->stop) {
 		p->hungry = true;
-		pthread_cond_signal(&p->to_caller);
+		pipe_wake_caller(p);
 		pthread_cond_wait(&p->to_worker, &p->mu);
 	}
 	p->hungry = false;
@@ -353,7 +383,7 @@ static void *pipe_worker(void *arg)
 			s->in_total = d->total_in;
 			p->out_head++;
 		}
-		pthread_cond_signal(&p->to_caller);
+		pipe_wake_caller(p);
 		pthread_mutex_unlock(&p->mu);
 		if (n <= 0)
 			break;
@@ -384,6 +414,26 @@ static int pipe_feed(struct ext4w_dec *d, struct err *err)
 	}
 	pthread_cond_signal(&p->to_worker);
 	return 0;
+}
+
+/* Caller side, under mu: wait for the worker to produce or finish. */
+static void pipe_wait_worker(struct ext4w_dec *d)
+{
+	struct dec_pipe *p = d->p;
+	if (p->efd < 0) {
+		pthread_cond_wait(&p->to_caller, &p->mu);
+		return;
+	}
+	p->caller_parked = true;
+	pthread_mutex_unlock(&p->mu);
+	uint64_t v;
+	ssize_t r = fiber_read(d->loop, p->efd, &v, sizeof(v), (uint64_t)-1);
+	pthread_mutex_lock(&p->mu);
+	if (r < 0) {
+		/* The loop could not take the read: fall back to blocking. */
+		p->caller_parked = false;
+		pthread_cond_wait(&p->to_caller, &p->mu);
+	}
 }
 
 /* Caller side: return the chunk lent last time, keep the worker's input
@@ -427,7 +477,7 @@ static ssize_t pipe_read(struct ext4w_dec *d, const void **buf, struct err *err)
 		}
 		if (p->w_done)
 			break;
-		pthread_cond_wait(&p->to_caller, &p->mu);
+		pipe_wait_worker(d);
 	}
 	pthread_mutex_unlock(&p->mu);
 	return n;
@@ -444,6 +494,8 @@ static void pipe_stop(struct ext4w_dec *d)
 	pthread_mutex_destroy(&p->mu);
 	pthread_cond_destroy(&p->to_caller);
 	pthread_cond_destroy(&p->to_worker);
+	if (p->efd >= 0)
+		close(p->efd);
 	for (size_t i = 0; i < PIPE_IN; i++)
 		free(p->in[i].buf);
 	for (size_t i = 0; i < PIPE_OUT; i++)

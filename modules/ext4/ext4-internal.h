@@ -24,15 +24,18 @@ void ext4w_path_split(char *path, const char **dir, const char **base);
 
 /* ---- iomgr.c: libext2fs io_manager with write-behind ---- */
 
-/* Writes go to an in-memory log, coalesced into pwritev() calls on
- * contiguous runs when the log fills or on flush; a direct-mapped cache
- * serves metadata re-reads. */
+/* Writes go to an in-memory log, coalesced into writev requests on
+ * contiguous runs when the log fills or on flush (on the reactor when one
+ * is attached); a direct-mapped cache serves metadata re-reads. */
 extern io_manager ext4w_io_manager;
 struct ext4w_io_stats {
 	uint64_t writes, write_bytes, reads, read_bytes;
 	uint64_t data_bytes;	/* file data handed to ext4w_io_write_data */
 };
 void ext4w_io_get_stats(io_channel ch, struct ext4w_io_stats *st);
+/* Send batches through l (NULL: synchronous writes); see iomgr.c. */
+struct loop;
+void ext4w_io_use_loop(io_channel ch, struct loop *l);
 /* File data: like io_channel_write_blk64 but kept out of the metadata
  * read cache (libext2fs never reads it back). Returns 0 or -errno. */
 int ext4w_io_write_data(io_channel ch, uint64_t blk, uint64_t n, const void *data);

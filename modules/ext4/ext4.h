@@ -20,6 +20,7 @@
 
 struct err;
 struct ext4w;
+struct loop;
 
 /* A layer is a byte stream the writer pulls: read() returns the number of
  * bytes stored in buf (0 at the end of the layer) or -errno. It may block
@@ -39,6 +40,12 @@ struct ext4w_opts {
 	uint32_t max_ratio;		/* uncompressed/compressed; 0: 2000 */
 	uint32_t inode_ratio;		/* bytes per inode; 0: 16384 */
 	bool fsync;			/* fsync the image before the rename */
+	/* The process's reactor. When set, a writer driven from a fiber on
+	 * it writes the image through io_uring ops awaited by that fiber
+	 * (write-behind), waits for the inflate thread on an eventfd instead
+	 * of blocking the loop, and fsyncs through the loop; other callers
+	 * (and NULL) write synchronously. Drive one writer from one fiber. */
+	struct loop *loop;
 };
 
 /* Defaults for unset (zero) fields of opts. */

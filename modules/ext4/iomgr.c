@@ -4,24 +4,27 @@
  * cache; applying a layer writes tens of thousands of blocks, so here every
  * write is copied into an append-only log (1024 blocks), a hash maps each
  * block to its newest copy in the log, and when the log fills (or on flush)
- * the newest copies are written with pwritev() over contiguous runs. Reads
- * see the log first, then a direct-mapped cache of single-block reads
- * (inode tables, directories, bitmaps), then the file.
+ * the newest copies are written over contiguous runs. Reads see the log
+ * first, then a direct-mapped cache of single-block reads (inode tables,
+ * directories, bitmaps), then the file.
  *
- * A full log is handed to a private io_uring as writev requests and the
- * log buffers swap, so inflating and parsing go on while the kernel copies
- * the batch (write-behind; one batch in flight at a time keeps ordering).
- * Without io_uring it falls back to synchronous pwritev(). This runs off the
- * reactor (the CLI's `rootfs build`); inside the reactor the same batches
- * would go through core/loop.h ops awaited by the applying fiber. */
+ * With a reactor (ext4w_io_use_loop) and called from a fiber, a full log
+ * goes to the reactor's io_uring as writev ops run by kernel workers and
+ * the log buffers swap, so inflating and parsing go on while the kernel
+ * copies the batch (write-behind); one batch in flight at a time keeps the
+ * writes ordered, and the fiber awaits it only when the next batch is
+ * ready or the file must be consistent. Elsewhere (no loop, or not in a
+ * fiber) the runs are written at once with pwritev(). */
 #include "ext4-internal.h"
+#include "fiber.h"
+#include "log.h"
+#include "loop.h"
 #include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <string.h>
-#include <liburing.h>
 #include <sys/uio.h>
 
 /* 4 MiB per batch: small enough that the two log buffers stay in memory
@@ -37,24 +40,28 @@ struct wb_rec {
 	uint32_t idx, n;	/* position in the log, block count */
 };
 
-/* One writev in flight on the ring; kept until its completion so a short
- * write can be redone. */
+/* One writev in flight on the reactor; kept until its completion so a
+ * short write can be redone. */
+struct wb;
 struct wb_sub {
-	struct iovec *iov;
+	struct loop_op op;
+	struct wb *b;
+	struct wb_sub *next;
 	int n;
 	uint64_t off;
 	size_t len;
+	struct iovec iov[];
 };
 
 struct wb {
 	int fd;
 	unsigned bs;
 	uint8_t *log, *spare;	/* filling / in flight (double buffer) */
-	struct io_uring ring;
-	bool have_ring;
-	struct wb_sub *subs;
-	size_t nsub, sub_cap;
+	struct loop *loop;	/* NULL: synchronous writes */
+	struct fiber *waiter;	/* the fiber awaiting the batch */
+	struct wb_sub *subs;	/* the batch in flight */
 	unsigned inflight;
+	bool closed;		/* closed while a batch was in flight */
 	int async_err;
 	uint32_t log_used;
 	struct wb_rec *recs;
@@ -116,76 +123,82 @@ static int wb_pwritev(struct wb *b, struct iovec *iov, int n, uint64_t off)
 	return 0;
 }
 
-/* Wait for the batch in flight; redo short writes synchronously. */
+static void wb_free(struct wb *b);
+
+/* Completion of one writev of the batch, on the reactor. A short write or
+ * an error is redone synchronously (rare: a full disk or a signal). */
+static void wb_sub_done(struct loop_op *op, int res, uint32_t flags)
+{
+	struct wb_sub *sub = container_of(op, struct wb_sub, op);
+	struct wb *b = sub->b;
+	(void)flags;
+	if (res >= 0)
+		b->st.write_bytes += (uint64_t)res;
+	if (!b->closed && (res < 0 || (size_t)res != sub->len)) {
+		int r = wb_pwritev(b, sub->iov, sub->n, sub->off);
+		if (r < 0 && !b->async_err)
+			b->async_err = r;
+	}
+	if (--b->inflight)
+		return;
+	if (b->closed)
+		wb_free(b);
+	else if (b->waiter)
+		fiber_wake(b->waiter);
+}
+
+/* Wait for the batch in flight and release it; returns its first error. */
 static int wb_wait(struct wb *b)
 {
 	while (b->inflight) {
-		struct io_uring_cqe *cqe;
-		int r = io_uring_wait_cqe(&b->ring, &cqe);
-		if (r == -EINTR)
-			continue;
-		if (r < 0)
-			return r;
-		struct wb_sub *sub = &b->subs[io_uring_cqe_get_data64(cqe)];
-		int res = cqe->res;
-		io_uring_cqe_seen(&b->ring, cqe);
-		b->inflight--;
-		if (res >= 0)
-			b->st.write_bytes += (uint64_t)res;
-		if (res < 0 || (size_t)res != sub->len) {
-			int rr = wb_pwritev(b, sub->iov, sub->n, sub->off);
-			if (rr < 0 && !b->async_err)
-				b->async_err = rr;
+		if (fiber_current()) {
+			b->waiter = fiber_current();
+			fiber_suspend();
+			b->waiter = NULL;
+		} else {
+			/* Only reached outside any callback (loop_run_once
+			 * aborts otherwise): e.g. a writer driven from main(). */
+			int r = loop_run_once(b->loop, true);
+			if (r < 0)
+				return r;
 		}
 	}
-	for (size_t i = 0; i < b->nsub; i++)
-		free(b->subs[i].iov);
-	b->nsub = 0;
+	while (b->subs) {
+		struct wb_sub *n = b->subs->next;
+		free(b->subs);
+		b->subs = n;
+	}
 	int r = b->async_err;
 	b->async_err = 0;
 	return r;
 }
 
-/* Hand a run to the ring (IOSQE_ASYNC: the copy into the page cache runs
- * in a kernel worker on another CPU while we keep inflating), or write it
- * now without a ring. */
+/* Queue a run on the reactor, or write it now when there is no fiber to
+ * await it. */
 static int wb_submit(struct wb *b, struct iovec *iov, int n, uint64_t off)
 {
-	if (!b->have_ring)
+	if (!b->loop || !fiber_current())
 		return wb_pwritev(b, iov, n, off);
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&b->ring);
-	if (!sqe) {
-		int r = io_uring_submit(&b->ring);
-		if (r < 0)
-			return r;
-		sqe = io_uring_get_sqe(&b->ring);
-		if (!sqe)
-			return wb_pwritev(b, iov, n, off);
-	}
-	if (b->nsub == b->sub_cap) {
-		b->sub_cap = b->sub_cap ? b->sub_cap * 2 : 64;
-		b->subs = xrealloc(b->subs, b->sub_cap * sizeof(*b->subs));
-	}
-	struct wb_sub *sub = &b->subs[b->nsub];
-	sub->iov = xmalloc((size_t)n * sizeof(*iov));
+	struct wb_sub *sub = xmalloc(sizeof(*sub) + (size_t)n * sizeof(*iov));
+	*sub = (struct wb_sub){ .op = { .cb = wb_sub_done }, .b = b, .n = n, .off = off };
 	memcpy(sub->iov, iov, (size_t)n * sizeof(*iov));
-	sub->n = n;
-	sub->off = off;
-	sub->len = 0;
 	for (int i = 0; i < n; i++)
 		sub->len += iov[i].iov_len;
-	io_uring_prep_writev(sqe, b->fd, sub->iov, (unsigned)n, off);
-	sqe->flags |= IOSQE_ASYNC;
-	io_uring_sqe_set_data64(sqe, b->nsub);
-	b->nsub++;
+	int r = loop_writev_async(b->loop, &sub->op, b->fd, sub->iov, (unsigned)n, off);
+	if (r < 0) {
+		free(sub);
+		return wb_pwritev(b, iov, n, off);
+	}
+	sub->next = b->subs;
+	b->subs = sub;
 	b->inflight++;
 	b->st.writes++;
 	return 0;
 }
 
 /* Write the newest copy of every logged block, contiguous runs merged.
- * With a ring the batch stays in flight (the log buffers swap) until the
- * next flush, a read that misses, or close. */
+ * On the reactor the batch stays in flight (the log buffers swap) until
+ * the next flush, a read that misses, or close. */
 static int wb_flush(struct wb *b)
 {
 	int rw = wb_wait(b);
@@ -225,7 +238,7 @@ static int wb_flush(struct wb *b)
 	if (r == 0 && n > 0)
 		r = wb_submit(b, iov, n, run_start * b->bs);
 	if (b->inflight) {
-		int s = io_uring_submit(&b->ring);
+		int s = loop_submit(b->loop);
 		if (s < 0 && r == 0)
 			r = s;
 		uint8_t *t = b->log;
@@ -262,7 +275,6 @@ static errcode_t wb_open(const char *name, int flags, io_channel *out)
 		b->hkey[i] = WB_EMPTY;
 	b->ckey = xmalloc(WB_CACHE_SLOTS * sizeof(*b->ckey));
 	wb_alloc(b, 1024);
-	b->have_ring = io_uring_queue_init(64, &b->ring, 0) == 0;
 	ch->magic = EXT2_ET_MAGIC_IO_CHANNEL;
 	ch->manager = ext4w_io_manager;
 	ch->name = xstrdup(name);
@@ -274,19 +286,13 @@ static errcode_t wb_open(const char *name, int flags, io_channel *out)
 	return 0;
 }
 
-static errcode_t wb_close(io_channel ch)
+static void wb_free(struct wb *b)
 {
-	if (--ch->refcount > 0)
-		return 0;
-	struct wb *b = wb_of(ch);
-	int r = wb_flush(b);
-	int rw = wb_wait(b);
-	if (r == 0)
-		r = rw;
-	if (b->have_ring)
-		io_uring_queue_exit(&b->ring);
-	close(b->fd);
-	free(b->subs);
+	while (b->subs) {
+		struct wb_sub *n = b->subs->next;
+		free(b->subs);
+		b->subs = n;
+	}
 	free(b->spare);
 	free(b->log);
 	free(b->cdata);
@@ -295,8 +301,31 @@ static errcode_t wb_close(io_channel ch)
 	free(b->hval);
 	free(b->recs);
 	free(b);
+}
+
+static errcode_t wb_close(io_channel ch)
+{
+	if (--ch->refcount > 0)
+		return 0;
+	struct wb *b = wb_of(ch);
+	int r = 0;
+	if (b->inflight && !fiber_current()) {
+		/* Cannot wait here (an abort from a callback): the last
+		 * completion frees the buffers the kernel still reads. Only
+		 * an image being thrown away gets here. */
+		b->closed = true;
+		r = -ECANCELED;
+	} else {
+		r = wb_flush(b);
+		int rw = wb_wait(b);
+		if (r == 0)
+			r = rw;
+	}
+	close(b->fd);
 	free(ch->name);
 	free(ch);
+	if (!b->closed)
+		wb_free(b);
 	return r < 0 ? (errcode_t)-r : 0;
 }
 
@@ -499,6 +528,11 @@ static struct struct_io_manager wb_manager = {
 };
 
 io_manager ext4w_io_manager = &wb_manager;
+
+void ext4w_io_use_loop(io_channel ch, struct loop *l)
+{
+	wb_of(ch)->loop = l;
+}
 
 void ext4w_io_get_stats(io_channel ch, struct ext4w_io_stats *st)
 {

@@ -2,6 +2,8 @@
  * applied by apply.c, then flush, close and an atomic rename. */
 #include "ext4-internal.h"
 #include "err.h"
+#include "fiber.h"
+#include "loop.h"
 #include "util.h"
 
 #include <errno.h>
@@ -150,6 +152,8 @@ int ext4w_create(const char *path, uint64_t size, const struct ext4w_opts *opts,
 	set_params(&sb, size, &w->opts);
 	errcode_t e = ext2fs_initialize(w->tmp_path, EXT2_FLAG_RW | EXT2_FLAG_64BITS, &sb,
 					ext4w_io_manager, &w->fs);
+	if (!e)
+		ext4w_io_use_loop(w->fs->io, w->opts.loop);
 	r = e ? ext4w_errno(e) : init_fs(w->fs);
 	if (r < 0) {
 		err_set(err, r, "%s: creating the filesystem: %s", path,
@@ -195,12 +199,22 @@ void ext4w_abort(struct ext4w *w)
 	ext4w_free(w);
 }
 
-static int sync_path(const char *path, bool dir)
+/* fsync through the reactor when the writer's fiber can await it: an
+ * image's fsync can take long enough to stall every other transfer. */
+static int sync_path(const struct ext4w *w, const char *path, bool dir)
 {
 	int fd = open(path, (dir ? O_DIRECTORY : 0) | O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	int r = fsync(fd) < 0 ? -errno : 0;
+	int r;
+	if (w->opts.loop && fiber_current()) {
+		struct loop_op op = FIBER_OP_INIT;
+		r = loop_fsync(w->opts.loop, &op, fd, false);
+		if (r == 0)
+			r = fiber_await(&op);
+	} else {
+		r = fsync(fd) < 0 ? -errno : 0;
+	}
 	close(fd);
 	return r;
 }
@@ -216,7 +230,7 @@ int ext4w_finish(struct ext4w *w, struct err *err)
 		ext4w_abort(w);
 		return r;
 	}
-	int r = w->opts.fsync ? sync_path(w->tmp_path, false) : 0;
+	int r = w->opts.fsync ? sync_path(w, w->tmp_path, false) : 0;
 	if (r == 0 && rename(w->tmp_path, w->path) < 0)
 		r = -errno;
 	if (r < 0) {
@@ -229,7 +243,7 @@ int ext4w_finish(struct ext4w *w, struct err *err)
 		char *slash = strrchr(dir, '/');
 		if (slash)
 			*(slash == dir ? slash + 1 : slash) = 0;
-		sync_path(slash ? dir : ".", true);
+		sync_path(w, slash ? dir : ".", true);
 	}
 	free(w->tmp_path);
 	w->tmp_path = NULL;
