@@ -82,9 +82,8 @@ static ssize_t t_read(void *arg, void *buf, size_t len)
 	return (ssize_t)n;
 }
 
-static int t_sh(const char *fmt, const char *arg)
+static int t_sh(const char *cmd)
 {
-	_cleanup_free_ char *cmd = xasprintf(fmt, arg, arg);
 	int st = system(cmd);
 	return st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
@@ -176,7 +175,8 @@ int main(void)
 	     "%llu writes, %llu bytes through the reactor before finish", (unsigned long long)j.st.writes,
 	     (unsigned long long)j.st.write_bytes);
 	t_ok(t_ticks > 3, "the loop kept running while the image was written (%u rounds)", t_ticks);
-	t_is(t_sh("e2fsck -fn %s >/dev/null 2>&1", img), 0, "e2fsck -fn clean");
+	_cleanup_free_ char *fsck = xasprintf("e2fsck -fn %s >/dev/null 2>&1", img);
+	t_is(t_sh(fsck), 0, "e2fsck -fn clean");
 	static uint8_t want[T_FILE_SIZE];
 	t_fill(want, sizeof(want), 97);
 	_cleanup_free_ char *dump = xasprintf("%s/f097", t_dir);
@@ -194,12 +194,13 @@ int main(void)
 	fiber_set_on_exit(f, t_abort_on_exit, &j2);
 	t_is(loop_run(l), 0, "loop drains the orphaned batch");
 	t_ok(t_aborted && j2.w == NULL, "second image applied, then aborted outside the fiber");
-	_cleanup_free_ char *tmp_glob = xasprintf("%s/aborted.ext4*", t_dir);
-	t_ok(t_sh("test -z \"$(ls %s 2>/dev/null)\"", tmp_glob) == 0, "abort left no file behind");
+	_cleanup_free_ char *left = xasprintf("test -z \"$(ls %s/aborted.ext4* 2>/dev/null)\"", t_dir);
+	t_ok(t_sh(left) == 0, "abort left no file behind");
 	t_is(t_count_fds(), fds + (dfd >= 0 ? 1 : 0), "no fd leaked");
 
 	loop_free(l);
 	free(t_layer);
-	t_sh("rm -rf %s", t_dir);
+	_cleanup_free_ char *rm = xasprintf("rm -rf %s", t_dir);
+	t_sh(rm);
 	return t_done();
 }
