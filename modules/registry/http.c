@@ -449,6 +449,32 @@ static int xfer_drain(struct reg_xfer *x)
 	}
 }
 
+static const char *http_version_name(long v)
+{
+	switch (v) {
+	case CURL_HTTP_VERSION_1_0: return "HTTP/1.0";
+	case CURL_HTTP_VERSION_1_1: return "HTTP/1.1";
+	case CURL_HTTP_VERSION_2_0: return "HTTP/2";
+	case CURL_HTTP_VERSION_3: return "HTTP/3";
+	default: return "no response";
+	}
+}
+
+/* Debug only: the negotiated protocol and whether the transfer needed a
+ * new connection (0: it reused one, or multiplexed on an HTTP/2 one). */
+static void xfer_log(struct reg_client *c, struct reg_xfer *x)
+{
+	long ver = 0, conns = 0;
+	curl_easy_getinfo(x->easy, CURLINFO_HTTP_VERSION, &ver);
+	curl_easy_getinfo(x->easy, CURLINFO_NUM_CONNECTS, &conns);
+	c->stats.xfers++;
+	c->stats.conns += (unsigned long)MAX(conns, 0L);
+	if (ver == CURL_HTTP_VERSION_2_0)
+		c->stats.h2++;
+	log_debug("registry: %s %s: %ld over %s, %ld new connection%s", x->call->method, x->call->url,
+		  x->call->status, http_version_name(ver), conns, conns == 1 ? "" : "s");
+}
+
 int reg_http_perform(struct reg_client *c, struct reg_host *h, struct reg_call *call, const char *auth)
 {
 	struct reg_xfer x = { .call = call };
@@ -476,8 +502,18 @@ int reg_http_perform(struct reg_client *c, struct reg_host *h, struct reg_call *
 			curl_multi_remove_handle(c->multi, x.easy);
 		call->cc = x.done ? x.cc : CURLE_ABORTED_BY_CALLBACK;
 	}
+	if (mc == CURLM_OK && log_enabled(LOG_DEBUG))
+		xfer_log(c, &x);
 	buf_free(&x.pend);
 	curl_easy_cleanup(x.easy);
 	curl_slist_free_all(hdrs);
 	return r;
+}
+
+void reg_stats_log(const struct reg_client *c, const struct reg_stats *start, const char *what, const char *ref)
+{
+	if (!log_enabled(LOG_DEBUG))
+		return;
+	log_debug("registry: %s %s: %lu transfers, %lu connections opened, %lu over HTTP/2", what, ref,
+		  c->stats.xfers - start->xfers, c->stats.conns - start->conns, c->stats.h2 - start->h2);
 }

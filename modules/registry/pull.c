@@ -335,6 +335,7 @@ int reg_pull(struct reg_client *c, struct store *s, const struct oci_ref *ref, c
 {
 	struct pull p = { .c = c, .s = s, .ref = ref, .o = o };
 	p.h = reg_host_get(c, ref->domain);
+	struct reg_stats st0 = c->stats;
 	struct oci_manifest m;
 	int r = pull_resolve(&p, res, &m, err);
 	if (r < 0)
@@ -360,6 +361,7 @@ int reg_pull(struct reg_client *c, struct store *s, const struct oci_ref *ref, c
 		_cleanup_free_ char *name = oci_ref_string(ref);
 		_cleanup_free_ char *source = oci_ref_name(ref);
 		r = store_image_register(s, name, res->digest, o ? o->platform : NULL, source, err);
+		reg_stats_log(c, &st0, "pull", name);
 	}
 	free(p.blobs);
 	oci_manifest_free(&m);

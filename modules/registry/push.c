@@ -245,11 +245,20 @@ static int index_complete(struct store *s, const struct store_image *img, struct
 	return ok;
 }
 
+static void push_stats_log(const struct push *p, const struct reg_stats *st0)
+{
+	if (!log_enabled(LOG_DEBUG))
+		return;
+	_cleanup_free_ char *name = oci_ref_string(p->dst);
+	reg_stats_log(p->c, st0, "push", name);
+}
+
 int reg_push(struct reg_client *c, struct store *s, const struct store_image *img, const struct oci_ref *dst,
 	     const struct reg_push_opts *o, char digest[OCI_DIGEST_LEN + 1], struct err *err)
 {
 	struct push p = { .c = c, .s = s, .dst = dst, .img = img, .o = o };
 	p.h = reg_host_get(c, dst->domain);
+	struct reg_stats st0 = c->stats;
 	_cleanup_free_ char *src_repo = NULL, *ixdata = NULL;
 	/* Same registry, other repository: the registry may link the blob. */
 	struct oci_ref src;
@@ -264,8 +273,10 @@ int reg_push(struct reg_client *c, struct store *s, const struct store_image *im
 	if (!index_complete(s, img, &ix, &ixdata, &ixlen)) {
 		/* Only one platform of a multi-arch image is here: push that. */
 		int r = push_image(&p, img->manifest, dst->tag ? dst->tag : img->manifest, err);
-		if (r >= 0)
+		if (r >= 0) {
 			memcpy(digest, img->manifest, OCI_DIGEST_LEN + 1);
+			push_stats_log(&p, &st0);
+		}
 		return r;
 	}
 	/* Every platform is here: children by digest, then the index. */
@@ -275,8 +286,10 @@ int reg_push(struct reg_client *c, struct store *s, const struct store_image *im
 	if (r >= 0)
 		r = push_manifest(&p, ix.media_type ? ix.media_type : OCI_MT_INDEX, ixdata, ixlen, img->digest,
 				  dst->tag ? dst->tag : img->digest, err);
-	if (r >= 0)
+	if (r >= 0) {
 		memcpy(digest, img->digest, OCI_DIGEST_LEN + 1);
+		push_stats_log(&p, &st0);
+	}
 	oci_index_free(&ix);
 	return r;
 }

@@ -40,6 +40,12 @@ struct reg_client {
 	struct reg_host *hosts;
 	struct reg_token *tokens;
 	int running;
+	/* Counted only at debug level (for the per-pull/push summary). */
+	struct reg_stats {
+		unsigned long xfers;	/* transfers performed */
+		unsigned long conns;	/* new connections they opened */
+		unsigned long h2;	/* transfers over HTTP/2 */
+	} stats;
 };
 
 /* One HTTP request, performed by reg_call() from a fiber. */
@@ -93,5 +99,7 @@ void reg_tokens_free(struct reg_token *t);
 
 /* http.c: the low-level perform without auth or retries. */
 int reg_http_perform(struct reg_client *c, struct reg_host *h, struct reg_call *call, const char *auth);
+/* Debug log: what a pull or push cost since *start (a copy of c->stats). */
+void reg_stats_log(const struct reg_client *c, const struct reg_stats *start, const char *what, const char *ref);
 
 #endif
