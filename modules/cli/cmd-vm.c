@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#define VMB_LIMIT_S 300u	/* a guest that never says hello */
+
 struct vmb {
 	struct loop *l;
 	struct vm_host host;
@@ -70,6 +72,19 @@ static double vmb_ms(struct vm *vm, enum vm_phase p)
 	return t && s ? (double)(t - s) / 1e6 : -1;
 }
 
+static void vmb_agent(struct vm *vm, int fd, const struct err *e, void *data)
+{
+	struct vmb *b = data;
+
+	if (fd < 0) {
+		cli_error("boot %u: %s", b->done + 1, e ? e->msg : strerror(-fd));
+		b->status = EXIT_RUNTIME;
+		vm_quit(vm, 2000);
+		return;
+	}
+	agent_new(&b->ag, b->l, fd, &vmb_agent_ops, b);
+}
+
 static void vmb_exited(struct vm *vm, int wstatus, void *data)
 {
 	struct vmb *b = data;
@@ -78,7 +93,7 @@ static void vmb_exited(struct vm *vm, int wstatus, void *data)
 	printf("boot %u: hello_ms=%.1f exit_ms=%.1f qmp_ms=%.1f\n", b->done + 1, hello, ex,
 	       vmb_ms(vm, VM_T_QMP));
 	fflush(stdout);
-	if (hello < 0) {
+	if (hello < 0 && !b->status) {
 		cli_error("boot %u: guest-init never said hello%s%s", b->done + 1,
 			  vm_qemu_stderr(vm)[0] ? "; qemu: " : "", vm_qemu_stderr(vm));
 		b->status = EXIT_RUNTIME;
@@ -97,7 +112,7 @@ static void vmb_exited(struct vm *vm, int wstatus, void *data)
 
 static int vmb_next(struct vmb *b)
 {
-	struct vm_events ev = { .exited = vmb_exited };
+	struct vm_events ev = { .exited = vmb_exited, .agent = vmb_agent };
 	struct err e = { 0 };
 	int r;
 
@@ -107,14 +122,7 @@ static int vmb_next(struct vmb *b)
 		b->status = EXIT_RUNTIME;
 		return r;
 	}
-	r = agent_new(&b->ag, b->l, vm_agent_take_fd(b->vm), &vmb_agent_ops, b);
-	if (r < 0) {
-		cli_error("agent: %s", strerror(-r));
-		b->status = EXIT_RUNTIME;
-		vm_free(b->vm);
-		return r;
-	}
-	loop_timer_start(b->l, &b->limit, 300ull * 1000000000u);
+	loop_timer_start(b->l, &b->limit, VMB_LIMIT_S * 1000000000ull);
 	return 0;
 }
 
@@ -172,7 +180,10 @@ static int vmb_parse(int argc, char **argv, struct vm_host_opts *o, struct vmb *
 
 int cmd_vm_boot(struct cli_ctx *ctx, int argc, char **argv)
 {
-	struct vmb b = { .count = 1, .cfg = { .name = "boot", .agent = true } };
+	struct vmb b = {
+		.count = 1,
+		.cfg = { .name = "boot", .agent = true, .agent_timeout_ms = VMB_LIMIT_S * 1000u },
+	};
 	struct vm_host_opts o = { 0 };
 	_cleanup_free_ char *cache = xasprintf("%s/vm", ctx->root);
 	struct err e = { 0 };
@@ -188,7 +199,8 @@ int cmd_vm_boot(struct cli_ctx *ctx, int argc, char **argv)
 	}
 	if (b.host.accel_note[0])
 		log_info("%s", b.host.accel_note);
-	printf("kernel=%s accel=%s\n", b.host.kernel.path, vm_accel_name(b.host.accel));
+	printf("kernel=%s accel=%s transport=%s\n", b.host.kernel.path, vm_accel_name(b.host.accel),
+	       vm_transport_name(b.host.transport));
 	b.l = cli_loop();
 	loop_timer_init(&b.limit, vmb_timeout, &b);
 	b.hello_ms = xcalloc(b.count, sizeof(double));

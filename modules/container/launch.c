@@ -43,6 +43,7 @@ struct ctr {
 	struct ctr_proc main;
 	struct ctr_proc *procs;		/* exec'ed ones */
 	bool ready, main_exited, quitting, done, freeing, killed;
+	bool manual_credit;		/* ctr_manual_credit before the agent existed */
 	char *console;			/* console log path (owned) */
 	int status;
 	struct err err;
@@ -255,6 +256,31 @@ static const struct agent_ops ctr_agent_ops = {
 	.closed = ctr_on_closed,
 };
 
+/* The vm module hands the channel over once it exists (at once for
+ * virtio-serial, after guest-init connected for vsock). */
+static void ctr_vm_agent(struct vm *vm, int fd, const struct err *e, void *data)
+{
+	struct ctr *c = data;
+	int r;
+
+	if (fd < 0) {
+		ctr_fail(c, -fd, "%s (console log: %s)", e ? e->msg : strerror(-fd),
+			 c->o.console_log ? c->o.console_log : "not kept");
+		return;
+	}
+	if (c->quitting) {	/* killed or failed before the guest got here */
+		close(fd);
+		return;
+	}
+	r = agent_new(&c->ag, c->l, fd, &ctr_agent_ops, c);
+	if (r < 0) {
+		ctr_fail(c, -r, "agent session of %s: %s", c->o.cfg->name, strerror(-r));
+		return;
+	}
+	if (c->manual_credit)
+		agent_set_auto_credit(c->ag, false);
+}
+
 static void ctr_vm_exited(struct vm *vm, int wstatus, void *data)
 {
 	struct ctr *c = data;
@@ -295,8 +321,9 @@ int ctr_start(struct loop *l, const struct ctr_launch *o, const struct ctr_event
 		.ndisks = 1,
 		.console_log = o->console_log,
 		.agent = true,
+		.agent_timeout_ms = CTR_BOOT_TIMEOUT_S * 1000u,
 	};
-	struct vm_events vev = { .exited = ctr_vm_exited };
+	struct vm_events vev = { .exited = ctr_vm_exited, .agent = ctr_vm_agent };
 	struct ctr *c = xcalloc(1, sizeof(*c));
 	int r;
 
@@ -325,14 +352,6 @@ int ctr_start(struct loop *l, const struct ctr_launch *o, const struct ctr_event
 		free(c->console);
 		free(c);
 		return err_wrap(err, "starting the VM of %s", cfg->name);
-	}
-	r = agent_new(&c->ag, l, vm_agent_take_fd(c->vm), &ctr_agent_ops, c);
-	if (r < 0) {
-		vm_free(c->vm);
-		ctr_netvm_destroy(c->net);
-		free(c->console);
-		free(c);
-		return err_setx(err, r, "agent session of %s", cfg->name);
 	}
 	loop_timer_start(l, &c->boot_timer, CTR_BOOT_TIMEOUT_S * 1000000000ull);
 	*out = c;
@@ -400,6 +419,7 @@ int ctr_resize(struct ctr_proc *p, uint16_t rows, uint16_t cols)
 
 void ctr_manual_credit(struct ctr *c)
 {
+	c->manual_credit = true;
 	if (c->ag)
 		agent_set_auto_credit(c->ag, false);
 }

@@ -42,7 +42,12 @@ static bool vm_tcg_single(const struct vm_host *h, const struct vm_config *c)
 	return h->accel == VM_ACCEL_TCG && c->cpus <= 1 && h->kernel.builtin;
 }
 
-static char *vm_cmdline(const struct vm_host *h, const struct vm_config *c)
+static bool vm_use_vsock(const struct vm_host *h, const struct vm_config *c)
+{
+	return c->agent && h->transport == VM_TRANSPORT_VSOCK;
+}
+
+static char *vm_cmdline(const struct vm_host *h, const struct vm_config *c, const struct vm_vsock_ids *vs)
 {
 	struct buf b = BUF_INIT;
 
@@ -62,15 +67,46 @@ static char *vm_cmdline(const struct vm_host *h, const struct vm_config *c)
 		 * no keyboard controller to find. */
 		buf_puts(&b, " i8042.noaux i8042.nokbd i8042.nopnp");
 	}
+	/* guest-init connects to the host (CID 2) on this port instead of
+	 * looking for the virtio-serial port (docs/guest-init.md). */
+	if (vm_use_vsock(h, c))
+		buf_printf(&b, " ucrt.vsock=%u", vs ? vs->port : 0);
 	if (c->cmdline && *c->cmdline)
 		buf_printf(&b, " %s", c->cmdline);
 	return buf_steal(&b);
 }
 
-char **vm_argv(const struct vm_host *h, const struct vm_config *c)
+/* The agent channel's device: a virtio-serial port on an inherited
+ * socketpair, or vhost-vsock on an inherited /dev/vhost-vsock fd whose
+ * CID ucrt set already (QEMU needs no access to the device node). */
+static void vm_argv_agent(char ***v, const struct vm_host *h, const struct vm_config *c,
+			  const struct vm_vsock_ids *vs)
+{
+	char *s;
+
+	if (!c->agent)
+		return;
+	if (vm_use_vsock(h, c)) {
+		strv_push(v, "-device");
+		s = xasprintf("vhost-vsock-device,guest-cid=%u,vhostfd=%d", vs ? vs->cid : 0, VM_FD_VHOST);
+		strv_push(v, s);
+		free(s);
+		return;
+	}
+	strv_push(v, "-device");
+	strv_push(v, "virtio-serial-device,max_ports=2");
+	strv_push(v, "-chardev");
+	s = xasprintf("socket,id=agent,fd=%d", VM_FD_AGENT);
+	strv_push(v, s);
+	free(s);
+	strv_push(v, "-device");
+	strv_push(v, "virtserialport,chardev=agent,name=" VM_AGENT_PORT);
+}
+
+char **vm_argv(const struct vm_host *h, const struct vm_config *c, const struct vm_vsock_ids *vs)
 {
 	char **v = NULL;
-	_cleanup_free_ char *cmdline = vm_cmdline(h, c);
+	_cleanup_free_ char *cmdline = vm_cmdline(h, c, vs);
 	_cleanup_free_ char *kernel = vm_qemu_escape(h->kernel.path);
 	bool kvm = h->accel == VM_ACCEL_KVM;
 	char *s;
@@ -124,14 +160,7 @@ char **vm_argv(const struct vm_host *h, const struct vm_config *c)
 	strv_push(&v, "socket,id=con,fd=4");
 	strv_push(&v, "-serial");
 	strv_push(&v, "chardev:con");
-	if (c->agent) {
-		strv_push(&v, "-device");
-		strv_push(&v, "virtio-serial-device,max_ports=2");
-		strv_push(&v, "-chardev");
-		strv_push(&v, "socket,id=agent,fd=5");
-		strv_push(&v, "-device");
-		strv_push(&v, "virtserialport,chardev=agent,name=" VM_AGENT_PORT);
-	}
+	vm_argv_agent(&v, h, c, vs);
 	for (unsigned i = 0; i < c->ndisks && i < VM_MAX_DISKS; i++) {
 		const struct vm_disk *d = &c->disks[i];
 		_cleanup_free_ char *file = vm_qemu_escape(d->path);

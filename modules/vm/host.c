@@ -219,6 +219,26 @@ void vm_host_release(struct vm_host *h)
 	memset(h, 0, sizeof(*h));
 }
 
+/* The option wins, then $UCRT_AGENT_TRANSPORT, then what the host has. */
+static int vm_transport_probe(struct vm_host *h, const struct vm_host_opts *o, struct err *err)
+{
+	const char *env = getenv("UCRT_AGENT_TRANSPORT");
+	enum vm_transport want = o->transport;
+	char why[300];
+	int r;
+
+	if (want == VM_TRANSPORT_AUTO && env && *env && vm_transport_parse(env, &want) < 0)
+		return err_set(err, EINVAL, "UCRT_AGENT_TRANSPORT: want auto, serial or vsock, not '%s'", env);
+	r = vm_transport_select(want, NULL, &h->transport, why, sizeof(why), err);
+	if (r < 0 && o->transport == VM_TRANSPORT_AUTO)
+		err_wrap(err, "UCRT_AGENT_TRANSPORT");
+	if (r < 0)
+		return r;
+	if (why[0])
+		log_debug("vm: %s", why);
+	return 0;
+}
+
 int vm_host_probe(struct vm_host *h, const struct vm_host_opts *o, struct err *err)
 {
 	const char *q = o->qemu ? o->qemu : getenv("UCRT_QEMU");
@@ -236,6 +256,9 @@ int vm_host_probe(struct vm_host *h, const struct vm_host_opts *o, struct err *e
 		h->accel = vm_accel_detect(h->accel_note, sizeof(h->accel_note));
 	if (h->accel == VM_ACCEL_TCG)
 		h->tsc_khz = vm_tsc_khz_cached(o->cache_dir);
+	r = vm_transport_probe(h, o, err);
+	if (r < 0)
+		goto fail;
 
 	r = vm_kernel_find(&h->kernel, o->kernel, err);
 	if (r < 0)
@@ -251,10 +274,10 @@ int vm_host_probe(struct vm_host *h, const struct vm_host_opts *o, struct err *e
 		err_wrap(err, "initramfs for %s", h->kernel.path);
 		goto fail;
 	}
-	log_debug("vm: qemu %s, accel %s%s, kernel %s (%s%s), init %s, tsc %u kHz", h->qemu,
-		  vm_accel_name(h->accel), h->sandbox ? " +sandbox" : "", h->kernel.path,
+	log_debug("vm: qemu %s, accel %s%s, kernel %s (%s%s), init %s, tsc %u kHz, agent over %s",
+		  h->qemu, vm_accel_name(h->accel), h->sandbox ? " +sandbox" : "", h->kernel.path,
 		  h->kernel.release ? h->kernel.release : "?", h->kernel.builtin ? ", built-in drivers" : "",
-		  h->init, h->tsc_khz);
+		  h->init, h->tsc_khz, vm_transport_name(h->transport));
 	return 0;
 fail:
 	vm_host_release(h);

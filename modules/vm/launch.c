@@ -1,6 +1,8 @@
 /* One QEMU child on the reactor: spawn with a clean fd table and signal
  * state, watch it through a pidfd, drain its serial console into the log
- * and its stderr into a bounded buffer, talk QMP. */
+ * and its stderr into a bounded buffer, talk QMP, and hand the agent
+ * channel to the caller (a socketpair end, or an accepted vsock
+ * connection). */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -39,7 +41,9 @@ struct vm {
 	int wstatus;
 	bool exit_reported;
 
-	int agent_fd;
+	int agent_fd;		/* serial: until handed over by agent_timer */
+	struct loop_timer agent_timer;
+	struct vm_acceptor *acceptor;	/* vsock: until guest-init connects */
 	int log_fd;
 	struct vm_qmp qmp;
 	struct vm_stream con;	/* serial console -> log_fd */
@@ -56,8 +60,6 @@ struct vm {
 };
 
 struct loop *vm_loop(struct vm *vm) { return vm->loop; }
-int vm_agent_fd(const struct vm *vm) { return vm->agent_fd; }
-int vm_agent_take_fd(struct vm *vm) { return TAKE_FD(vm->agent_fd); }
 pid_t vm_pid(const struct vm *vm) { return vm->pid; }
 bool vm_running(const struct vm *vm) { return vm->watching; }
 const char *vm_qemu_stderr(const struct vm *vm) { return vm->errbuf; }
@@ -95,6 +97,7 @@ static void vm_finalize(struct vm *vm)
 	int fds[] = { vm->qmp.fd, vm->con.fd, vm->err.fd, vm->agent_fd, vm->log_fd };
 
 	vm_qmp_free(&vm->qmp);
+	vm_acceptor_free(vm->acceptor);
 	for (size_t i = 0; i < ARRAY_SIZE(fds); i++) {
 		if (fds[i] >= 0)
 			close(fds[i]);
@@ -110,6 +113,7 @@ static void vm_maybe_finalize(struct vm *vm)
 	if (vm->freeing && !vm->watching && vm->ops == 0) {
 		loop_timer_stop(vm->loop, &vm->kill_timer);
 		loop_timer_stop(vm->loop, &vm->drain_timer);
+		loop_timer_stop(vm->loop, &vm->agent_timer);
 		vm_finalize(vm);
 	}
 }
@@ -224,6 +228,9 @@ static void vm_child_exited(struct loop_child *c, int wstatus)
 	else
 		log_debug("vm %s: qemu exited with status %d", vm->name, WEXITSTATUS(wstatus));
 	vm_qmp_shutdown(&vm->qmp);
+	/* No guest left to connect: the exited event tells the caller. */
+	loop_timer_stop(vm->loop, &vm->agent_timer);
+	vm_acceptor_free(TAKE_PTR(vm->acceptor));
 	if (vm->freeing) {
 		vm_maybe_finalize(vm);
 		return;
@@ -278,11 +285,109 @@ static void vm_close_pair(int sv[2])
 	}
 }
 
+/* The host end of the agent channel, made before QEMU starts: QEMU gets
+ * pair[1] (serial) or vhost_fd (vsock); the guest learns ids.port from
+ * its command line. */
+struct vm_chan {
+	int pair[2];
+	int vhost_fd;
+	int listen_fd;
+	struct vm_vsock_ids ids;
+};
+
+static void vm_chan_close(struct vm_chan *ch)
+{
+	vm_close_pair(ch->pair);
+	if (ch->vhost_fd >= 0)
+		close(TAKE_FD(ch->vhost_fd));
+	if (ch->listen_fd >= 0)
+		close(TAKE_FD(ch->listen_fd));
+}
+
+static int vm_chan_open(struct vm_chan *ch, const struct vm_host *h, const struct vm_config *c,
+			struct err *err)
+{
+	int r;
+
+	*ch = (struct vm_chan){ .pair = { -1, -1 }, .vhost_fd = -1, .listen_fd = -1 };
+	if (!c->agent)
+		return 0;
+	if (h->transport != VM_TRANSPORT_VSOCK)
+		return vm_socketpair(ch->pair, err);
+	r = vm_vhost_open(VM_VHOST_VSOCK_DEV, &ch->ids.cid, err);
+	if (r < 0)
+		return r;
+	ch->vhost_fd = r;
+	r = vm_vsock_listen(&ch->ids.port, err);
+	if (r < 0) {
+		vm_chan_close(ch);
+		return err_wrap(err, "vsock transport");
+	}
+	ch->listen_fd = r;
+	return 0;
+}
+
+static void vm_agent_report(struct vm *vm, int fd, const struct err *e)
+{
+	if (vm->ev.agent)
+		vm->ev.agent(vm, fd, e, vm->data);
+	else if (fd >= 0)
+		close(fd);
+}
+
+/* The socketpair exists from the start, but it is handed over from the
+ * reactor like an accepted vsock connection: callers have one path. */
+static void vm_agent_serial_ready(struct loop_timer *t)
+{
+	struct vm *vm = t->data;
+
+	vm_agent_report(vm, TAKE_FD(vm->agent_fd), NULL);
+}
+
+static void vm_agent_vsock_done(void *data, int fd, const struct err *e)
+{
+	struct vm *vm = data;
+
+	vm_acceptor_free(TAKE_PTR(vm->acceptor));
+	if (fd >= 0)
+		log_debug("vm %s: guest-init connected over vsock", vm->name);
+	vm_agent_report(vm, fd, e);
+}
+
+/* Serial: schedule the hand-over. Vsock: accept on the reactor (armed
+ * before fork so that nothing can fail once QEMU runs). */
+static int vm_agent_arm(struct vm *vm, struct vm_chan *ch, const struct vm_config *c)
+{
+	uint64_t ms = c->agent_timeout_ms ? c->agent_timeout_ms : VM_AGENT_TIMEOUT_MS;
+
+	loop_timer_init(&vm->agent_timer, vm_agent_serial_ready, vm);
+	vm->agent_fd = TAKE_FD(ch->pair[0]);
+	if (ch->listen_fd < 0)
+		return 0;
+	log_debug("vm %s: vsock guest CID %u, host port %u", vm->name, ch->ids.cid, ch->ids.port);
+	return vm_acceptor_start(vm->loop, TAKE_FD(ch->listen_fd), ch->ids.cid, ch->ids.port,
+				 ms * 1000000u, vm_agent_vsock_done, vm, &vm->acceptor);
+}
+
+static void vm_trace_argv(const char *name, char **argv)
+{
+	_cleanup_free_ char *cmd = NULL;
+	struct buf b = BUF_INIT;
+
+	if (!log_enabled(LOG_TRACE))
+		return;
+	for (char **a = argv; *a; a++)
+		buf_printf(&b, "%s%s", a == argv ? "" : " ", *a);
+	cmd = buf_steal(&b);
+	log_trace("vm %s: %s", name, cmd);
+}
+
 int vm_start(struct loop *l, const struct vm_host *h, const struct vm_config *c,
 	     const struct vm_events *ev, void *data, struct vm **out, struct err *err)
 {
-	int qmp[2] = { -1, -1 }, con[2] = { -1, -1 }, agent[2] = { -1, -1 }, errp[2] = { -1, -1 };
-	_cleanup_strv_ char **argv = vm_argv(h, c);
+	int qmp[2] = { -1, -1 }, con[2] = { -1, -1 }, errp[2] = { -1, -1 };
+	struct vm_chan ch = { .pair = { -1, -1 }, .vhost_fd = -1, .listen_fd = -1 };
+	_cleanup_strv_ char **argv = NULL;
 	_cleanup_close_ int devnull = -1, log_fd = -1;
 	struct vm *vm;
 	pid_t pid, self = getpid();
@@ -299,20 +404,14 @@ int vm_start(struct loop *l, const struct vm_host *h, const struct vm_config *c,
 	if (devnull < 0)
 		return err_setx(err, errno, "/dev/null");
 	if ((r = vm_socketpair(qmp, err)) < 0 || (r = vm_socketpair(con, err)) < 0 ||
-	    (c->agent && (r = vm_socketpair(agent, err)) < 0))
+	    (r = vm_chan_open(&ch, h, c, err)) < 0)
 		goto fail;
 	if (pipe2(errp, O_CLOEXEC) < 0) {
 		r = err_setx(err, errno, "pipe");
 		goto fail;
 	}
-	if (log_enabled(LOG_TRACE)) {
-		_cleanup_free_ char *cmd = NULL;
-		struct buf b = BUF_INIT;
-		for (char **a = argv; *a; a++)
-			buf_printf(&b, "%s%s", a == argv ? "" : " ", *a);
-		cmd = buf_steal(&b);
-		log_trace("vm %s: %s", c->name ? c->name : "", cmd);
-	}
+	argv = vm_argv(h, c, &ch.ids);
+	vm_trace_argv(c->name ? c->name : "", argv);
 
 	vm = xcalloc(1, sizeof(*vm));
 	vm->loop = l;
@@ -321,16 +420,19 @@ int vm_start(struct loop *l, const struct vm_host *h, const struct vm_config *c,
 		vm->ev = *ev;
 	vm->data = data;
 	vm_stamp(vm, VM_T_START);
+	r = vm_agent_arm(vm, &ch, c);
+	if (r < 0) {
+		err_setx(err, r, "vm %s: accepting on vsock port %u", vm->name, ch.ids.port);
+		goto fail_vm;
+	}
 	pid = fork();
 	if (pid < 0) {
 		r = err_setx(err, errno, "fork");
-		free(vm->name);
-		free(vm);
-		goto fail;
+		goto fail_vm;
 	}
 	if (pid == 0) {
-		int fds[VM_FD_FIRST_FREE] = { devnull, errp[1], errp[1], qmp[1], con[1], agent[1],
-					     c->mac ? c->tap_fd : -1 };
+		int fds[VM_FD_FIRST_FREE] = { devnull, errp[1], errp[1], qmp[1], con[1], ch.pair[1],
+					     c->mac ? c->tap_fd : -1, ch.vhost_fd };
 		vm_child(argv, fds, self);
 	}
 	vm_stamp(vm, VM_T_SPAWNED);
@@ -338,9 +440,7 @@ int vm_start(struct loop *l, const struct vm_host *h, const struct vm_config *c,
 	close(qmp[1]);
 	close(con[1]);
 	close(errp[1]);
-	if (agent[1] >= 0)
-		close(agent[1]);
-	vm->agent_fd = agent[0];
+	vm_chan_close(&ch);	/* QEMU holds its ends (and with them the CID) */
 	vm->log_fd = TAKE_FD(log_fd);
 	vm->con = (struct vm_stream){ .vm = vm, .fd = con[0] };
 	vm->err = (struct vm_stream){ .vm = vm, .fd = errp[0] };
@@ -361,13 +461,21 @@ int vm_start(struct loop *l, const struct vm_host *h, const struct vm_config *c,
 	vm_qmp_open(&vm->qmp, vm, qmp[0]);
 	vm_stream_read(&vm->con);
 	vm_stream_read(&vm->err);
+	if (vm->agent_fd >= 0)
+		loop_timer_start(l, &vm->agent_timer, 0);
 	log_debug("vm %s: qemu pid %d", vm->name, (int)pid);
 	*out = vm;
 	return 0;
+fail_vm:
+	vm_acceptor_free(vm->acceptor);
+	if (vm->agent_fd >= 0)
+		close(vm->agent_fd);
+	free(vm->name);
+	free(vm);
 fail:
 	vm_close_pair(qmp);
 	vm_close_pair(con);
-	vm_close_pair(agent);
+	vm_chan_close(&ch);
 	vm_close_pair(errp);
 	return r;
 }
@@ -416,7 +524,10 @@ void vm_free(struct vm *vm)
 		return;
 	vm->freeing = true;
 	vm->ev.exited = NULL;
+	vm->ev.agent = NULL;
 	vm_kill(vm, SIGKILL);
+	loop_timer_stop(vm->loop, &vm->agent_timer);
+	vm_acceptor_free(TAKE_PTR(vm->acceptor));
 	vm_qmp_shutdown(&vm->qmp);
 	if (loop_op_active(&vm->con.op))
 		loop_cancel(vm->loop, &vm->con.op);

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include "buf.h"
@@ -16,7 +17,8 @@
 #define VM_FD_CONSOLE 4
 #define VM_FD_AGENT 5
 #define VM_FD_TAP 6
-#define VM_FD_FIRST_FREE 7
+#define VM_FD_VHOST 7		/* /dev/vhost-vsock, guest CID already set */
+#define VM_FD_FIRST_FREE 8
 
 /* newc cpio writer (cpio.c). */
 struct vm_cpio {
@@ -82,5 +84,46 @@ void vm_op_unref(struct vm *vm);
 
 /* argv.c */
 bool vm_kernel_is_elf(const char *path);
+
+/* vsock.c: host side of the vsock transport. */
+
+/* Guest CIDs are picked in [VM_CID_MIN, VM_CID_MAX]: 0-2 are reserved
+ * (hypervisor, local, host) and -1U is VMADDR_CID_ANY. */
+#define VM_CID_MIN 3u
+#define VM_CID_MAX 0x7fffffffu
+#define VM_CID_TRIES 64u
+
+/* Claim cid for the vhost fd: 0, or -errno (-EADDRINUSE: another VM, or
+ * this host's own CID when it is itself a guest, has it). */
+typedef int (*vm_cid_set_fn)(int vhost_fd, uint64_t cid);
+int vm_vhost_set_cid(int vhost_fd, uint64_t cid);
+/* Claim a CID on vhost_fd with set, trying start (clamped into the
+ * range), start+1, ... (wrapping) while the answer is EADDRINUSE, at most
+ * VM_CID_TRIES times. */
+int vm_cid_pick(int vhost_fd, uint32_t start, vm_cid_set_fn set, uint32_t *cid, struct err *err);
+/* Open dev (/dev/vhost-vsock) and claim a CID from a random start; returns
+ * the fd (to be inherited by QEMU as VM_FD_VHOST) or -errno. */
+int vm_vhost_open(const char *dev, uint32_t *cid, struct err *err);
+/* A listening AF_VSOCK stream socket on VMADDR_CID_ANY and a port the
+ * kernel chose; returns the fd or -errno. */
+int vm_vsock_listen(uint32_t *port, struct err *err);
+/* True when an accepted peer address is this VM's guest: AF_VSOCK, long
+ * enough, svm_cid == cid. Anything else is another VM (or a host process)
+ * knocking on our port. */
+bool vm_vsock_peer_ok(const struct sockaddr *sa, socklen_t len, uint32_t cid);
+
+/* Accepts on a listening socket from the reactor until a peer passes
+ * vm_vsock_peer_ok (others are closed at once) or timeout_ns passes.
+ * cb runs once: fd >= 0 the connection (the callee owns it), or -errno
+ * with err saying why. It may free the acceptor; free it in any case. */
+struct vm_acceptor;
+typedef void (*vm_acceptor_cb)(void *data, int fd, const struct err *err);
+/* Takes listen_fd (closed on failure too). */
+int vm_acceptor_start(struct loop *l, int listen_fd, uint32_t cid, uint32_t port,
+		      uint64_t timeout_ns, vm_acceptor_cb cb, void *data, struct vm_acceptor **out);
+/* Stop (no more callbacks) and release; the listening fd is closed. */
+void vm_acceptor_free(struct vm_acceptor *a);
+/* Connections refused so far (tests, messages). */
+unsigned vm_acceptor_refused(const struct vm_acceptor *a);
 
 #endif

@@ -5,10 +5,13 @@
  * picks QEMU, the accelerator, the kernel and the initramfs. vm_start()
  * then launches one VM on the reactor; many VMs can share one vm_host.
  *
- * QEMU gets connected socketpairs for QMP, the serial console and the
- * agent's virtio-serial port (no socket files, no accept, no path limits);
- * every other fd is closed before exec; the child dies with ucrt
- * (PR_SET_PDEATHSIG). docs/vm.md has the details and measurements. */
+ * QEMU gets connected socketpairs for QMP, the serial console and, with
+ * the virtio-serial transport, the agent port (no socket files, no accept,
+ * no path limits). With the vsock transport QEMU gets a /dev/vhost-vsock fd
+ * whose guest CID ucrt reserved, and ucrt accepts guest-init's connection
+ * on its own AF_VSOCK listener. Every other fd is closed before exec; the
+ * child dies with ucrt (PR_SET_PDEATHSIG). docs/vm.md has the details and
+ * measurements. */
 #ifndef UCRT_VM_H
 #define UCRT_VM_H
 
@@ -27,6 +30,20 @@ enum vm_accel { VM_ACCEL_AUTO, VM_ACCEL_KVM, VM_ACCEL_TCG };
 int vm_accel_parse(const char *s, enum vm_accel *out);
 const char *vm_accel_name(enum vm_accel a);
 
+/* How guest-init reaches the host (docs/protocol.md, Transport). */
+enum vm_transport { VM_TRANSPORT_AUTO, VM_TRANSPORT_SERIAL, VM_TRANSPORT_VSOCK };
+
+#define VM_VHOST_VSOCK_DEV "/dev/vhost-vsock"
+
+/* "auto", "serial", "vsock" -> enum; -EINVAL otherwise. */
+int vm_transport_parse(const char *s, enum vm_transport *out);
+const char *vm_transport_name(enum vm_transport t);
+/* Resolve want against the host: vsock needs dev (NULL: /dev/vhost-vsock)
+ * to open read-write and AF_VSOCK sockets to exist. AUTO falls back to
+ * SERIAL and leaves the reason in why; VSOCK fails with err naming dev. */
+int vm_transport_select(enum vm_transport want, const char *dev, enum vm_transport *out,
+			char *why, size_t whylen, struct err *err);
+
 struct vm_kernel {
 	char *path;
 	char *release;		/* uname -r of that kernel when known */
@@ -43,6 +60,7 @@ struct vm_host {
 	struct vm_kernel kernel;
 	char *init;		/* guest-init binary */
 	char *initrd;		/* initramfs to boot with (cached) */
+	enum vm_transport transport;	/* resolved: SERIAL or VSOCK */
 };
 
 struct vm_host_opts {
@@ -51,6 +69,9 @@ struct vm_host_opts {
 	const char *kernel;	/* NULL: $UCRT_KERNEL, built kernel, Debian cloud kernel */
 	const char *init;	/* NULL: $UCRT_INIT, next to ucrt, ../libexec/ucrt */
 	const char *cache_dir;	/* initramfs cache (e.g. <store root>/vm); required */
+	/* VM_TRANSPORT_AUTO: $UCRT_AGENT_TRANSPORT (auto|serial|vsock) when
+	 * set, else vsock when /dev/vhost-vsock is usable, else serial. */
+	enum vm_transport transport;
 };
 
 int vm_host_probe(struct vm_host *h, const struct vm_host_opts *o, struct err *err);
@@ -92,7 +113,10 @@ struct vm_config {
 	unsigned ndisks;
 	const char *cmdline;	/* appended to the kernel command line (ucrt.*) */
 	const char *console_log;	/* serial console appended here; NULL: dropped */
-	bool agent;		/* add the ucrt.agent virtio-serial port */
+	bool agent;		/* a host<->guest agent channel (vm_events.agent) */
+	/* vsock: how long to wait for guest-init's connection before
+	 * vm_events.agent reports -ETIMEDOUT; 0: VM_AGENT_TIMEOUT_MS. */
+	unsigned agent_timeout_ms;
 	/* Network: a virtio-net device on a tap, only when mac is set (a
 	 * zeroed config's tap_fd 0 is not a tap). The fd stays the caller's;
 	 * QEMU inherits a copy as VM_FD_TAP. */
@@ -117,22 +141,34 @@ uint64_t vm_time(const struct vm *vm, enum vm_phase p);
 /* One debug line with every reached phase relative to VM_T_START. */
 void vm_log_timeline(const struct vm *vm);
 
+#define VM_AGENT_TIMEOUT_MS 120000u
+
 struct vm_events {
 	/* QEMU exited and was reaped; wstatus as from waitpid. */
 	void (*exited)(struct vm *vm, int wstatus, void *data);
+	/* The agent channel (config.agent) is connected: fd is the host end,
+	 * a stream socket the callee now owns (hand it to agent_new). Both
+	 * transports call this the same way, once, from the reactor after
+	 * vm_start returned: virtio-serial on the next loop round (the
+	 * socketpair exists from the start), vsock once guest-init connected
+	 * from this VM's CID. On failure fd is -errno and err says why (e.g.
+	 * -ETIMEDOUT: no connection within agent_timeout_ms). Not called
+	 * after QEMU exited (exited reports that) or after vm_free. Without
+	 * this callback the channel is closed. */
+	void (*agent)(struct vm *vm, int fd, const struct err *err, void *data);
 };
 
 int vm_start(struct loop *l, const struct vm_host *h, const struct vm_config *c,
 	     const struct vm_events *ev, void *data, struct vm **out, struct err *err);
-/* Build the QEMU argv vm_start would use (tests, --log-level trace). */
-char **vm_argv(const struct vm_host *h, const struct vm_config *c);
 
-/* Host end of the agent port (a stream socket), owned by the vm; -1 when
- * the config had no agent. */
-int vm_agent_fd(const struct vm *vm);
-/* Hand the agent fd over (e.g. to agent_new, which closes it): the vm
- * forgets it. Returns -1 when there is none or it was taken. */
-int vm_agent_take_fd(struct vm *vm);
+/* The per-VM ids of the vsock transport: the guest CID vm_start reserved
+ * on /dev/vhost-vsock and the host port guest-init connects to. */
+struct vm_vsock_ids {
+	uint32_t cid, port;
+};
+/* Build the QEMU argv vm_start would use (tests, --log-level trace). vs
+ * is used when h->transport is VM_TRANSPORT_VSOCK and c->agent is set. */
+char **vm_argv(const struct vm_host *h, const struct vm_config *c, const struct vm_vsock_ids *vs);
 pid_t vm_pid(const struct vm *vm);
 bool vm_running(const struct vm *vm);
 /* QEMU's own messages on stderr (last 4 KiB), NUL-terminated. */

@@ -238,6 +238,18 @@ static void t_vm_exited(struct vm *vm, int wstatus, void *data)
 	t->wstatus = wstatus;
 }
 
+/* The channel arrives from the reactor (both transports). */
+static void t_vm_agent(struct vm *vm, int fd, const struct err *e, void *data)
+{
+	struct t_vm *t = data;
+
+	if (fd < 0) {
+		printf("# agent channel: %s\n", e ? e->msg : strerror(-fd));
+		return;
+	}
+	agent_new(&t->ag, t->l, fd, &t_agent_ops, t);
+}
+
 /* From a fiber: wait until *flag or timeout. */
 static inline bool t_wait(struct t_vm *t, const bool *flag, unsigned ms)
 {
@@ -257,18 +269,13 @@ static inline int t_vm_boot(struct t_vm *t, const char *disk, bool snapshot, con
 		.console_log = console,
 		.agent = true,
 	};
-	struct vm_events ev = { .exited = t_vm_exited };
+	struct vm_events ev = { .exited = t_vm_exited, .agent = t_vm_agent };
 	struct err e = { 0 };
 	int r;
 
 	r = vm_start(t->l, &t->host, &c, &ev, t, &t->vm, &e);
-	if (r < 0) {
-		printf("# vm_start: %s\n", err_msg(&e));
-		return r;
-	}
-	r = agent_new(&t->ag, t->l, vm_agent_take_fd(t->vm), &t_agent_ops, t);
 	if (r < 0)
-		printf("# agent_new: %s\n", strerror(-r));
+		printf("# vm_start: %s\n", err_msg(&e));
 	return r;
 }
 

@@ -34,7 +34,7 @@ static void t_argv_builtin(void)
 		.cmdline = "ucrt.debug",
 		.agent = true,
 	};
-	_cleanup_strv_ char **v = vm_argv(&h, &c);
+	_cleanup_strv_ char **v = vm_argv(&h, &c, NULL);
 	const char *s;
 
 	t_streq(v[0], "/usr/bin/qemu-system-x86_64", "argv[0] is the qemu path");
@@ -51,7 +51,7 @@ static void t_argv_builtin(void)
 	     str_endswith(s, " ucrt.debug") && !strstr(s, "i8042") && !strstr(s, "nolapic_timer"),
 	     "kernel command line: %s", s);
 	c.cpus = 1;
-	_cleanup_strv_ char **one = vm_argv(&h, &c);
+	_cleanup_strv_ char **one = vm_argv(&h, &c, NULL);
 	t_ok(!strstr(t_opt(one, "-M", NULL), "pic=off") && strstr(t_opt(one, "-append", NULL), " nolapic_timer"),
 	     "one vCPU under TCG: nolapic_timer, PIC kept (pic=off stalls guest sleeps)");
 	bool noreboot = false, nodefaults = false;
@@ -82,7 +82,7 @@ static void t_argv_modular(void)
 		.kernel = { .path = "/boot/vmlinuz-x", .modules_dir = "/lib/modules/x" },
 	};
 	struct vm_config c = { .ndisks = 1, .disks = { { .path = "/r", .snapshot = true } } };
-	_cleanup_strv_ char **v = vm_argv(&h, &c);
+	_cleanup_strv_ char **v = vm_argv(&h, &c, NULL);
 	const char *s = t_opt(v, "-M", NULL);
 
 	t_ok(s && strstr(s, "accel=kvm") && strstr(s, "acpi=on"), "cloud kernel: acpi=on (%s)", s);
@@ -100,18 +100,53 @@ static void t_argv_net(void)
 {
 	struct vm_host h = { .qemu = "q", .accel = VM_ACCEL_TCG, .kernel = { .path = "/k", .builtin = true } };
 	struct vm_config c = { .ndisks = 1, .disks = { { .path = "/r", .snapshot = true } } };
-	_cleanup_strv_ char **none = vm_argv(&h, &c);
+	_cleanup_strv_ char **none = vm_argv(&h, &c, NULL);
 
 	t_ok(t_opt(none, "-netdev", NULL) == NULL && t_opt(none, "-device", "virtio-net") == NULL,
 	     "no MAC: no network device (a zeroed tap_fd is not a tap)");
 	c.mac = "02:75:0a:58:00:02";
 	c.tap_fd = 17;
-	_cleanup_strv_ char **v = vm_argv(&h, &c);
+	_cleanup_strv_ char **v = vm_argv(&h, &c, NULL);
 	t_streq(t_opt(v, "-netdev", NULL), "tap,id=n0,fd=6",
 		"tap by inherited fd 6 (VM_FD_TAP), not the caller's fd number; no vnet_hdr= (QEMU probes it)");
 	t_is(VM_FD_TAP, 6, "VM_FD_TAP is 6");
 	t_streq(t_opt(v, "-device", "virtio-net"), "virtio-net-device,netdev=n0,mac=02:75:0a:58:00:02",
 		"virtio-net-device (virtio-mmio) with the MAC");
+}
+
+/* The vsock transport: QEMU gets the vhost fd ucrt opened (CID already
+ * set) instead of the virtio-serial port, the guest gets the port. */
+static void t_argv_vsock(void)
+{
+	struct vm_host h = { .qemu = "q", .accel = VM_ACCEL_TCG, .kernel = { .path = "/k", .builtin = true },
+			     .transport = VM_TRANSPORT_VSOCK };
+	struct vm_config c = { .ndisks = 1, .disks = { { .path = "/r", .snapshot = true } },
+			       .cmdline = "ucrt.debug", .agent = true };
+	struct vm_vsock_ids ids = { .cid = 1234567, .port = 40001 };
+	_cleanup_strv_ char **v = vm_argv(&h, &c, &ids);
+	const char *s;
+
+	t_streq(t_opt(v, "-device", "vhost-vsock"), "vhost-vsock-device,guest-cid=1234567,vhostfd=7",
+		"vsock: vhost-vsock-device (virtio-mmio) with the reserved CID on inherited fd 7");
+	t_is(VM_FD_VHOST, 7, "VM_FD_VHOST is 7");
+	t_ok(VM_FD_VHOST != VM_FD_TAP && VM_FD_VHOST != VM_FD_AGENT && VM_FD_VHOST < VM_FD_FIRST_FREE,
+	     "the vhost fd has its own slot below VM_FD_FIRST_FREE");
+	s = t_opt(v, "-append", NULL);
+	t_ok(s && strstr(s, " ucrt.vsock=40001") && str_endswith(s, " ucrt.debug"),
+	     "vsock: guest cmdline carries ucrt.vsock=PORT, caller's args last: %s", s);
+	t_ok(!t_opt(v, "-device", "virtserialport") && !t_opt(v, "-device", "virtio-serial") &&
+	     !t_opt(v, "-chardev", "id=agent"), "vsock: no virtio-serial device, port or chardev");
+
+	h.transport = VM_TRANSPORT_SERIAL;
+	_cleanup_strv_ char **ser = vm_argv(&h, &c, &ids);
+	t_ok(t_opt(ser, "-device", "virtserialport") && !t_opt(ser, "-device", "vhost-vsock") &&
+	     !strstr(t_opt(ser, "-append", NULL), "ucrt.vsock"), "serial: virtio-serial port, no vsock device or cmdline");
+
+	h.transport = VM_TRANSPORT_VSOCK;
+	c.agent = false;
+	_cleanup_strv_ char **none = vm_argv(&h, &c, &ids);
+	t_ok(!t_opt(none, "-device", "vhost-vsock") && !strstr(t_opt(none, "-append", NULL), "ucrt.vsock"),
+	     "vsock host, no agent asked: no vsock device, no ucrt.vsock");
 }
 
 static void t_accel(void)
@@ -160,6 +195,7 @@ int main(void)
 	t_argv_builtin();
 	t_argv_modular();
 	t_argv_net();
+	t_argv_vsock();
 	t_accel();
 	t_kernel();
 	return t_done();
