@@ -112,4 +112,6 @@ for n in $plist; do
 		"$n" "$st" "$wall" "$(calc "$n / $wall")" "$(calc "$pss / ${vms:-1} / 1024")" \
 		"$bwall" "$(calc "$wall / $bwall")"
 	grep -E "start latency|total duration" "$tmp/par.err" | sed 's/^/    /'
+	# A failed instance is a finding, not noise: show why.
+	[ "$st" = 0 ] || grep -vE "start latency|total duration" "$tmp/par.err" | head -n 20 | sed 's/^/    ! /'
 done

@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "proc.h"
@@ -25,6 +26,9 @@
 
 #define GI_OUT_HIGH (512u * 1024u)
 #define GI_ACK_BATCH (16u * 1024u)
+/* How long the main process's EXIT waits for the host's SHUTDOWN before
+ * guest-init powers off anyway (a host that went away without closing). */
+#define GI_BYE_WAIT_MS 10000
 
 void gi_send(struct gi_srv *s, uint16_t type, uint16_t flags, uint32_t stream, uint32_t ref,
 		    const void *p, size_t len)
@@ -417,6 +421,29 @@ static void gi_linger(int fd)
 		;
 }
 
+/* In a VM: the EXIT frame is in the port, not yet at the host. A reboot
+ * drops what QEMU has not passed on to its chardev (seen with 64 VMs on a
+ * busy host: the container's status lost), so wait for the host's
+ * SHUTDOWN, its acknowledgement, or for the channel to close. */
+static void gi_await_bye(struct gi_srv *s)
+{
+	struct pollfd pf = { s->fd, POLLIN, 0 };
+	struct timespec t0, t;
+	long left = GI_BYE_WAIT_MS;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (!s->shutdown && !s->host_gone && left > 0) {
+		if (poll(&pf, 1, (int)left) > 0)
+			gi_read_chan(s);
+		if (gi_pending_out(s))
+			gi_flush(s);
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		left = GI_BYE_WAIT_MS - ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
+	}
+	if (!s->shutdown && !s->host_gone)
+		gi_log("no acknowledgement of the exit status from the host: powering off");
+}
+
 int gi_serve(const struct gi_serve_opts *o)
 {
 	struct gi_srv s = { .fd = o->fd, .etc_fd = o->etc_fd, .test = o->test, .main_code = -1 };
@@ -439,6 +466,8 @@ int gi_serve(const struct gi_serve_opts *o)
 	while (!s.host_gone && !s.shutdown && !(s.main_done && !gi_pending_out(&s)))
 		gi_poll_once(&s);
 	gi_kill_all(&s);
+	if (s.main_done && !o->test)
+		gi_await_bye(&s);
 	if (s.host_gone && !s.main_done)
 		gi_log("host channel closed");
 	for (unsigned i = 0; i < PROTO_MAX_PROCS; i++) {

@@ -40,6 +40,7 @@ struct agent {
 	const struct agent_ops *ops;
 	void *ud;
 	bool open, freed, dispatching, auto_credit, hello_seen, main_sent;
+	uint32_t main_stream;	/* the START'ed process, 0 before */
 	uint8_t *rbuf;
 	size_t rlen;
 	struct loop_op rop, wop;
@@ -197,6 +198,11 @@ static void agent_on_exit(struct agent *a, const struct agent_frame *f)
 	if (agent_decode_exit(f, &e) < 0)
 		return agent_violation(a, "malformed exit status");
 	s->id = 0;
+	/* The main process's EXIT comes after all its output: acknowledge it
+	 * so guest-init powers off. Until then it waits, because a reboot
+	 * drops whatever QEMU has not yet passed on from the port. */
+	if (f->h.stream == a->main_stream && a->open)
+		agent_queue(a, PROTO_T_SHUTDOWN, 0, 0, 0, NULL, 0);
 	if (a->ops->exit)
 		a->ops->exit(a, f->h.stream, &e, a->ud);
 }
@@ -457,8 +463,10 @@ static int agent_proc(struct agent *a, uint16_t type, const struct agent_proc_sp
 	*s = (struct agent_stream){ .id = id, .tty = sp->tty, .in_credit = PROTO_INITIAL_CREDIT,
 				    .out_credit = { 0, PROTO_INITIAL_CREDIT, PROTO_INITIAL_CREDIT } };
 	s->in_eof = !sp->stdin_open;
-	if (type == PROTO_T_START)
+	if (type == PROTO_T_START) {
 		a->main_sent = true;
+		a->main_stream = id;
+	}
 	*stream = id;
 	agent_flush(a);
 	return 0;

@@ -473,19 +473,20 @@ void ctr_log_timeline(const struct ctr *c)
 
 	if (!log_enabled(LOG_DEBUG) || !c->vm)
 		return;
+	/* Signed: --parallel instances share an image made ready before
+	 * their own start, so those phases come out negative. */
+#define CTR_MS(t) ((double)(int64_t)((t) - t0) / 1e6)
 	n = snprintf(line, sizeof(line), "container %s: timeline", c->o.cfg->name);
 	if (c->o.t_image && n < (int)sizeof(line))
-		n += snprintf(line + n, sizeof(line) - (size_t)n, " image ready +%.1fms",
-			      (double)(c->o.t_image - t0) / 1e6);
+		n += snprintf(line + n, sizeof(line) - (size_t)n, " image ready %+.1fms", CTR_MS(c->o.t_image));
 	if (c->o.t_disk && n < (int)sizeof(line))
-		n += snprintf(line + n, sizeof(line) - (size_t)n, ", disk ready +%.1fms",
-			      (double)(c->o.t_disk - t0) / 1e6);
+		n += snprintf(line + n, sizeof(line) - (size_t)n, ", disk ready %+.1fms", CTR_MS(c->o.t_disk));
 	for (int p = VM_T_START; p < VM_T_COUNT && n < (int)sizeof(line); p++) {
 		uint64_t t = vm_time(c->vm, (enum vm_phase)p);
 		if (t)
-			n += snprintf(line + n, sizeof(line) - (size_t)n, ", %s +%.1fms", names[p],
-				      (double)(t - t0) / 1e6);
+			n += snprintf(line + n, sizeof(line) - (size_t)n, ", %s %+.1fms", names[p], CTR_MS(t));
 	}
+#undef CTR_MS
 	log_debug("%s", line);
 }
 

@@ -16,7 +16,7 @@ t_run_setup "$tmp" >"$tmp/setup.log" 2>&1 || { echo "1..0 # SKIP registry setup 
 	c=$(t_qemu_count "$tmp/root"); [ "$c" -gt "$max" ] && max=$c && echo $max >"$tmp/max"; sleep 0.1
 done ) &
 sampler=$!
-U run --parallel 8 --max-concurrent 4 "$IMG" \
+U --log-level debug run --parallel 8 --max-concurrent 4 "$IMG" \
 	sh -c 'echo "task $UCRT_TASK_INDEX of $UCRT_TASK_COUNT"; [ $UCRT_TASK_INDEX != 5 ] || exit 3' >"$tmp/out" 2>"$tmp/err"
 st=$?
 touch "$tmp/stop-sampling"; wait $sampler
@@ -28,9 +28,12 @@ grep -q "8 instance(s): 7 succeeded, 1 failed" "$tmp/err" && ok "summary counts"
 grep -q "\[5\] exit 3" "$tmp/err" && ok "summary names the failure and its exit code" || nok "summary names the failure"
 grep -q "start latency .*p50 .*p90 .*p99 .*max" "$tmp/err" && grep -q "total duration .*p50" "$tmp/err" &&
 	ok "summary has latency and duration percentiles" || nok "summary percentiles"
+# The image is ready before each instance starts: negative offsets, signed.
+tl=$(grep -cE "container task-[0-9]+: timeline image ready [-+][0-9]{1,6}\.[0-9]ms, disk ready [-+][0-9]{1,6}\.[0-9]ms, qemu start" "$tmp/err")
+is "a startup timeline per instance, image/disk phases as signed offsets" "$tl" 8
 max=$(cat "$tmp/max" 2>/dev/null || echo 0)
 [ "$max" -ge 2 ] && [ "$max" -le 4 ] && ok "at most 4 VMs at once (saw $max)" || nok "at most 4 VMs at once (saw $max)"
-sed 's/^/# /' "$tmp/err"
+grep -v "debug:" "$tmp/err" | sed 's/^/# /'
 
 # Ctrl-C: every VM stops, the partial summary is printed, --output-dir files.
 "$UCRT_BIN" --root "$tmp/root" run --parallel 4 --max-concurrent 2 --output-dir "$tmp/outdir" "$IMG" \
