@@ -270,6 +270,58 @@ static void t_hostiles(struct loop *l)
 	t_hostile(l, s, n, "version 99");
 }
 
+/* The host acknowledges the main process's EXIT with SHUTDOWN (guest-init
+ * powers off only then). The fake guest sends HELLO, EXIT of stream 1 (the
+ * main process the session STARTs on hello), reads until a SHUTDOWN comes
+ * after the START (or 5 s pass) and closes, which ends the session. */
+static void t_exit_ack(struct loop *l)
+{
+	static uint8_t s[4096], in[1 << 20];
+	uint8_t hello[PROTO_HELLO_FIXED], ex[PROTO_EXIT_SIZE] = { 0 };
+	struct t_ctx c = { .loop = l, .hostile = true };
+	size_t n;
+	int sv[2], ws = 0;
+	pid_t pid;
+
+	proto_put32(hello, PROTO_MAGIC);
+	proto_put32(hello + 4, PROTO_VERSION);
+	proto_put32(hello + 8, 0);
+	n = t_put(s, PROTO_T_HELLO, 0, 0, 0, hello, sizeof(hello));
+	n += t_put(s + n, PROTO_T_EXIT, 0, 1, 0, ex, sizeof(ex));
+	socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv);
+	pid = fork();
+	if (pid == 0) {
+		size_t len = 0, off = 0;
+		ssize_t r;
+		bool started = false, acked = false;
+
+		struct pollfd pf = { sv[1], POLLIN, 0 };
+
+		close(sv[0]);
+		write_all(sv[1], s, n);
+		while (!acked && len < sizeof(in) && poll(&pf, 1, 5000) > 0 &&
+		       (r = read(sv[1], in + len, sizeof(in) - len)) > 0) {
+			len += (size_t)r;
+			while (len - off >= PROTO_HDR_SIZE) {
+				struct proto_hdr h;
+				if (proto_hdr_get(in + off, &h) < 0 || len - off < PROTO_HDR_SIZE + h.len)
+					break;
+				started |= h.type == PROTO_T_START;
+				acked |= started && h.type == PROTO_T_SHUTDOWN;
+				off += PROTO_HDR_SIZE + h.len;
+			}
+		}
+		_exit(acked ? 0 : 1);
+	}
+	close(sv[1]);
+	agent_new(&c.a, l, sv[0], &t_ops, &c);
+	loop_run(l);
+	agent_free(c.a);
+	t_drain(l);
+	waitpid(pid, &ws, 0);
+	t_ok(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "the main process's EXIT is acknowledged with SHUTDOWN");
+}
+
 int main(void)
 {
 	struct loop *l;
@@ -280,6 +332,7 @@ int main(void)
 		t_skip_all("no io_uring");
 	t_real_guest(l);
 	t_hostiles(l);
+	t_exit_ack(l);
 	loop_free(l);
 	return t_done();
 }
