@@ -11,6 +11,14 @@ bool str_startswith(const char *s, const char *prefix)
 	return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
+int str_index(const char *s, const char *const *names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(s, names[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
 bool str_endswith(const char *s, const char *suffix)
 {
 	size_t n = strlen(s), m = strlen(suffix);

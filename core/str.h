@@ -8,6 +8,9 @@
 
 bool str_startswith(const char *s, const char *prefix);
 bool str_endswith(const char *s, const char *suffix);
+/* Position of s in names[0..n), or -1: for "auto|kvm|tcg"-style options
+ * whose names are indexed by their enum values. */
+int str_index(const char *s, const char *const *names, size_t n);
 /* Split s on sep into a NULL-terminated vector (free with strv_free). Empty
  * fields are kept. */
 char **str_split(const char *s, char sep);

@@ -16,22 +16,22 @@
 #include "util.h"
 #include "vm-internal.h"
 
+static const char *const vm_accel_names[] = {
+	[VM_ACCEL_AUTO] = "auto", [VM_ACCEL_KVM] = "kvm", [VM_ACCEL_TCG] = "tcg",
+};
+
 int vm_accel_parse(const char *s, enum vm_accel *out)
 {
-	if (strcmp(s, "auto") == 0)
-		*out = VM_ACCEL_AUTO;
-	else if (strcmp(s, "kvm") == 0)
-		*out = VM_ACCEL_KVM;
-	else if (strcmp(s, "tcg") == 0)
-		*out = VM_ACCEL_TCG;
-	else
+	int i = str_index(s, vm_accel_names, ARRAY_SIZE(vm_accel_names));
+	if (i < 0)
 		return -EINVAL;
+	*out = (enum vm_accel)i;
 	return 0;
 }
 
 const char *vm_accel_name(enum vm_accel a)
 {
-	return a == VM_ACCEL_KVM ? "kvm" : a == VM_ACCEL_TCG ? "tcg" : "auto";
+	return (unsigned)a < ARRAY_SIZE(vm_accel_names) ? vm_accel_names[a] : "auto";
 }
 
 /* True when the "flags" line of /proc/cpuinfo has one of the words. */

@@ -18,25 +18,26 @@
 
 #include "err.h"
 #include "log.h"
+#include "str.h"
 #include "util.h"
 #include "vm-internal.h"
 
+static const char *const vm_transport_names[] = {
+	[VM_TRANSPORT_AUTO] = "auto", [VM_TRANSPORT_SERIAL] = "serial", [VM_TRANSPORT_VSOCK] = "vsock",
+};
+
 int vm_transport_parse(const char *s, enum vm_transport *out)
 {
-	if (strcmp(s, "auto") == 0)
-		*out = VM_TRANSPORT_AUTO;
-	else if (strcmp(s, "serial") == 0)
-		*out = VM_TRANSPORT_SERIAL;
-	else if (strcmp(s, "vsock") == 0)
-		*out = VM_TRANSPORT_VSOCK;
-	else
+	int i = str_index(s, vm_transport_names, ARRAY_SIZE(vm_transport_names));
+	if (i < 0)
 		return -EINVAL;
+	*out = (enum vm_transport)i;
 	return 0;
 }
 
 const char *vm_transport_name(enum vm_transport t)
 {
-	return t == VM_TRANSPORT_SERIAL ? "serial" : t == VM_TRANSPORT_VSOCK ? "vsock" : "auto";
+	return (unsigned)t < ARRAY_SIZE(vm_transport_names) ? vm_transport_names[t] : "auto";
 }
 
 /* Both halves must work: the device QEMU's vhost backend needs, and the

@@ -35,6 +35,11 @@ static void test_str(void)
 {
 	t_ok(str_startswith("sha256:ab", "sha256:"), "startswith");
 	t_ok(!str_startswith("sha", "sha256:"), "startswith shorter");
+	static const char *const names[] = { "auto", "kvm", "tcg" };
+	t_is(str_index("tcg", names, 3), 2, "str_index finds a name");
+	t_is(str_index("auto", names, 3), 0, "str_index: first");
+	t_is(str_index("TCG", names, 3), -1, "str_index is case-sensitive");
+	t_is(str_index("", names, 3), -1, "str_index: empty");
 	t_ok(str_endswith("a.tar.gz", ".gz"), "endswith");
 	t_ok(!str_endswith("z", ".gz"), "endswith shorter");
 	_cleanup_strv_ char **v = str_split("a::b", ':');
