@@ -26,6 +26,15 @@ struct loop *cli_loop(void);
 /* Print "ucrt: <msg>" to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* getenv as the lookup that ctr_env_arg/ctr_env_file take (-e KEY). */
+const char *cli_getenv(const char *key);
+
+/* The net_stats counters as "key": value members of the open JSON object
+ * (shared by `network ls` and `stats`, whose outputs name them alike). */
+struct json_writer;
+struct net_stats;
+void cli_net_stats_json(struct json_writer *w, const struct net_stats *s);
+
 #define CMD(group, name, fn, summary) int fn(struct cli_ctx *ctx, int argc, char **argv);
 #include "commands.h"
 #undef CMD

@@ -91,7 +91,8 @@ int cmd_image_ls(struct cli_ctx *ctx, int argc, char **argv)
 	else if (!quiet)
 		printf("%-50s %-14s %-12s %-12s %s\n", "NAME", "IMAGE ID", "PLATFORM", "SIZE", "CREATED");
 	for (size_t i = 0; i < n; i++) {
-		uint64_t size = image_size(s, &v[i]);
+		/* -q prints ids only: no manifest walk and blob stats. */
+		uint64_t size = json || !quiet ? image_size(s, &v[i]) : 0;
 		if (json) {
 			jw_obj_begin(&w);
 			jw_key(&w, "name"), jw_str(&w, v[i].name);

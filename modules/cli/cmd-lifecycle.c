@@ -96,8 +96,6 @@ int cmd_logs(struct cli_ctx *ctx, int argc, char **argv)
 
 /* ---- exec ---- */
 
-static const char *lc_getenv(const char *k) { return getenv(k); }
-
 int cmd_exec(struct cli_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -124,7 +122,7 @@ int cmd_exec(struct cli_ctx *ctx, int argc, char **argv)
 		case 'w': wd = optarg; break;
 		case 'u': user = optarg; break;
 		case 'e':
-			if (ctr_env_arg(&env, optarg, lc_getenv, &e) < 0) {
+			if (ctr_env_arg(&env, optarg, cli_getenv, &e) < 0) {
 				cli_error("%s", err_msg(&e));
 				return EXIT_RUNTIME;
 			}

@@ -60,7 +60,7 @@ static int parse_args(int argc, char **argv, const char *usage, struct net_args 
 	return -1;
 }
 
-static void stats_json(struct json_writer *w, const struct net_stats *s)
+void cli_net_stats_json(struct json_writer *w, const struct net_stats *s)
 {
 	const struct { const char *k; uint64_t v; } f[] = {
 		{ "tx_packets", s->tx_packets }, { "tx_bytes", s->tx_bytes },
@@ -69,13 +69,10 @@ static void stats_json(struct json_writer *w, const struct net_stats *s)
 		{ "drop_proto", s->drop_proto }, { "drop_rx", s->drop_rx },
 	};
 
-	jw_key(w, "stats");
-	jw_obj_begin(w);
 	for (size_t i = 0; i < ARRAY_SIZE(f); i++) {
 		jw_key(w, f[i].k);
 		jw_uint(w, f[i].v);
 	}
-	jw_obj_end(w);
 }
 
 static void ls_json(const struct net_lease *l, size_t n)
@@ -101,8 +98,12 @@ static void ls_json(const struct net_lease *l, size_t n)
 		jw_bool(&w, net_lease_alive(&l[i]));
 		jw_key(&w, "tap");
 		jw_str(&w, l[i].ifname);
-		if (net_stats_read(l[i].ifname, &s) == 0)
-			stats_json(&w, &s);
+		if (net_stats_read(l[i].ifname, &s) == 0) {
+			jw_key(&w, "stats");
+			jw_obj_begin(&w);
+			cli_net_stats_json(&w, &s);
+			jw_obj_end(&w);
+		}
 		jw_obj_end(&w);
 	}
 	jw_arr_end(&w);

@@ -117,7 +117,6 @@ int cmd_rootfs_build(struct cli_ctx *ctx, int argc, char **argv)
 	const char *out = NULL;
 	uint64_t size = 0, v;
 	int c;
-	optind = 1;
 	while ((c = getopt_long(argc, argv, "o:s:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o':

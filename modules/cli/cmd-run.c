@@ -111,8 +111,6 @@ static const struct option run_longopts[] = {
 	{ 0 }
 };
 
-static const char *run_getenv(const char *k) { return getenv(k); }
-
 static int run_parse_uint(const char *opt, const char *s, unsigned max, unsigned *out)
 {
 	uint64_t v;
@@ -144,11 +142,11 @@ static int run_parse_one(struct run_opts *o, int c, struct err *e)
 	case O_ROOTFS: o->rootfs = optarg; break;
 	case O_OUTDIR: o->output_dir = optarg; break;
 	case 'e':
-		if (ctr_env_arg(&o->env, optarg, run_getenv, e) < 0)
+		if (ctr_env_arg(&o->env, optarg, cli_getenv, e) < 0)
 			goto bad;
 		break;
 	case O_ENVFILE:
-		if (ctr_env_file(&o->env, optarg, run_getenv, e) < 0)
+		if (ctr_env_file(&o->env, optarg, cli_getenv, e) < 0)
 			goto bad;
 		break;
 	case O_CPUS: {
@@ -252,11 +250,12 @@ static int run_host(struct cli_ctx *ctx, const struct run_opts *o, struct vm_hos
 	_cleanup_free_ char *cache = xasprintf("%s/vm", ctx->root);
 	struct vm_host_opts ho = { .kernel = o->kernel, .cache_dir = cache };
 	struct err e = { 0 };
+	int r;
 
 	if (o->accel)
 		vm_accel_parse(o->accel, &ho.accel);
-	if (mkdir_p_at(AT_FDCWD, cache, 0755) < 0) {
-		cli_error("creating %s: %s", cache, strerror(errno));
+	if ((r = mkdir_p_at(AT_FDCWD, cache, 0755)) < 0) {
+		cli_error("creating %s: %s", cache, strerror(-r));
 		return -EIO;
 	}
 	if (vm_host_probe(h, &ho, &e) < 0) {
@@ -435,9 +434,8 @@ static void fg_started(struct ctr_proc *p, int err, const char *msg, void *ud)
 {
 	struct fg *f = ud;
 
-	f->st.qemu = ctr_qemu_pid(f->c);
-	f->st.qemu_start = ctr_proc_start_time(f->st.qemu);
-	ctr_state_write(f->root, f->cfg->id, &f->st);
+	/* state.json already names QEMU: fg_run wrote it right after
+	 * ctr_start, which spawns the VM before returning. */
 	if (err == 0 && f->cfg->spec.stdin_open)
 		fg_stdin_read(f);
 }

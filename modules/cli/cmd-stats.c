@@ -70,13 +70,6 @@ static int stats_one(struct cli_ctx *ctx, const char *arg, struct stats_row *row
 
 static void stats_json_row(struct json_writer *w, const struct stats_row *r)
 {
-	const struct { const char *k; uint64_t v; } f[] = {
-		{ "tx_packets", r->s.tx_packets }, { "tx_bytes", r->s.tx_bytes },
-		{ "rx_packets", r->s.rx_packets }, { "rx_bytes", r->s.rx_bytes },
-		{ "drop_spoof", r->s.drop_spoof }, { "drop_policy", r->s.drop_policy },
-		{ "drop_proto", r->s.drop_proto }, { "drop_rx", r->s.drop_rx },
-	};
-
 	jw_obj_begin(w);
 	jw_key(w, "id");
 	jw_str(w, r->id);
@@ -86,10 +79,7 @@ static void stats_json_row(struct json_writer *w, const struct stats_row *r)
 	jw_str(w, r->st.ip);
 	jw_key(w, "tap");
 	jw_str(w, r->st.tap);
-	for (size_t i = 0; i < ARRAY_SIZE(f); i++) {
-		jw_key(w, f[i].k);
-		jw_uint(w, f[i].v);
-	}
+	cli_net_stats_json(w, &r->s);
 	jw_obj_end(w);
 }
 
@@ -108,7 +98,6 @@ int cmd_stats(struct cli_ctx *ctx, int argc, char **argv)
 	bool json = false;
 	int c, status = 0;
 
-	optind = 1;
 	while ((c = getopt_long(argc, argv, "+h", stats_opts, NULL)) != -1) {
 		if (c == 'f' && (strcmp(optarg, "json") == 0 || strcmp(optarg, "table") == 0)) {
 			json = strcmp(optarg, "json") == 0;

@@ -144,7 +144,6 @@ static int vmb_parse(int argc, char **argv, struct vm_host_opts *o, struct vmb *
 	uint64_t v;
 	int c;
 
-	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'k': o->kernel = optarg; break;

@@ -50,6 +50,11 @@ void cli_error(const char *fmt, ...)
 	fprintf(stderr, "ucrt: %s\n", line);
 }
 
+const char *cli_getenv(const char *key)
+{
+	return getenv(key);
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: ucrt [--root DIR] [--log-level LEVEL] COMMAND [ARG...]\n\nCommands:\n");

@@ -114,6 +114,15 @@ static void test_files(void)
 	read_file_at(dfd, "a/b/c/f", 100, &s, &n);
 	t_streq(s, "x", "replaced content");
 	free(s);
+	/* The per-call temp names (path.tmp.PID.SEQ) must not be left behind. */
+	_cleanup_free_ char *cdir = xasprintf("%s/a/b/c", tmpl);
+	DIR *d = opendir(cdir);
+	int entries = 0;
+	for (struct dirent *de; d && (de = readdir(d));)
+		entries += de->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	t_is(entries, 1, "no temp file left next to the replaced file");
 	t_is(write_file_atomic_at(dfd, "nodir/f", "x", 1, 0600), -ENOENT, "missing dir fails");
 	t_is(mkdir_p_at(dfd, "a/b/c/f/g", 0755), -ENOTDIR, "mkdir through a file fails");
 	char cmd[256];
