@@ -95,10 +95,10 @@ void oci_config_free(struct oci_image_config *c)
 	memset(c, 0, sizeof(*c));
 }
 
+/* The string value of key, or NULL (json_str checks the type). */
 static char *opt_str(const struct json_doc *d, int obj, const char *key)
 {
-	int t = json_get(d, obj, key);
-	return json_type(d, t) == JSON_STRING ? json_str(d, t) : NULL;
+	return json_str(d, json_get(d, obj, key));
 }
 
 /* Keys of an object ({"80/tcp": {}}), or "k=v" pairs of a string map. */

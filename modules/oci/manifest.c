@@ -14,7 +14,6 @@
 #include "util.h"
 
 #define OCI_MAX_TOKENS 200000
-#define OCI_MAX_LAYERS 1024
 
 enum oci_kind oci_media_kind(const char *mt)
 {
@@ -73,10 +72,10 @@ static int parse_doc(struct json_doc *d, const char *data, size_t len, const cha
 	return 0;
 }
 
+/* The string value of key, or NULL (json_str checks the type). */
 static char *opt_str(const struct json_doc *d, int obj, const char *key)
 {
-	int t = json_get(d, obj, key);
-	return json_type(d, t) == JSON_STRING ? json_str(d, t) : NULL;
+	return json_str(d, json_get(d, obj, key));
 }
 
 static int parse_platform(const struct json_doc *d, int tok, struct oci_platform *p)

@@ -15,6 +15,7 @@ struct err;
 #define OCI_DIGEST_LEN (7 + 64)	/* "sha256:" + hex */
 #define OCI_MAX_MANIFEST (4u << 20)	/* manifests, indexes and configs we accept */
 #define OCI_MAX_CONFIG (16u << 20)
+#define OCI_MAX_LAYERS 1024	/* layers of a manifest, entries of an index */
 
 /* ---- references ---------------------------------------------------------
  * Docker normalisation: "alpine" is docker.io/library/alpine:latest,

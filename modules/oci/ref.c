@@ -16,12 +16,8 @@
 
 bool oci_digest_valid(const char *d)
 {
-	if (!d || strncmp(d, "sha256:", 7) != 0 || strlen(d) != OCI_DIGEST_LEN)
-		return false;
-	for (const char *p = d + 7; *p; p++)
-		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
-			return false;
-	return true;
+	/* str_is_hex: lower-case only, and the string must end there. */
+	return d && strncmp(d, "sha256:", 7) == 0 && str_is_hex(d + 7, OCI_DIGEST_LEN - 7);
 }
 
 bool oci_tag_valid(const char *t)

@@ -124,6 +124,14 @@ static char *b64_encode(const char *s)
 	return out;
 }
 
+/* "Basic <base64(user:pass)>" for the host's credentials. */
+static char *basic_header(const struct reg_host *h)
+{
+	_cleanup_free_ char *up = xasprintf("%s:%s", h->user, h->pass);
+	_cleanup_free_ char *b = b64_encode(up);
+	return xasprintf("Basic %s", b);
+}
+
 static char *b64_decode(const char *s, size_t n)
 {
 	if (n % 4 || n > (1u << 16))
@@ -170,12 +178,7 @@ static int token_fetch(struct reg_client *c, struct reg_host *h, const struct re
 		url_escape(&u, scope);
 	}
 	struct reg_call tc = { .method = "GET", .url = buf_steal(&u), .body_max = 1u << 20 };
-	_cleanup_free_ char *basic = NULL;
-	if (h->user && h->pass) {
-		_cleanup_free_ char *up = xasprintf("%s:%s", h->user, h->pass);
-		_cleanup_free_ char *b = b64_encode(up);
-		basic = xasprintf("Basic %s", b);
-	}
+	_cleanup_free_ char *basic = h->user && h->pass ? basic_header(h) : NULL;
 	int r = reg_http_perform(c, h, &tc, basic);
 	char desc[512];
 	if (r >= 0 && tc.cc != CURLE_OK)
@@ -212,10 +215,8 @@ int reg_auth_challenge(struct reg_client *c, struct reg_host *h, const struct re
 			r = err_set(err, EACCES, "%s requires authentication: no credentials (use 'ucrt login %s')",
 				    h->domain, h->domain);
 		} else {
-			_cleanup_free_ char *up = xasprintf("%s:%s", h->user, h->pass);
-			_cleanup_free_ char *b = b64_encode(up);
 			free(h->basic);
-			h->basic = xasprintf("Basic %s", b);
+			h->basic = basic_header(h);
 		}
 	} else if (strcasecmp(ch.scheme, "Bearer") == 0 && ch.realm) {
 		_cleanup_free_ char *own = call->repo ? xasprintf("repository:%s:%s", call->repo, call->actions) : NULL;

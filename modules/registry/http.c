@@ -424,19 +424,24 @@ static void setup_easy(struct reg_client *c, struct reg_host *h, struct reg_xfer
 	}
 }
 
-/* Hand queued bytes to the sink until the transfer ends. */
+/* Hand queued bytes to the sink until the transfer ends. The queue and
+ * the batch being sunk swap places each round (curl refills one while the
+ * sink awaits on the other), so their storage is reused, not reallocated
+ * per batch. */
 static int xfer_drain(struct reg_xfer *x)
 {
+	_cleanup_buf_ struct buf work = BUF_INIT;
 	for (;;) {
 		if (x->pend.len) {
-			struct buf work = x->pend;
-			x->pend = (struct buf)BUF_INIT;
+			struct buf t = work;
+			work = x->pend;
+			x->pend = t;
 			if (x->paused) {
 				x->paused = false;
 				curl_easy_pause(x->easy, CURLPAUSE_CONT);
 			}
 			int r = x->call->sink(x->call, work.data, work.len);
-			buf_free(&work);
+			buf_reset(&work);
 			if (r < 0)
 				return r;
 			continue;

@@ -23,7 +23,7 @@ struct push {
 	const struct store_image *img;
 	const char *mount_from;	/* source repo on the same registry, or NULL */
 	const struct reg_push_opts *o;
-	struct oci_descriptor *blobs[1025];
+	struct oci_descriptor *blobs[OCI_MAX_LAYERS + 1];	/* config + layers */
 	size_t nblobs, next;
 	unsigned workers;
 	struct fiber *waiter;
@@ -98,7 +98,6 @@ static int upload_blob(struct push *p, const struct oci_descriptor *d, struct er
 		char range[64];
 		snprintf(range, sizeof(range), "%llu-%llu", (unsigned long long)off,
 			 (unsigned long long)(off + want - (want ? 1 : 0)));
-		bool last = off + want >= size;
 		struct reg_call call = { .method = chunked ? "PATCH" : "PUT", .repo = p->dst->path,
 					 .actions = "pull,push", .req_body = buf, .req_len = want, .no_retry = true,
 					 .content_type = "application/octet-stream",
@@ -116,8 +115,6 @@ static int upload_blob(struct push *p, const struct oci_descriptor *d, struct er
 			return r;
 		off += want;
 		push_progress(p, REG_EV_BLOB_PROGRESS, d->digest, off, size);
-		if (last)
-			break;
 	} while (off < size);
 	if (!chunked)
 		return 0;

@@ -49,10 +49,10 @@ static void image_copy(struct store_image *dst, const struct store_image *src)
 	dst->created = src->created;
 }
 
+/* The string value of key, or NULL (json_str checks the type). */
 static char *get_str(const struct json_doc *d, int obj, const char *key)
 {
-	int t = json_get(d, obj, key);
-	return json_type(d, t) == JSON_STRING ? json_str(d, t) : NULL;
+	return json_str(d, json_get(d, obj, key));
 }
 
 static int index_parse(const char *data, size_t len, struct store_image **out, size_t *n, struct err *err)

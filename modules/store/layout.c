@@ -218,16 +218,12 @@ static char *entry_name(const struct oci_descriptor *d, const char *ctr_name, co
 	return s;
 }
 
-static char *containerd_name(const char *ix, size_t len, int i)
+/* The io.containerd.image.name annotation of entry i (struct
+ * oci_descriptor keeps only the OCI ref name), or NULL. */
+static char *containerd_name(const struct json_doc *d, int i)
 {
-	struct json_doc d;
-	if (json_parse(&d, ix, len, 1 << 20) < 0)
-		return NULL;
-	int e = json_array_at(&d, json_get(&d, 0, "manifests"), i);
-	int t = json_get(&d, json_get(&d, e, "annotations"), "io.containerd.image.name");
-	char *s = json_type(&d, t) == JSON_STRING ? json_str(&d, t) : NULL;
-	json_free(&d);
-	return s;
+	int e = json_array_at(d, json_get(d, 0, "manifests"), i);
+	return json_str(d, json_get(d, json_get(d, e, "annotations"), "io.containerd.image.name"));
 }
 
 static int load_index(struct store *s, const char *data, size_t len, const char *default_name, char ***names,
@@ -237,9 +233,13 @@ static int load_index(struct store *s, const char *data, size_t len, const char 
 	int r = oci_index_parse(data, len, NULL, &ix, err);
 	if (r < 0)
 		return err_wrap(err, "index.json");
+	/* Parsed once more (not per entry) for the annotation oci_index_parse
+	 * drops; should that fail, d is empty and every lookup misses. */
+	struct json_doc d;
+	(void)json_parse(&d, data, len, 1 << 20);
 	int count = 0;
 	for (size_t i = 0; i < ix.n && r >= 0; i++) {
-		_cleanup_free_ char *cn = containerd_name(data, len, (int)i);
+		_cleanup_free_ char *cn = containerd_name(&d, (int)i);
 		_cleanup_free_ char *name = entry_name(&ix.manifests[i], cn, default_name);
 		if (!name) {
 			r = err_set(err, EINVAL, "index.json entry %s has no image name; give one with --name",
@@ -252,6 +252,7 @@ static int load_index(struct store *s, const char *data, size_t len, const char 
 			count++;
 		}
 	}
+	json_free(&d);
 	oci_index_free(&ix);
 	return r < 0 ? r : count;
 }

@@ -4,18 +4,10 @@
 # server. TAP.
 set -u
 UCRT_SRC=${UCRT_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
-UCRT_BIN=${UCRT_BIN:-$UCRT_SRC/build/ucrt}
 . "$UCRT_SRC/tests/lib/registry.sh"
 . "$UCRT_SRC/tests/lib/images.sh"
-t_reg_need
-[ -x "$UCRT_BIN" ] || { echo "1..0 # SKIP $UCRT_BIN not built"; exit 0; }
-tmp=$(mktemp -d /tmp/ucrt-auth.XXXXXX)
+t_img_init auth
 trap 't_reg_stop; rm -rf "$tmp"' EXIT
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-nok() { n=$((n + 1)); echo "not ok $n - $*"; [ -f "$tmp/err" ] && sed 's/^/# /' "$tmp/err" | tail -5; }
-check() { local d=$1; shift; if "$@" >"$tmp/out" 2>"$tmp/err"; then ok "$d"; else nok "$d"; fi; }
-fails() { local d=$1 pat=$2; shift 2; if "$@" >"$tmp/out" 2>"$tmp/err"; then nok "$d (succeeded)"; elif grep -q "$pat" "$tmp/err"; then ok "$d"; else nok "$d (want /$pat/)"; fi; }
 # (not exported: docker-registry reads REGISTRY_* variables as its own config)
 U() { REGISTRY_AUTH_FILE=$tmp/auth.json "$UCRT_BIN" --root "$tmp/store" "$@"; }
 

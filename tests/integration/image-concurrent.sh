@@ -6,19 +6,12 @@
 # exactly once. TAP.
 set -u
 UCRT_SRC=${UCRT_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
-UCRT_BIN=${UCRT_BIN:-$UCRT_SRC/build/ucrt}
 . "$UCRT_SRC/tests/lib/registry.sh"
 . "$UCRT_SRC/tests/lib/images.sh"
-t_reg_need
-[ -x "$UCRT_BIN" ] || { echo "1..0 # SKIP $UCRT_BIN not built"; exit 0; }
-tmp=$(mktemp -d /tmp/ucrt-conc.XXXXXX)
+t_img_init conc
 pids=()
 trap 'for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; t_reg_stop; rm -rf "$tmp"' EXIT
 t_reg_start "$tmp/reg" http || { echo "1..0 # SKIP registry did not start"; exit 0; }
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-nok() { n=$((n + 1)); echo "not ok $n - $*"; }
-U() { "$UCRT_BIN" --root "$tmp/store" "$@"; }
 
 # Every file in blobs/ is named by its content's digest and nothing else
 # lies around (no temp files, no partials).

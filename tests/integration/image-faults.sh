@@ -4,18 +4,11 @@
 # of a pull, then pull again: the partial blob is resumed with Range. TAP.
 set -u
 UCRT_SRC=${UCRT_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
-UCRT_BIN=${UCRT_BIN:-$UCRT_SRC/build/ucrt}
 . "$UCRT_SRC/tests/lib/registry.sh"
 . "$UCRT_SRC/tests/lib/images.sh"
-t_reg_need
-[ -x "$UCRT_BIN" ] || { echo "1..0 # SKIP $UCRT_BIN not built"; exit 0; }
-tmp=$(mktemp -d /tmp/ucrt-faults.XXXXXX)
+t_img_init faults
 trap 't_reg_stop; rm -rf "$tmp"' EXIT
 t_reg_start "$tmp/reg" http || { echo "1..0 # SKIP registry did not start"; exit 0; }
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-nok() { n=$((n + 1)); echo "not ok $n - $*"; [ -f "$tmp/err" ] && sed 's/^/# /' "$tmp/err" | tail -5; }
-U() { "$UCRT_BIN" --root "$tmp/store" "$@"; }
 # the layer blob file inside the registry's storage
 regblob() { echo "$tmp/reg/storage/docker/registry/v2/blobs/sha256/${1:7:2}/${1:7}/data"; }
 layer_of() { python3 -c 'import json,sys; m=json.load(open(sys.argv[1]+"/blobs/sha256/"+sys.argv[2][7:])); print(m["layers"][0]["digest"])' "$1" "$2"; }

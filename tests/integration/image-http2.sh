@@ -5,24 +5,17 @@
 # pull straight from the plain-HTTP registry, HTTP/1.1 with keep-alive. TAP.
 set -u
 UCRT_SRC=${UCRT_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
-UCRT_BIN=${UCRT_BIN:-$UCRT_SRC/build/ucrt}
 . "$UCRT_SRC/tests/lib/registry.sh"
 . "$UCRT_SRC/tests/lib/images.sh"
-t_reg_need
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 [ -x "$NGINX" ] || { echo "1..0 # SKIP nginx not installed"; exit 0; }
-[ -x "$UCRT_BIN" ] || { echo "1..0 # SKIP $UCRT_BIN not built"; exit 0; }
-tmp=$(mktemp -d /tmp/ucrt-h2.XXXXXX)
+t_img_init h2
 NGX_PID=
 ngx_stop() {
 	if [ -n "$NGX_PID" ] && kill "$NGX_PID" 2>/dev/null; then wait "$NGX_PID" 2>/dev/null || true; fi
 	NGX_PID=
 }
 trap 'ngx_stop; t_reg_stop; rm -rf "$tmp"' EXIT
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-nok() { n=$((n + 1)); echo "not ok $n - $*"; [ -f "$tmp/err" ] && sed 's/^/# /' "$tmp/err" | tail -5; }
-check() { local d=$1; shift; if "$@" >"$tmp/out" 2>"$tmp/err"; then ok "$d"; else nok "$d"; fi; }
 U() { "$UCRT_BIN" --root "$tmp/store" --log-level debug "$@"; }
 
 # nginx as an unprivileged foreground process (no master, so no user switch),

@@ -4,20 +4,12 @@
 # uncompressed layers, multi-arch selection, round trips with skopeo/umoci. TAP.
 set -u
 UCRT_SRC=${UCRT_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
-UCRT_BIN=${UCRT_BIN:-$UCRT_SRC/build/ucrt}
 . "$UCRT_SRC/tests/lib/registry.sh"
 . "$UCRT_SRC/tests/lib/images.sh"
-t_reg_need
 for t in skopeo umoci zstd; do command -v $t >/dev/null || { echo "1..0 # SKIP $t not installed"; exit 0; }; done
-[ -x "$UCRT_BIN" ] || { echo "1..0 # SKIP $UCRT_BIN not built"; exit 0; }
-tmp=$(mktemp -d /tmp/ucrt-img.XXXXXX)
+t_img_init img
 trap 't_reg_stop; rm -rf "$tmp"' EXIT
 t_reg_start "$tmp/reg" http || { echo "1..0 # SKIP registry did not start"; exit 0; }
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-nok() { n=$((n + 1)); echo "not ok $n - $*"; [ -f "$tmp/err" ] && sed 's/^/# /' "$tmp/err" | tail -5; }
-check() { local d=$1; shift; if "$@" >"$tmp/out" 2>"$tmp/err"; then ok "$d"; else nok "$d"; fi; }
-U() { "$UCRT_BIN" --root "$tmp/store" "$@"; }
 
 for v in oci:gzip oci:zstd oci:none docker:gzip; do
 	mt=${v%%:*} comp=${v#*:}

@@ -3,6 +3,29 @@
 # media types, gzip/zstd/uncompressed layers, single manifest or a
 # multi-arch index. Source after tests/lib/registry.sh.
 #   t_img_build DIR TAG [mt=oci|docker] [comp=gzip|zstd|none] [platforms=linux/amd64,...] [extra_mb=0] [layers=1]
+#   t_img_init NAME   common preamble of tests/integration/image-*.sh
+
+# Skip unless the registry tools are there and ucrt is built; make $tmp
+# (/tmp/ucrt-NAME.XXXXXX; the caller sets its EXIT trap) and the TAP
+# helpers: ok, nok (shows the tail of $tmp/err), check DESC CMD..., fails
+# DESC PATTERN CMD..., and U = ucrt on the private store $tmp/store.
+t_img_init() {	# NAME
+	UCRT_BIN=${UCRT_BIN:-$UCRT_SRC/build/ucrt}
+	t_reg_need
+	[ -x "$UCRT_BIN" ] || { echo "1..0 # SKIP $UCRT_BIN not built"; exit 0; }
+	tmp=$(mktemp -d "/tmp/ucrt-$1.XXXXXX")
+	n=0
+	ok() { n=$((n + 1)); echo "ok $n - $*"; }
+	nok() { n=$((n + 1)); echo "not ok $n - $*"; [ -f "$tmp/err" ] && sed 's/^/# /' "$tmp/err" | tail -5; }
+	check() { local d=$1; shift; if "$@" >"$tmp/out" 2>"$tmp/err"; then ok "$d"; else nok "$d"; fi; }
+	fails() {
+		local d=$1 pat=$2; shift 2
+		if "$@" >"$tmp/out" 2>"$tmp/err"; then nok "$d (succeeded)"
+		elif grep -q "$pat" "$tmp/err"; then ok "$d"
+		else nok "$d (want /$pat/)"; fi
+	}
+	U() { "$UCRT_BIN" --root "$tmp/store" "$@"; }
+}
 t_img_build() {
 	python3 - "$@" <<'PY'
 import gzip, hashlib, io, json, os, subprocess, sys, tarfile

@@ -81,6 +81,10 @@ int main(void)
 	t_ok(!oci_digest_valid("sha512:0123") && !oci_digest_valid(NULL) &&
 	     !oci_digest_valid("sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde/"),
 	     "other algorithms, NULL, and slashes are not digests");
+	t_ok(!oci_digest_valid("sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde") &&
+	     !oci_digest_valid("sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0") &&
+	     !oci_digest_valid("sha256:"),
+	     "63 or 65 hex digits, or none, are not digests");
 	t_ok(!oci_domain_is_loopback("128.0.0.1"), "128.0.0.1 is not");
 
 	const char *ix = "{\"schemaVersion\":2,\"manifests\":["
