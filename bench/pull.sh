@@ -4,6 +4,9 @@
 set -eu
 UCRT_SRC=${UCRT_SRC:-$(cd "$(dirname "$0")/.." && pwd)}
 UCRT_BIN=${UCRT_BIN:-$UCRT_SRC/build/ucrt}
+for t in skopeo bc; do
+	command -v $t >/dev/null || { echo "pull bench: SKIP ($t not installed)"; exit 0; }
+done
 . "$UCRT_SRC/tests/lib/registry.sh"
 . "$UCRT_SRC/tests/lib/images.sh"
 tmp=$(mktemp -d /tmp/ucrt-bench.XXXXXX)

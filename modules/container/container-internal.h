@@ -7,7 +7,11 @@
 
 #include "container/container.h"
 
+struct json_writer;
 struct store;
+
+/* "k": v, or "k": null when v is NULL (state.c). */
+void ctr_jw_kstr(struct json_writer *w, const char *k, const char *v);
 
 /* Pull norm_ref (full "domain/path:tag") into the store (pull.c). */
 int ctr_image_pull(struct loop *l, struct store *s, const char *norm_ref,

@@ -20,6 +20,7 @@
 
 #include "agent/agent.h"
 #include "buf.h"
+#include "container-internal.h"
 #include "err.h"
 #include "json.h"
 #include "log.h"
@@ -139,15 +140,6 @@ void ctr_net_opts_free(struct ctr_net_opts *o)
 
 /* ---- network.json ---- */
 
-static void jw_kstr_or_null(struct json_writer *w, const char *k, const char *v)
-{
-	jw_key(w, k);
-	if (v)
-		jw_str(w, v);
-	else
-		jw_null(w);
-}
-
 /* The options, and what the VM got when v is not NULL. */
 static int ctr_net_file_write(const char *dir, const struct ctr_net_opts *o,
 			      const struct net_vm *v, struct err *err)
@@ -159,8 +151,8 @@ static int ctr_net_file_write(const char *dir, const struct ctr_net_opts *o,
 
 	jw_init(&w, &b, true);
 	jw_obj_begin(&w);
-	jw_kstr_or_null(&w, "mode", ctr_net_mode_name(o->mode));
-	jw_kstr_or_null(&w, "ip_request", o->ip);
+	ctr_jw_kstr(&w, "mode", ctr_net_mode_name(o->mode));
+	ctr_jw_kstr(&w, "ip_request", o->ip);
 	jw_key(&w, "dns_request");
 	jw_arr_begin(&w);
 	for (char **d = o->dns; d && *d; d++)
@@ -168,14 +160,14 @@ static int ctr_net_file_write(const char *dir, const struct ctr_net_opts *o,
 	jw_arr_end(&w);
 	if (v)	/* canonical: it parses back to the same policy */
 		net_policy_format(&v->policy, pol, sizeof(pol));
-	jw_kstr_or_null(&w, "policy", v ? pol : o->policy);
+	ctr_jw_kstr(&w, "policy", v ? pol : o->policy);
 	if (v) {
-		jw_kstr_or_null(&w, "ip", v->addr_str);
+		ctr_jw_kstr(&w, "ip", v->addr_str);
 		jw_key(&w, "prefix");
 		jw_uint(&w, v->prefix);
-		jw_kstr_or_null(&w, "gateway", v->gateway_str);
-		jw_kstr_or_null(&w, "mac", v->mac_str);
-		jw_kstr_or_null(&w, "tap", v->ifname);
+		ctr_jw_kstr(&w, "gateway", v->gateway_str);
+		ctr_jw_kstr(&w, "mac", v->mac_str);
+		ctr_jw_kstr(&w, "tap", v->ifname);
 		jw_key(&w, "mtu");
 		jw_uint(&w, v->mtu);
 		jw_key(&w, "dns");
@@ -186,8 +178,9 @@ static int ctr_net_file_write(const char *dir, const struct ctr_net_opts *o,
 	}
 	jw_obj_end(&w);
 	buf_putc(&b, '\n');
-	if (write_file_atomic_at(AT_FDCWD, path, b.data, b.len, 0644) < 0)
-		return err_setx(err, errno, "writing %s", path);
+	int r = write_file_atomic_at(AT_FDCWD, path, b.data, b.len, 0644);
+	if (r < 0)
+		return err_setx(err, r, "writing %s", path);
 	return 0;
 }
 
@@ -405,20 +398,20 @@ void ctr_net_inspect_json(struct json_writer *w, const char *root, const char *i
 		return;
 	}
 	jw_obj_begin(w);
-	jw_kstr_or_null(w, "mode", ctr_net_mode_name(st.opts.mode));
-	jw_kstr_or_null(w, "policy", st.opts.policy ? st.opts.policy : st.opts.mode == CTR_NET_BRIDGE ?
+	ctr_jw_kstr(w, "mode", ctr_net_mode_name(st.opts.mode));
+	ctr_jw_kstr(w, "policy", st.opts.policy ? st.opts.policy : st.opts.mode == CTR_NET_BRIDGE ?
 							      "allow-all" : NULL);
 	/* Address, MAC and tap only while the VM holds them (docker shows
 	 * no address for a stopped container either). */
-	jw_kstr_or_null(w, "ip", st.live ? st.ip : NULL);
+	ctr_jw_kstr(w, "ip", st.live ? st.ip : NULL);
 	jw_key(w, "prefix");
 	if (st.live)
 		jw_uint(w, st.prefix);
 	else
 		jw_null(w);
-	jw_kstr_or_null(w, "gateway", st.live ? st.gateway : NULL);
-	jw_kstr_or_null(w, "mac", st.live ? st.mac : NULL);
-	jw_kstr_or_null(w, "tap", st.live ? st.tap : NULL);
+	ctr_jw_kstr(w, "gateway", st.live ? st.gateway : NULL);
+	ctr_jw_kstr(w, "mac", st.live ? st.mac : NULL);
+	ctr_jw_kstr(w, "tap", st.live ? st.tap : NULL);
 	jw_key(w, "counters");
 	if (st.live && net_stats_read(st.tap, &s) == 0)
 		ctr_net_stats_json(w, &s);

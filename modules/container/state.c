@@ -16,6 +16,7 @@
 
 #include "buf.h"
 #include "container/container.h"
+#include "container-internal.h"
 #include "err.h"
 #include "json.h"
 #include "str.h"
@@ -49,7 +50,7 @@ void ctr_config_free(struct ctr_config *c)
 
 uint64_t ctr_proc_start_time(pid_t pid)
 {
-	char path[64], *text = NULL, *p;
+	char path[64], *text = NULL, *p, *comm_end;
 	size_t len;
 	uint64_t start = 0;
 
@@ -59,14 +60,14 @@ uint64_t ctr_proc_start_time(pid_t pid)
 	if (read_file_at(AT_FDCWD, path, 4096, &text, &len) < 0)
 		return 0;
 	/* comm may hold spaces and parentheses: count from the last ')'. */
-	p = strrchr(text, ')');
+	p = comm_end = strrchr(text, ')');
 	for (int field = 2; p && field < 22; field++) {
 		p = strchr(p + 1, ' ');
 	}
 	if (p)
 		start = strtoull(p + 1, NULL, 10);
 	/* A zombie is as good as gone for us. */
-	if (strrchr(text, ')') && strrchr(text, ')')[2] == 'Z')
+	if (comm_end && comm_end[1] && comm_end[2] == 'Z')
 		start = 0;
 	free(text);
 	return start;
@@ -106,7 +107,7 @@ static void ctr_json_spec(struct json_writer *w, const struct ctr_spec *s)
 	jw_obj_end(w);
 }
 
-static void jw_kstr(struct json_writer *w, const char *k, const char *v)
+void ctr_jw_kstr(struct json_writer *w, const char *k, const char *v)
 {
 	jw_key(w, k);
 	if (v)
@@ -123,13 +124,13 @@ int ctr_config_write(const char *root, const struct ctr_config *c, struct err *e
 
 	jw_init(&w, &b, true);
 	jw_obj_begin(&w);
-	jw_kstr(&w, "id", c->id);
-	jw_kstr(&w, "name", c->name);
-	jw_kstr(&w, "image", c->image);
-	jw_kstr(&w, "image_id", c->image_id);
-	jw_kstr(&w, "disk", c->disk);
-	jw_kstr(&w, "overlay", c->overlay);
-	jw_kstr(&w, "hostname", c->hostname);
+	ctr_jw_kstr(&w, "id", c->id);
+	ctr_jw_kstr(&w, "name", c->name);
+	ctr_jw_kstr(&w, "image", c->image);
+	ctr_jw_kstr(&w, "image_id", c->image_id);
+	ctr_jw_kstr(&w, "disk", c->disk);
+	ctr_jw_kstr(&w, "overlay", c->overlay);
+	ctr_jw_kstr(&w, "hostname", c->hostname);
 	jw_key(&w, "rm");
 	jw_bool(&w, c->rm);
 	jw_key(&w, "detach");
@@ -138,8 +139,8 @@ int ctr_config_write(const char *root, const struct ctr_config *c, struct err *e
 	jw_uint(&w, c->cpus);
 	jw_key(&w, "memory_mib");
 	jw_uint(&w, c->mem_mib);
-	jw_kstr(&w, "kernel", c->kernel);
-	jw_kstr(&w, "accel", c->accel);
+	ctr_jw_kstr(&w, "kernel", c->kernel);
+	ctr_jw_kstr(&w, "accel", c->accel);
 	jw_key(&w, "created");
 	jw_int(&w, c->created);
 	ctr_json_spec(&w, &c->spec);
@@ -246,7 +247,7 @@ int ctr_state_write(const char *root, const char *id, const struct ctr_state *s)
 
 	jw_init(&w, &b, true);
 	jw_obj_begin(&w);
-	jw_kstr(&w, "status", ctr_status_name(s->status));
+	ctr_jw_kstr(&w, "status", ctr_status_name(s->status));
 	jw_key(&w, "owner_pid");
 	jw_int(&w, s->owner);
 	jw_key(&w, "owner_start");
@@ -261,7 +262,7 @@ int ctr_state_write(const char *root, const char *id, const struct ctr_state *s)
 	jw_int(&w, s->started);
 	jw_key(&w, "finished");
 	jw_int(&w, s->finished);
-	jw_kstr(&w, "error", s->error);
+	ctr_jw_kstr(&w, "error", s->error);
 	jw_obj_end(&w);
 	buf_putc(&b, '\n');
 	/* No fsync dance needed for correctness here, but the helper is
@@ -492,12 +493,11 @@ enum ctr_status ctr_refresh(const char *root, const char *id, struct ctr_state *
 			s->status = CTR_DEAD;
 		return s->status;
 	}
+	/* A live owner writes the final state itself, even once QEMU is gone. */
 	if (!ctr_proc_alive(s->owner, s->owner_start)) {
 		char why[96];
 		snprintf(why, sizeof(why), "ucrt (pid %d) that ran it died", (int)s->owner);
 		ctr_mark_dead(root, id, s, why);
-	} else if (s->status == CTR_RUNNING && s->qemu && !ctr_proc_alive(s->qemu, s->qemu_start)) {
-		/* The owner is alive and will write the final state itself. */
 	}
 	return s->status;
 }

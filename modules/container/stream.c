@@ -79,6 +79,14 @@ struct ctr_stream *ctr_stream_new(struct loop *l, struct store *s)
 	return st;
 }
 
+/* In the writer fiber: wait for ctr_stream_kick(). */
+static void ctr_stream_park(struct ctr_stream *st)
+{
+	st->parked = true;
+	fiber_suspend();
+	st->parked = false;
+}
+
 static void ctr_stream_kick(struct ctr_stream *st)
 {
 	if (st->writer && st->parked) {
@@ -139,9 +147,7 @@ static ssize_t ctr_stream_read(void *arg, void *buf, size_t len)
 		} else if (st->pull_ended) {
 			return -ECANCELED;
 		}
-		st->parked = true;
-		fiber_suspend();
-		st->parked = false;
+		ctr_stream_park(st);
 	}
 }
 
@@ -164,11 +170,8 @@ static void ctr_stream_writer(void *arg)
 			log_debug("applied layer %zu %s", st->cur, ly->live ? "while downloading" : "from the store");
 	}
 	/* Finish only once the pull succeeded: the image must be complete. */
-	while (r >= 0 && !st->pull_ended) {
-		st->parked = true;
-		fiber_suspend();
-		st->parked = false;
-	}
+	while (r >= 0 && !st->pull_ended)
+		ctr_stream_park(st);
 	if (r >= 0)
 		r = st->r;
 	if (r >= 0) {

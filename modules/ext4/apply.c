@@ -285,14 +285,8 @@ static int apply_node(struct layer *l, ext2_ino_t dino, const char *base, struct
 	} else if (r == -ENOENT) {
 		r = 0;
 	}
-	if (r == 0 && !existing) {
+	if (r == 0 && !existing)
 		r = ext4w_make(w, dino, base, type | 0700, target, &ino);
-		if (r == 0 && type == LINUX_S_IFDIR) {
-			char key[16];
-			snprintf(key, sizeof(key), "%u", ino);
-			ext4w_set_add(&w->fresh, key);
-		}
-	}
 	if (r == 0)
 		r = set_meta(w, ino, e, type);
 	if (r == 0 && type == LINUX_S_IFREG && archive_entry_size(e) > 0)

@@ -157,10 +157,6 @@ int ext4w_write_data(struct ext4w *w, struct archive *a, struct archive_entry *e
 	if (r < 0)
 		return r;
 	uint64_t size = (uint64_t)archive_entry_size(e);
-	if (!w->stage) {
-		w->stage = xcalloc(1, bs);
-		w->stage_cap = bs;
-	}
 	/* Dense files: every block at once, in as few extents as possible. */
 	if (archive_entry_sparse_reset(e) == 0 && size > 0)
 		r = ensure_alloc(&f, 0, (size + bs - 1) / bs);

@@ -100,6 +100,16 @@ static enum dec_kind media_kind(const char *mt)
 
 static ssize_t pipe_take_input(struct ext4w_dec *d, struct err *err);
 
+/* One read of the layer source, retried on EINTR. */
+static ssize_t src_read(const struct ext4w_source *src, void *buf, size_t len, struct err *err)
+{
+	ssize_t r;
+	do
+		r = src->read(src->arg, buf, len);
+	while (r == -EINTR);
+	return r < 0 ? err_setx(err, (int)r, "reading %s", src->name) : r;
+}
+
 /* Refill the input buffer when it is empty; returns bytes available. */
 static ssize_t dec_fill(struct ext4w_dec *d, struct err *err)
 {
@@ -107,12 +117,9 @@ static ssize_t dec_fill(struct ext4w_dec *d, struct err *err)
 		return (ssize_t)(d->in_len - d->in_pos);
 	if (d->p)
 		return pipe_take_input(d, err);
-	ssize_t r;
-	do
-		r = d->src->read(d->src->arg, d->in, DEC_IN);
-	while (r == -EINTR);
+	ssize_t r = src_read(d->src, d->in, DEC_IN, err);
 	if (r < 0)
-		return err_setx(err, (int)r, "reading %s", d->src->name);
+		return r;
 	d->in_pos = 0;
 	d->in_len = (size_t)r;
 	d->total_in += (uint64_t)r;
@@ -184,12 +191,10 @@ int ext4w_dec_new(const struct ext4w_source *src, const struct ext4w_opts *o,
 	d->max_ratio = o->max_ratio;
 	/* Sniff from the first read (tiny reads: gather at least 4 bytes). */
 	while (d->in_len < 4 && !d->in_eof) {
-		ssize_t r = src->read(src->arg, d->in + d->in_len, DEC_IN - d->in_len);
-		if (r == -EINTR)
-			continue;
+		ssize_t r = src_read(src, d->in + d->in_len, DEC_IN - d->in_len, err);
 		if (r < 0) {
 			ext4w_dec_free(d);
-			return err_setx(err, (int)r, "reading %s", src->name);
+			return (int)r;
 		}
 		if (r == 0)
 			d->in_eof = true;
@@ -306,8 +311,6 @@ static ssize_t dec_zstd(struct ext4w_dec *d, struct err *err)
 	}
 }
 
-/* Worker side: give back the consumed input slot, wait for the next one.
- * Returns its length, 0 at the end of the source, -ECANCELED on stop. */
 /* Worker side, under mu: wake the caller. */
 static void pipe_wake_caller(struct dec_pipe *p)
 {
@@ -323,6 +326,8 @@ static void pipe_wake_caller(struct dec_pipe *p)
 	}
 }
 
+/* Worker side: give back the consumed input slot, wait for the next one.
+ * Returns its length, 0 at the end of the source, -ECANCELED on stop. */
 static ssize_t pipe_take_input(struct ext4w_dec *d, struct err *err)
 {
 	struct dec_pipe *p = d->p;
@@ -398,13 +403,10 @@ static int pipe_feed(struct ext4w_dec *d, struct err *err)
 	struct dec_pipe *p = d->p;
 	struct pipe_slot *s = &p->in[p->in_head % PIPE_IN];
 	pthread_mutex_unlock(&p->mu);
-	ssize_t r;
-	do
-		r = d->src->read(d->src->arg, s->buf, DEC_IN);
-	while (r == -EINTR);
+	ssize_t r = src_read(d->src, s->buf, DEC_IN, err);
 	pthread_mutex_lock(&p->mu);
 	if (r < 0)
-		return err_setx(err, (int)r, "reading %s", d->src->name);
+		return (int)r;
 	if (r == 0) {
 		p->in_eof = true;
 	} else {

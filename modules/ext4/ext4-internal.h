@@ -29,8 +29,7 @@ void ext4w_path_split(char *path, const char **dir, const char **base);
  * is attached); a direct-mapped cache serves metadata re-reads. */
 extern io_manager ext4w_io_manager;
 struct ext4w_io_stats {
-	uint64_t writes, write_bytes, reads, read_bytes;
-	uint64_t data_bytes;	/* file data handed to ext4w_io_write_data */
+	uint64_t writes, write_bytes, reads;
 };
 void ext4w_io_get_stats(io_channel ch, struct ext4w_io_stats *st);
 /* Send batches through l (NULL: synchronous writes); see iomgr.c. */
@@ -39,8 +38,6 @@ void ext4w_io_use_loop(io_channel ch, struct loop *l);
 /* File data: like io_channel_write_blk64 but kept out of the metadata
  * read cache (libext2fs never reads it back). Returns 0 or -errno. */
 int ext4w_io_write_data(io_channel ch, uint64_t blk, uint64_t n, const void *data);
-/* fsync the image file (after ext2fs_flush). */
-int ext4w_io_sync(io_channel ch);
 
 /* ---- decomp.c: layer bytes -> tar bytes ---- */
 
@@ -80,7 +77,6 @@ struct ext4w {
 	ext2_ino_t last_dir_ino;
 	struct ext4w_stats stats;
 	uint8_t *stage;		/* one block: a file's partial block (data.c) */
-	size_t stage_cap;
 };
 
 /* Map a libext2fs error code to -errno (EIO when nothing fits). */
@@ -120,7 +116,8 @@ int ext4w_list_dir(struct ext4w *w, ext2_ino_t dir, struct ext4w_child **v, size
 int ext4w_mkdir_implicit(struct ext4w *w, ext2_ino_t dir, const char *name,
 			 int64_t mtime, ext2_ino_t *ino);
 /* Make an inode of the given type under dir/name (which must not exist).
- * Directories get "." and ".."; symlinks get their target. */
+ * Directories get "." and ".." and join w->fresh; symlinks get their
+ * target. */
 int ext4w_make(struct ext4w *w, ext2_ino_t dir, const char *name, unsigned mode,
 	       const char *symlink_target, ext2_ino_t *ino);
 

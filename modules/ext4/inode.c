@@ -37,6 +37,12 @@ int ext4w_make(struct ext4w *w, ext2_ino_t dir, const char *name, unsigned mode,
 		r = ext4w_errno(ext2fs_mkdir(fs, dir, ino, NULL));
 		if (r == 0)
 			r = ext4w_link(w, dir, name, ino, EXT2_FT_DIR);
+		if (r == 0) {
+			/* whiteout bookkeeping: a directory new in this layer */
+			char key[16];
+			snprintf(key, sizeof(key), "%u", ino);
+			ext4w_set_add(&w->fresh, key);
+		}
 	} else if (LINUX_S_ISLNK(mode)) {
 		e = ext2fs_symlink(fs, dir, ino, NULL, (char *)target);
 		r = ext4w_errno(e);
@@ -84,9 +90,6 @@ int ext4w_mkdir_implicit(struct ext4w *w, ext2_ino_t dir, const char *name,
 	ext4w_set_time(&in.i_mtime, &in.i_mtime_extra, mtime, 0);
 	ext4w_set_time(&in.i_atime, &in.i_atime_extra, mtime, 0);
 	ext4w_set_time(&in.i_ctime, &in.i_ctime_extra, mtime, 0);
-	char key[32];
-	snprintf(key, sizeof(key), "%u", *ino);
-	ext4w_set_add(&w->fresh, key);
 	return ext4w_write_inode(w, *ino, &in);
 }
 

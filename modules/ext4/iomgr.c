@@ -366,7 +366,6 @@ static int wb_pio(struct wb *b, bool wr, uint64_t off, void *p, size_t len)
 			b->st.write_bytes += (uint64_t)r;
 		} else {
 			b->st.reads++;
-			b->st.read_bytes += (uint64_t)r;
 		}
 		p = (char *)p + r;
 		off += (uint64_t)r;
@@ -467,7 +466,6 @@ static errcode_t wb_write64(io_channel ch, unsigned long long blk, int count, co
 int ext4w_io_write_data(io_channel ch, uint64_t blk, uint64_t n, const void *data)
 {
 	struct wb *b = wb_of(ch);
-	b->st.data_bytes += n * b->bs;
 	if (n > WB_DIRECT_MIN)
 		return wb_write_through(b, blk, data, n * b->bs);
 	return wb_log(b, blk, (size_t)n, data, false);
@@ -537,15 +535,4 @@ void ext4w_io_use_loop(io_channel ch, struct loop *l)
 void ext4w_io_get_stats(io_channel ch, struct ext4w_io_stats *st)
 {
 	*st = wb_of(ch)->st;
-}
-
-int ext4w_io_sync(io_channel ch)
-{
-	struct wb *b = wb_of(ch);
-	int r = wb_flush(b);
-	if (r == 0)
-		r = wb_wait(b);
-	if (r == 0 && fsync(b->fd) < 0)
-		r = -errno;
-	return r;
 }

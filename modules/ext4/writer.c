@@ -162,6 +162,7 @@ int ext4w_create(const char *path, uint64_t size, const struct ext4w_opts *opts,
 		return r;
 	}
 	w->blockbuf = xmalloc(w->fs->blocksize);
+	w->stage = xmalloc(w->fs->blocksize);
 	*out = w;
 	return 0;
 }
@@ -221,8 +222,6 @@ static int sync_path(const struct ext4w *w, const char *path, bool dir)
 
 int ext4w_finish(struct ext4w *w, struct err *err)
 {
-	struct ext4w_io_stats io;
-	ext4w_io_get_stats(w->fs->io, &io);
 	errcode_t e = ext2fs_close_free(&w->fs);
 	if (e) {
 		int r = err_set(err, ext4w_errno(e), "%s: writing the filesystem: %s", w->path,

@@ -44,20 +44,20 @@ static void t_argv_rules(void)
 	ctr_spec_free(&s);
 
 	o.cmd = args;
-	ctr_spec_build(&img, &o, &s, &e);
+	t_ok(ctr_spec_build(&img, &o, &s, &e) == 0, "CMD args");
 	t_streq(t_join(s.argv), "/entry|-x|run|this", "CMD args replace the image cmd only");
 	ctr_spec_free(&s);
 
 	o.entrypoint = "/other";
 	o.entrypoint_set = true;
 	o.cmd = NULL;
-	ctr_spec_build(&img, &o, &s, &e);
+	t_ok(ctr_spec_build(&img, &o, &s, &e) == 0, "--entrypoint");
 	t_streq(t_join(s.argv), "/other", "--entrypoint drops the image cmd");
 	ctr_spec_free(&s);
 
 	o.entrypoint = "";
 	o.cmd = args;
-	ctr_spec_build(&img, &o, &s, &e);
+	t_ok(ctr_spec_build(&img, &o, &s, &e) == 0, "--entrypoint '' with CMD");
 	t_streq(t_join(s.argv), "run|this", "--entrypoint '' leaves only CMD");
 	ctr_spec_free(&s);
 
@@ -78,7 +78,7 @@ static void t_argv_rules(void)
 	o2.workdir = "rel";
 	t_ok(ctr_spec_build(&empty, &o2, &s, &e) == -EINVAL, "relative workdir refused");
 
-	ctr_spec_build(&img, &(struct ctr_overrides){ .env = envo }, &s, &e);
+	t_ok(ctr_spec_build(&img, &(struct ctr_overrides){ .env = envo }, &s, &e) == 0, "-e over image env");
 	t_streq(t_join(s.env), "PATH=/img/bin|A=1|B=override|C=3", "-e overrides image env by key, in place");
 	ctr_spec_free(&s);
 }
@@ -90,6 +90,7 @@ static void t_env_args(void)
 	char path[] = "/tmp/ucrt-envfile-XXXXXX";
 	int fd = mkstemp(path);
 
+	t_ok(fd >= 0, "env file created");
 	t_ok(ctr_env_arg(&env, "K=V=W", t_lookup, &e) == 0, "K=V=W");
 	t_ok(ctr_env_arg(&env, "HOSTVAR", t_lookup, &e) == 0, "K from the host");
 	t_ok(ctr_env_arg(&env, "UNSET", t_lookup, &e) == 0, "K unset on the host: dropped");
