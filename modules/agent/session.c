@@ -21,7 +21,6 @@
 
 struct agent_stream {
 	uint32_t id;			/* 0: free slot */
-	bool tty;
 	bool out_eof[3];
 	uint32_t out_credit[3];		/* output bytes the guest may still send */
 	uint32_t in_credit;		/* stdin bytes we may still send */
@@ -39,8 +38,8 @@ struct agent {
 	int fd;
 	const struct agent_ops *ops;
 	void *ud;
-	bool open, freed, dispatching, auto_credit, hello_seen, main_sent;
-	uint32_t main_stream;	/* the START'ed process, 0 before */
+	bool open, freed, dispatching, auto_credit, hello_seen;
+	uint32_t main_stream;	/* the START'ed process, 0 before (one per session) */
 	uint8_t *rbuf;
 	size_t rlen;
 	struct loop_op rop, wop;
@@ -441,7 +440,7 @@ static int agent_proc(struct agent *a, uint16_t type, const struct agent_proc_sp
 
 	if (!a->open)
 		return -EPIPE;
-	if (type == PROTO_T_START && a->main_sent)
+	if (type == PROTO_T_START && a->main_stream)
 		return -EEXIST;
 	for (unsigned i = 0; i < PROTO_MAX_PROCS && !s; i++)
 		if (!a->streams[i].id)
@@ -460,13 +459,11 @@ static int agent_proc(struct agent *a, uint16_t type, const struct agent_proc_sp
 		agent_drop_req(a, ref);
 		return r;
 	}
-	*s = (struct agent_stream){ .id = id, .tty = sp->tty, .in_credit = PROTO_INITIAL_CREDIT,
+	*s = (struct agent_stream){ .id = id, .in_credit = PROTO_INITIAL_CREDIT,
 				    .out_credit = { 0, PROTO_INITIAL_CREDIT, PROTO_INITIAL_CREDIT } };
 	s->in_eof = !sp->stdin_open;
-	if (type == PROTO_T_START) {
-		a->main_sent = true;
+	if (type == PROTO_T_START)
 		a->main_stream = id;
-	}
 	*stream = id;
 	agent_flush(a);
 	return 0;

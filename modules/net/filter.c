@@ -113,7 +113,7 @@ static void fill_rodata(struct net_filter *skel, const uint8_t mac[6], struct in
 	ro->nrules = 0;
 	for (unsigned i = 0; p && p->mode == NET_POLICY_ALLOW_LIST && i < p->nrules; i++) {
 		const struct net_rule *r = &p->rules[i];
-		uint32_t m = r->prefix == 0 ? 0 : htonl(~(uint32_t)0 << (32 - r->prefix));
+		uint32_t m = net_mask(r->prefix);
 
 		ro->rules[i].net = r->net.s_addr & m;
 		ro->rules[i].mask = m;

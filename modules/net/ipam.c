@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/file.h>
 
+#include "buf.h"
 #include "err.h"
 #include "log.h"
 #include "str.h"
@@ -96,19 +97,16 @@ int ipam_parse(const char *text, struct net_lease **out, size_t *n)
 
 char *ipam_format(const struct net_lease *l, size_t n)
 {
-	size_t cap = n * 128 + 1, off = 0;
-	char *s = xmalloc(cap);
+	struct buf b = BUF_INIT;
 
-	s[0] = 0;
 	for (size_t i = 0; i < n; i++) {
 		char ip[INET_ADDRSTRLEN];
 
 		inet_ntop(AF_INET, &l[i].addr, ip, sizeof(ip));
-		off += (size_t)snprintf(s + off, cap - off, "%s %s %d %llu %s\n", ip, l[i].owner,
-					(int)l[i].pid, (unsigned long long)l[i].pid_start,
-					l[i].ifname);
+		buf_printf(&b, "%s %s %d %llu %s\n", ip, l[i].owner, (int)l[i].pid,
+			   (unsigned long long)l[i].pid_start, l[i].ifname);
 	}
-	return s;
+	return buf_steal(&b);
 }
 
 /* Field 22 of /proc/<pid>/stat: start time in clock ticks since boot. */
@@ -173,6 +171,19 @@ int ipam_load(int state_fd, struct net_lease **v, size_t *n)
 	return ipam_parse(text, v, n);
 }
 
+int ipam_lock_load(int state_fd, int *lock, struct net_lease **v, size_t *n, struct err *err)
+{
+	int r;
+
+	*lock = ipam_lock(state_fd);
+	if (*lock < 0)
+		return err_setx(err, -*lock, "locking the lease file");
+	r = ipam_load(state_fd, v, n);
+	if (r < 0)
+		return err_setx(err, -r, "reading the lease file");
+	return 0;
+}
+
 static int leases_store(int state_fd, const struct net_lease *v, size_t n)
 {
 	_cleanup_free_ char *text = ipam_format(v, n);
@@ -233,12 +244,9 @@ int ipam_acquire(struct net_host *h, const char *owner, struct in_addr want,
 	r = pid_start_time(getpid(), &out->pid_start);
 	if (r < 0)
 		return err_setx(err, -r, "reading /proc/self/stat");
-	lock = ipam_lock(h->state_fd);
-	if (lock < 0)
-		return err_setx(err, -lock, "locking the lease file");
-	r = ipam_load(h->state_fd, &v, &n);
+	r = ipam_lock_load(h->state_fd, &lock, &v, &n, err);
 	if (r < 0)
-		return err_setx(err, -r, "reading the lease file");
+		return r;
 	r = pick_addr(h, v, n, want, &out->addr, err);
 	if (r < 0)
 		return r;

@@ -182,10 +182,9 @@ int netl_link_del(struct nl_sock *nl, const char *name)
 
 static bool overlaps(uint32_t a, unsigned alen, uint32_t b, unsigned blen)
 {
-	unsigned p = MIN(alen, blen);
-	uint32_t mask = p == 0 ? 0 : ~(uint32_t)0 << (32 - p);
+	uint32_t mask = net_mask(MIN(alen, blen));
 
-	return (ntohl(a) & mask) == (ntohl(b) & mask);
+	return (a & mask) == (b & mask);
 }
 
 int netl_subnet_in_use(struct nl_sock *nl, struct in_addr net, unsigned prefix, int skip_ifindex)

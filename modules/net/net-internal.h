@@ -6,6 +6,12 @@
 
 struct nl_sock;
 
+/* Netmask of a /prefix, in network byte order (/0 -> 0). */
+static inline uint32_t net_mask(unsigned prefix)
+{
+	return prefix == 0 ? 0 : htonl(~(uint32_t)0 << (32 - prefix));
+}
+
 /* ---- link.c: rtnetlink through libnl-route-3 ---- */
 int netl_open(struct nl_sock **out);
 /* ifindex of name, 0 when absent, -errno on failure. */
@@ -32,6 +38,9 @@ int ipam_acquire(struct net_host *h, const char *owner, struct in_addr want,
 		 struct net_lease *out, struct err *err);
 /* Read the leases (no lock needed: the file is replaced whole). */
 int ipam_load(int state_fd, struct net_lease **v, size_t *n);
+/* ipam_lock() then ipam_load(): *lock is the fd to close (>= 0 once
+ * locked, also on a read error), err says which step failed. */
+int ipam_lock_load(int state_fd, int *lock, struct net_lease **v, size_t *n, struct err *err);
 int ipam_release(struct net_host *h, struct in_addr addr);
 /* Drop leases of dead owners; fills *live (strv of ifnames still owned).
  * The caller holds ipam_lock(), and keeps holding it while it acts on

@@ -76,7 +76,7 @@ static int host_subnet(struct net_host *h, const struct net_host_opts *o, int if
 		if (cur_prefix < 8 || cur_prefix > 30)
 			return err_set(err, EINVAL, "bridge %s has a /%u address; want /8../30",
 				       h->bridge, cur_prefix);
-		m = htonl(~(uint32_t)0 << (32 - cur_prefix));
+		m = net_mask(cur_prefix);
 
 		h->gateway = cur;
 		h->prefix = cur_prefix;
@@ -215,7 +215,7 @@ int net_gc(struct net_host *h, unsigned *removed, struct err *err)
 	 * the lease scan and the link scan would otherwise lose its new tap. */
 	_cleanup_close_ int lock = ipam_lock(h->state_fd);
 	unsigned n = 0;
-	uint32_t m = htonl(~(uint32_t)0 << (32 - h->prefix));
+	uint32_t m = net_mask(h->prefix);
 	int r;
 
 	if (lock < 0)
@@ -259,12 +259,9 @@ int net_host_remove(struct net_host *h, struct err *err)
 
 	if (r < 0)
 		return r;
-	lock = ipam_lock(h->state_fd);
-	if (lock < 0)
-		return err_setx(err, -lock, "locking the lease file");
-	r = ipam_load(h->state_fd, &v, &n);
+	r = ipam_lock_load(h->state_fd, &lock, &v, &n, err);
 	if (r < 0)
-		return err_setx(err, -r, "reading the lease file");
+		return r;
 	if (n)
 		return err_set(err, EBUSY, "%zu containers still use %s", n, h->bridge);
 	r = netl_link_del(h->nl, h->bridge);

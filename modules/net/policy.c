@@ -9,7 +9,7 @@
 #include "err.h"
 #include "str.h"
 #include "util.h"
-#include "net/net.h"
+#include "net/net-internal.h"
 
 int net_parse_ip4(const char *s, struct in_addr *out)
 {
@@ -17,11 +17,6 @@ int net_parse_ip4(const char *s, struct in_addr *out)
 	if (!s || inet_pton(AF_INET, s, out) != 1)
 		return -EINVAL;
 	return 0;
-}
-
-static uint32_t prefix_mask(unsigned prefix)
-{
-	return prefix == 0 ? 0 : htonl(~(uint32_t)0 << (32 - prefix));
 }
 
 static int parse_prefix(const char *s, unsigned *out)
@@ -44,7 +39,7 @@ int net_parse_cidr(const char *s, struct in_addr *net, unsigned *prefix)
 	*slash = 0;
 	if (net_parse_ip4(copy, net) < 0 || parse_prefix(slash + 1, prefix) < 0)
 		return -EINVAL;
-	if (net->s_addr & ~prefix_mask(*prefix))
+	if (net->s_addr & ~net_mask(*prefix))
 		return -EINVAL;
 	return 0;
 }

@@ -1,6 +1,7 @@
 /* The QEMU command line, built as an argv (no shell ever sees it).
  * Every choice is measured or explained in docs/vm.md and docs/kernel.md. */
 #include <fcntl.h>
+#include <stdarg.h>
 #include <string.h>
 
 #include "buf.h"
@@ -18,7 +19,22 @@ static char *vm_qemu_escape(const char *s)
 			buf_putc(&b, ',');
 		buf_putc(&b, *s);
 	}
-	return b.data ? buf_steal(&b) : xstrdup("");
+	return buf_steal(&b);
+}
+
+/* Append a formatted argument. */
+static void vm_pushf(char ***v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void vm_pushf(char ***v, const char *fmt, ...)
+{
+	struct buf b = BUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	strv_push(v, b.data ? b.data : "");
+	buf_free(&b);
 }
 
 bool vm_kernel_is_elf(const char *path)
@@ -34,9 +50,8 @@ bool vm_kernel_is_elf(const char *path)
 	return elf;
 }
 
-/* Our kernel under TCG with one vCPU: the legacy PIC is not needed (the
- * IOAPIC routes every interrupt) and the PIT can be the tick. Not for the
- * cloud kernel: hardware-reduced ACPI has no PIT to tick with. */
+/* Our kernel under TCG with one vCPU: the PIT can be the tick. Not for
+ * the cloud kernel: hardware-reduced ACPI has no PIT to tick with. */
 static bool vm_tcg_single(const struct vm_host *h, const struct vm_config *c)
 {
 	return h->accel == VM_ACCEL_TCG && c->cpus <= 1 && h->kernel.builtin;
@@ -87,23 +102,17 @@ static char *vm_cmdline(const struct vm_host *h, const struct vm_config *c, cons
 static void vm_argv_agent(char ***v, const struct vm_host *h, const struct vm_config *c,
 			  const struct vm_vsock_ids *vs)
 {
-	char *s;
-
 	if (!c->agent)
 		return;
 	if (vm_use_vsock(h, c)) {
 		strv_push(v, "-device");
-		s = xasprintf("vhost-vsock-device,guest-cid=%u,vhostfd=%d", vs ? vs->cid : 0, VM_FD_VHOST);
-		strv_push(v, s);
-		free(s);
+		vm_pushf(v, "vhost-vsock-device,guest-cid=%u,vhostfd=%d", vs ? vs->cid : 0, VM_FD_VHOST);
 		return;
 	}
 	strv_push(v, "-device");
 	strv_push(v, "virtio-serial-device,max_ports=2");
 	strv_push(v, "-chardev");
-	s = xasprintf("socket,id=agent,fd=%d", VM_FD_AGENT);
-	strv_push(v, s);
-	free(s);
+	vm_pushf(v, "socket,id=agent,fd=%d", VM_FD_AGENT);
 	strv_push(v, "-device");
 	strv_push(v, "virtserialport,chardev=agent,name=" VM_AGENT_PORT);
 }
@@ -114,7 +123,6 @@ char **vm_argv(const struct vm_host *h, const struct vm_config *c, const struct 
 	_cleanup_free_ char *cmdline = vm_cmdline(h, c, vs);
 	_cleanup_free_ char *kernel = vm_qemu_escape(h->kernel.path);
 	bool kvm = h->accel == VM_ACCEL_KVM;
-	char *s;
 
 	strv_push(&v, h->qemu);
 	strv_push(&v, "-M");
@@ -124,10 +132,8 @@ char **vm_argv(const struct vm_host *h, const struct vm_config *c, const struct 
 	/* The RTC stays: it is where a TCG guest gets the wall clock. */
 	/* The legacy PIC stays even for one vCPU: with pic=off a guest's
 	 * timed sleeps (sleep 2, ping's interval) never wake up under TCG. */
-	s = xasprintf("microvm,accel=%s,acpi=%s", kvm ? "kvm" : "tcg",
-		      h->kernel.builtin ? "off" : "on");
-	strv_push(&v, s);
-	free(s);
+	vm_pushf(&v, "microvm,accel=%s,acpi=%s", kvm ? "kvm" : "tcg",
+		 h->kernel.builtin ? "off" : "on");
 	/* TCG's "max" CPU has what x86-64-v2/v3 images (RHEL 9...) require;
 	 * the default qemu64 model lacks SSE4.2 and POPCNT. */
 	strv_push(&v, "-cpu");
@@ -138,13 +144,9 @@ char **vm_argv(const struct vm_host *h, const struct vm_config *c, const struct 
 	strv_push(&v, "none");
 	strv_push(&v, "-no-reboot");
 	strv_push(&v, "-m");
-	s = xasprintf("%u", c->mem_mib ? c->mem_mib : 256);
-	strv_push(&v, s);
-	free(s);
+	vm_pushf(&v, "%u", c->mem_mib ? c->mem_mib : 256);
 	strv_push(&v, "-smp");
-	s = xasprintf("%u", c->cpus ? c->cpus : 1);
-	strv_push(&v, s);
-	free(s);
+	vm_pushf(&v, "%u", c->cpus ? c->cpus : 1);
 
 	strv_push(&v, "-kernel");
 	strv_push(&v, kernel);
@@ -158,11 +160,11 @@ char **vm_argv(const struct vm_host *h, const struct vm_config *c, const struct 
 
 	/* Sockets handed over already connected (fd=N): no socket files. */
 	strv_push(&v, "-chardev");
-	strv_push(&v, "socket,id=qmp,fd=3");
+	vm_pushf(&v, "socket,id=qmp,fd=%d", VM_FD_QMP);
 	strv_push(&v, "-mon");
 	strv_push(&v, "chardev=qmp,mode=control");
 	strv_push(&v, "-chardev");
-	strv_push(&v, "socket,id=con,fd=4");
+	vm_pushf(&v, "socket,id=con,fd=%d", VM_FD_CONSOLE);
 	strv_push(&v, "-serial");
 	strv_push(&v, "chardev:con");
 	vm_argv_agent(&v, h, c, vs);
@@ -171,16 +173,12 @@ char **vm_argv(const struct vm_host *h, const struct vm_config *c, const struct 
 		_cleanup_free_ char *file = vm_qemu_escape(d->path);
 
 		strv_push(&v, "-drive");
-		s = xasprintf("file=%s,format=%s,if=none,id=vd%c%s%s", file,
-			      d->qcow2 ? "qcow2" : "raw", 'a' + i,
-			      d->readonly ? ",readonly=on" : ",discard=unmap",
-			      d->snapshot ? ",snapshot=on" : "");
-		strv_push(&v, s);
-		free(s);
+		vm_pushf(&v, "file=%s,format=%s,if=none,id=vd%c%s%s", file,
+			 d->qcow2 ? "qcow2" : "raw", 'a' + i,
+			 d->readonly ? ",readonly=on" : ",discard=unmap",
+			 d->snapshot ? ",snapshot=on" : "");
 		strv_push(&v, "-device");
-		s = xasprintf("virtio-blk-device,drive=vd%c", 'a' + i);
-		strv_push(&v, s);
-		free(s);
+		vm_pushf(&v, "virtio-blk-device,drive=vd%c", 'a' + i);
 	}
 	if (c->mac) {
 		/* The tap is opened by modules/net and inherited (fd=N): QEMU
@@ -190,13 +188,9 @@ char **vm_argv(const struct vm_host *h, const struct vm_config *c, const struct 
 		_cleanup_free_ char *mac = vm_qemu_escape(c->mac);
 
 		strv_push(&v, "-netdev");
-		s = xasprintf("tap,id=n0,fd=%d", VM_FD_TAP);
-		strv_push(&v, s);
-		free(s);
+		vm_pushf(&v, "tap,id=n0,fd=%d", VM_FD_TAP);
 		strv_push(&v, "-device");
-		s = xasprintf("virtio-net-device,netdev=n0,mac=%s", mac);
-		strv_push(&v, s);
-		free(s);
+		vm_pushf(&v, "virtio-net-device,netdev=n0,mac=%s", mac);
 	}
 	if (h->sandbox) {
 		strv_push(&v, "-sandbox");
