@@ -162,6 +162,48 @@ static void url_escape(struct buf *b, const char *s)
 	}
 }
 
+/* scheme and host of url as curl sees them (the host of an IPv6 address
+ * in brackets, so both sides compare alike). */
+static int url_scheme_host(const char *url, char **scheme, char **host)
+{
+	CURLU *u = curl_url();
+	char *sc = NULL, *ho = NULL;
+	int r = curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+			curl_url_get(u, CURLUPART_SCHEME, &sc, 0) == CURLUE_OK &&
+			curl_url_get(u, CURLUPART_HOST, &ho, 0) == CURLUE_OK
+		? 0
+		: -EINVAL;
+	if (r == 0) {
+		*scheme = xstrdup(sc);
+		*host = xstrdup(ho);
+	}
+	curl_free(sc);
+	curl_free(ho);
+	curl_url_cleanup(u);
+	return r;
+}
+
+/* The realm comes from the registry's 401: a registry (or whoever answers
+ * in its name on plain HTTP) can point it anywhere. Credentials go to it
+ * only encrypted, or to the registry's own host when we already talk plain
+ * HTTP to that host (loopback, or --tls-verify=false): then the token
+ * request exposes nothing the registry requests do not. NULL when they
+ * may go, else why not. */
+static const char *realm_refuses_creds(const struct reg_client *c, const struct reg_host *h, const char *realm)
+{
+	_cleanup_free_ char *rs = NULL, *rh = NULL, *ds = NULL, *dh = NULL;
+	_cleanup_free_ char *reg = xasprintf("https://%s/", oci_domain_endpoint(h->domain));
+	if (url_scheme_host(realm, &rs, &rh) < 0 || url_scheme_host(reg, &ds, &dh) < 0)
+		return "it is not a valid URL";
+	if (strcasecmp(rs, "https") == 0)
+		return NULL;
+	if (strcasecmp(rh, dh) != 0)
+		return "it is on another host than the registry, over plain HTTP";
+	if (c->o.tls_verify && !oci_domain_is_loopback(h->domain))
+		return "it is plain HTTP";
+	return NULL;
+}
+
 static int token_fetch(struct reg_client *c, struct reg_host *h, const struct reg_challenge *ch, const char *scope,
 		       char **token, int64_t *expires_in, struct err *err)
 {
@@ -178,7 +220,19 @@ static int token_fetch(struct reg_client *c, struct reg_host *h, const struct re
 		url_escape(&u, scope);
 	}
 	struct reg_call tc = { .method = "GET", .url = buf_steal(&u), .body_max = 1u << 20 };
-	_cleanup_free_ char *basic = h->user && h->pass ? basic_header(h) : NULL;
+	_cleanup_free_ char *basic = NULL;
+	if (h->user && h->pass) {
+		const char *why = realm_refuses_creds(c, h, ch->realm);
+		if (why) {
+			log_debug("registry: not sending the credentials for %s to the token server %s (%s): "
+				  "asking for an anonymous token",
+				  h->domain, ch->realm, why);
+			free(h->creds_withheld);
+			h->creds_withheld = xasprintf("%s (%s)", ch->realm, why);
+		} else {
+			basic = basic_header(h);
+		}
+	}
 	int r = reg_http_perform(c, h, &tc, basic);
 	char desc[512];
 	if (r >= 0 && tc.cc != CURLE_OK)
@@ -397,6 +451,12 @@ int reg_login_check(struct reg_client *c, const char *domain, const char *user, 
 		char desc[512];
 		reg_describe_status(&call, desc, sizeof(desc));
 		r = err_set(err, EACCES, "login to %s failed: %s", domain, desc);
+	} else if (r >= 0 && h->creds_withheld) {
+		/* An anonymous token got through: that checked nothing. */
+		r = err_set(err, EACCES,
+			    "login to %s: credentials not checked: not sent to the token server %s; "
+			    "credentials go only over HTTPS or to the registry's own host",
+			    domain, h->creds_withheld);
 	}
 	reg_call_reset(&call);
 	return r;

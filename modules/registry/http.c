@@ -203,6 +203,7 @@ static void host_free(struct reg_host *h)
 	free(h->user);
 	free(h->pass);
 	free(h->basic);
+	free(h->creds_withheld);
 	free(h->ca_blob);
 	free(h->client_cert);
 	free(h->client_key);

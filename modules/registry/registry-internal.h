@@ -19,6 +19,7 @@ struct reg_host {
 	char *user, *pass;	/* credentials, NULL for anonymous */
 	bool creds_loaded;
 	char *basic;		/* "Basic <b64>" after a Basic challenge */
+	char *creds_withheld;	/* "realm (why)": a token server the credentials were kept from */
 	char *ca_blob;		/* system CAs + cert dir CAs, NULL for the default */
 	size_t ca_len;
 	char *client_cert, *client_key;

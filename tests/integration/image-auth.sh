@@ -1,7 +1,7 @@
 #!/bin/bash
 # Registry auth and TLS: HTTPS with a test CA, htpasswd basic auth with
 # login/logout, bearer tokens (anonymous and credentialed) from a test token
-# server. TAP.
+# server, credentials kept from a token server on another host. TAP.
 set -u
 UCRT_SRC=${UCRT_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$UCRT_SRC/tests/lib/registry.sh"
@@ -48,6 +48,21 @@ fails "token: wrong password refused by the token server" "token server" U image
 check "token: credentialed push (cross-repo mount)" U image push --creds "$REG_USER:$REG_PASS" "$REG/private/app:v1" "$REG/private/mounted:v1"
 grep -q "mount=" "$tmp/reg/registry.log" && ok "push tried a cross-repository mount" || nok "no mount request in the registry log"
 t_reg_stop
+
+# A token realm on another host over plain HTTP (127.0.0.2 for the registry
+# 127.0.0.1): the credentials must not go there, neither from login nor from
+# a pull; the token is asked for anonymously.
+TOKEN_HOST=127.0.0.2 t_reg_start "$tmp/reg" token || nok "token registry with a realm on 127.0.0.2"
+tlog=$tmp/reg/token/log
+fails "login: credentials not sent to a plain-HTTP realm on another host" "not sent to the token server" \
+	U login -u "$REG_USER" -p "$REG_PASS" "$REG"
+U --log-level debug image pull --creds "$REG_USER:$REG_PASS" "$REG/private/app:v1" >"$tmp/out" 2>"$tmp/err"
+grep -q "not sending the credentials for $REG to the token server http://127.0.0.2" "$tmp/err" &&
+	ok "pull: debug log says why the token is anonymous" || nok "pull: no debug line about withheld credentials"
+check "realm on another host: anonymous pull of a public repo" U image pull "$REG/public/app:v1"
+grep -q "request without credentials" "$tlog" && ! grep -q "request with credentials" "$tlog" &&
+	ok "the token server on another host never saw the credentials" || nok "credentials sent to 127.0.0.2: $(sort "$tlog" | uniq -c)"
+t_reg_stop; rm -rf "$tmp/store"
 
 # A registry whose token realm names a local file: the client must not read it
 # (it would send the file's "token" back to the registry).

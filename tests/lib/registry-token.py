@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Tiny token server for docker-registry's token auth (tests only, stdlib).
-Usage: registry-token.py PORT KEYDIR USER PASS
-KEYDIR holds key.txt (openssl rsa -text) and pub.der (public key, DER).
+Usage: registry-token.py PORT KEYDIR USER PASS [HOST]
+HOST is the address to listen on (default 127.0.0.1). Every token request
+is logged to stderr with whether it carried credentials. KEYDIR holds key.txt (openssl rsa -text) and pub.der (public key, DER).
 Anonymous clients get pull on repositories under "public/"; USER:PASS gets
 pull and push everywhere. Tokens are RS256 JWTs with a libtrust key id."""
 import base64, hashlib, json, os, re, sys, time
@@ -9,6 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlparse, parse_qs
 
 port, keydir, USER, PASS = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+HOST = sys.argv[5] if len(sys.argv) > 5 else "127.0.0.1"
 
 def field(text, name):
     m = re.search(name + r":\s*\n((?:\s+[0-9a-f:]+\n)+)", text)
@@ -45,6 +47,8 @@ class H(BaseHTTPRequestHandler):
         q = parse_qs(u.query)
         user = None
         auth = self.headers.get("Authorization", "")
+        sys.stderr.write(f"request with{'' if auth else 'out'} credentials\n")
+        sys.stderr.flush()
         if auth.startswith("Basic "):
             u_p = base64.b64decode(auth[6:]).decode()
             if u_p != USER + ":" + PASS:
@@ -73,4 +77,4 @@ class H(BaseHTTPRequestHandler):
         sys.stderr.write(f"token for {user or 'anonymous'}: {access}\n")
     def log_message(self, *a): pass
 
-ThreadingHTTPServer(("127.0.0.1", port), H).serve_forever()
+ThreadingHTTPServer((HOST, port), H).serve_forever()

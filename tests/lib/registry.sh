@@ -1,7 +1,9 @@
 # Start/stop Debian's docker-registry for tests, and seed it.
 #   t_reg_start DIR MODE     MODE: http | https | htpasswd | token
 #     sets REG (127.0.0.1:PORT), REG_PID, REG_CERTS (a --cert-dir for https),
-#     REG_USER/REG_PASS (htpasswd, token; REG_REALM overrides the token realm).
+#     REG_USER/REG_PASS (htpasswd, token; REG_REALM overrides the token realm,
+#     TOKEN_HOST the token server's address, default 127.0.0.1; its log,
+#     $DIR/token/log, says whether each request carried credentials).
 #     Storage: DIR/storage, kept across restarts so a test can seed in
 #     http mode and then switch mode.
 #   t_reg_stop
@@ -101,8 +103,8 @@ t_token_start() {
 	openssl rsa -in "$d/key.pem" -noout -text 2>/dev/null >"$d/key.txt"
 	openssl rsa -in "$d/key.pem" -pubout -outform DER 2>/dev/null >"$d/pub.der"
 	local port; port=$(t_free_port)
-	TOKEN_ADDR=127.0.0.1:$port
-	python3 "$T_LIB_DIR/registry-token.py" "$port" "$d" "$REG_USER" "$REG_PASS" >"$d/log" 2>&1 &
+	TOKEN_ADDR=${TOKEN_HOST:-127.0.0.1}:$port
+	python3 "$T_LIB_DIR/registry-token.py" "$port" "$d" "$REG_USER" "$REG_PASS" "${TOKEN_HOST:-127.0.0.1}" >"$d/log" 2>&1 &
 	TOKEN_PID=$!
 	for _ in $(seq 50); do
 		curl -s -o /dev/null "http://$TOKEN_ADDR/health" && return 0
