@@ -21,6 +21,7 @@ struct fdata {
 	struct ext2_inode_large in;
 	struct fmap *map;
 	size_t nmap, mapcap;
+	bool grown;		/* in (i_blocks, extent root) changed in memory */
 	bool partial;		/* w->stage holds logical block partial_lblk */
 	uint64_t partial_lblk;
 	uint64_t next;		/* file offset the next data may start at */
@@ -71,6 +72,10 @@ static int ensure_alloc(struct fdata *f, uint64_t l, uint64_t n)
 {
 	if (covered(f, l, n))
 		return 0;
+	/* ext2fs_fallocate writes the inode only when the extent root in it
+	 * changes; blocks it adds through deeper tree nodes raise i_blocks in
+	 * our copy alone, so ext4w_write_data writes the copy back. */
+	f->grown = true;
 	errcode_t e = ext2fs_fallocate(f->w->fs, EXT2_FALLOCATE_FORCE_INIT | EXT2_FALLOCATE_INIT_BEYOND_EOF,
 				       f->ino, (struct ext2_inode *)&f->in, ~0ULL, l, n);
 	if (e)
@@ -181,6 +186,11 @@ int ext4w_write_data(struct ext4w *w, struct archive *a, struct archive_entry *e
 	}
 	if (r == 0)
 		r = flush_partial(&f);
+	if (f.grown) {
+		int wr = ext4w_write_inode(w, ino, &f.in);
+		if (r == 0)
+			r = wr;
+	}
 	free(f.map);
 	return r;
 }
