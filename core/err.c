@@ -12,6 +12,39 @@ static int norm(int code)
 	return code ? code : EIO;
 }
 
+/* Store s in e->msg. A message too long for it loses its middle, not its
+ * end: context comes first and the reason last ("layer x: entry <4 KiB
+ * path>: name too long"), and the reason is what a user needs. */
+static void put(struct err *e, const char *s)
+{
+	size_t n = strlen(s), cap = sizeof(e->msg) - 1;
+	if (n <= cap) {
+		memcpy(e->msg, s, n + 1);
+		return;
+	}
+	static const char gap[] = " [...] ";
+	size_t head = cap / 4, tail = cap - head - (sizeof(gap) - 1);
+	memcpy(e->msg, s, head);
+	memcpy(e->msg + head, gap, sizeof(gap) - 1);
+	memcpy(e->msg + head + sizeof(gap) - 1, s + n - tail, tail + 1);
+}
+
+static void vput(struct err *e, const char *prefix, const char *fmt, va_list ap, const char *suffix)
+{
+	char *m = NULL;
+	if (vasprintf(&m, fmt, ap) < 0) {
+		snprintf(e->msg, sizeof(e->msg), "%s", fmt);	/* out of memory: the bare format */
+		return;
+	}
+	char *all = NULL;
+	if (asprintf(&all, "%s%s%s", prefix, m, suffix) < 0)
+		put(e, m);
+	else
+		put(e, all);
+	free(all);
+	free(m);
+}
+
 int err_set(struct err *e, int code, const char *fmt, ...)
 {
 	code = norm(code);
@@ -19,7 +52,7 @@ int err_set(struct err *e, int code, const char *fmt, ...)
 		va_list ap;
 		e->code = code;
 		va_start(ap, fmt);
-		vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+		vput(e, "", fmt, ap, "");
 		va_end(ap);
 	}
 	return -code;
@@ -30,12 +63,12 @@ int err_setx(struct err *e, int code, const char *fmt, ...)
 	code = norm(code);
 	if (e) {
 		va_list ap;
+		char why[128];
 		e->code = code;
+		snprintf(why, sizeof(why), ": %s", strerror(code));
 		va_start(ap, fmt);
-		int n = vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+		vput(e, "", fmt, ap, why);
 		va_end(ap);
-		if (n >= 0 && (size_t)n < sizeof(e->msg))
-			snprintf(e->msg + n, sizeof(e->msg) - (size_t)n, ": %s", strerror(code));
 	}
 	return -code;
 }
@@ -46,18 +79,12 @@ int err_wrap(struct err *e, const char *fmt, ...)
 		return -EIO;
 	if (!e->code)
 		e->code = EIO;
-	char ctx[sizeof(e->msg)];
+	char old[sizeof(e->msg) + 2];
+	snprintf(old, sizeof(old), ": %s", e->msg[0] ? e->msg : strerror(e->code));
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(ctx, sizeof(ctx), fmt, ap);
+	vput(e, "", fmt, ap, old);
 	va_end(ap);
-	char old[sizeof(e->msg)];
-	memcpy(old, e->msg[0] ? e->msg : strerror(e->code), sizeof(old));
-	old[sizeof(old) - 1] = 0;
-	char out[sizeof(ctx) + sizeof(old) + 2];
-	snprintf(out, sizeof(out), "%s: %s", ctx, old);
-	memcpy(e->msg, out, sizeof(e->msg) - 1);
-	e->msg[sizeof(e->msg) - 1] = 0;
 	return -e->code;
 }
 

@@ -13,7 +13,7 @@
 
 struct err {
 	int code;	/* positive errno value, 0 when no error */
-	char msg[1024];
+	char msg[2048];	/* longer messages lose their middle, see err.c */
 };
 
 /* Record an error; returns -abs(code) so "return err_set(...)" works.

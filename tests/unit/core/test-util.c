@@ -76,6 +76,22 @@ static void test_err(void)
 	err_setx(&e, -EACCES, "open %s", "f");
 	t_streq(err_msg(&e), "open f: Permission denied", "err_setx appends strerror");
 	t_is(err_set(NULL, EIO, "x"), -EIO, "NULL err allowed");
+	/* A message longer than the buffer keeps its start and its reason. */
+	char path[4097];
+	memset(path, 'p', sizeof(path) - 1);
+	path[sizeof(path) - 1] = 0;
+	err_setx(&e, ENAMETOOLONG, "entry %s", path);
+	err_wrap(&e, "layer %s", "l.tar");
+	size_t len = strlen(err_msg(&e));
+	t_ok(len < sizeof(e.msg), "long message fits the buffer");
+	t_ok(strncmp(err_msg(&e), "layer l.tar: entry ppp", 22) == 0, "long message keeps its context");
+	const char *why = "ppp: File name too long";
+	t_ok(len > strlen(why) && strcmp(err_msg(&e) + len - strlen(why), why) == 0,
+	     "long message keeps its reason");
+	t_ok(strstr(err_msg(&e), " [...] ") != NULL, "long message marks the elided middle");
+	err_set(&e, EINVAL, "%s", path);
+	err_wrap(&e, "ctx");
+	t_ok(strstr(err_msg(&e), "ctx: pp") == err_msg(&e), "wrap of a full message keeps the context");
 	t_is(log_parse_level("debug"), LOG_DEBUG, "log level parse");
 	t_is(log_parse_level("loud"), -EINVAL, "bad log level");
 }
