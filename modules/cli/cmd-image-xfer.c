@@ -205,14 +205,14 @@ struct xfer_job {
 static void pull_fn(void *arg)
 {
 	struct xfer_job *j = arg;
-	/* The image's disk is written while the layers download; if that
-	 * fails, `run` builds it from the store later. */
+	/* The image's disk is written while the layers download; a pull
+	 * whose disk failed fails. */
 	struct ctr_stream *st = ctr_stream_new(cli_loop(), j->s);
 	struct reg_layer_hook hk;
 	ctr_stream_hook(st, &hk);
 	struct reg_pull_opts po = { j->have_plat ? &j->plat : NULL, on_progress, &j->pg, &hk };
 	j->r = reg_pull(j->rc, j->s, &j->ref, &po, &j->res, &j->err);
-	ctr_stream_end(st, j->r);
+	j->r = ctr_stream_end(st, j->r, &j->err);
 	ctr_stream_free(st);
 }
 

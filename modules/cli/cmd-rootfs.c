@@ -34,9 +34,35 @@ static int parse_size_opt(const char *name, const char *s, uint64_t *out)
 	return 0;
 }
 
+/* Layer files, opened again for each (re)build of the image. */
+struct rootfs_files {
+	char **paths;
+	int fd;
+};
+
+static int rootfs_open(void *arg, size_t i, struct ext4w_source *src, struct err *err)
+{
+	struct rootfs_files *f = arg;
+	f->fd = open(f->paths[i], O_RDONLY | O_CLOEXEC);
+	if (f->fd < 0)
+		return err_setx(err, errno, "%s", f->paths[i]);
+	*src = (struct ext4w_source){
+		.read = ext4w_fd_read, .arg = (void *)(intptr_t)f->fd, .name = f->paths[i],
+	};
+	return 0;
+}
+
+static void rootfs_close(void *arg, size_t i)
+{
+	struct rootfs_files *f = arg;
+	close(f->fd);
+	f->fd = -1;
+}
+
 static int build(const char *out, uint64_t size, const struct ext4w_opts *o, char **layers, int n)
 {
 	struct err e = { 0 };
+	bool grow = !size;
 	if (!size) {
 		uint64_t total = 0;
 		for (int i = 0; i < n; i++) {
@@ -50,30 +76,12 @@ static int build(const char *out, uint64_t size, const struct ext4w_opts *o, cha
 		}
 		size = ext4w_size_for(total);
 	}
-	struct ext4w *w;
-	if (ext4w_create(out, size, o, &w, &e) < 0) {
-		cli_error("%s", err_msg(&e));
-		return EXIT_RUNTIME;
-	}
-	for (int i = 0; i < n; i++) {
-		_cleanup_close_ int fd = open(layers[i], O_RDONLY | O_CLOEXEC);
-		if (fd < 0) {
-			cli_error("%s: %s", layers[i], strerror(errno));
-			ext4w_abort(w);
-			return EXIT_RUNTIME;
-		}
-		struct ext4w_source src = {
-			.read = ext4w_fd_read, .arg = (void *)(intptr_t)fd, .name = layers[i],
-		};
-		if (ext4w_apply_layer(w, &src, &e) < 0) {
-			cli_error("%s", err_msg(&e));
-			ext4w_abort(w);
-			return EXIT_RUNTIME;
-		}
-	}
-	struct ext4w_stats st;
-	ext4w_get_stats(w, &st);
-	if (ext4w_finish(w, &e) < 0) {
+	struct rootfs_files f = { .paths = layers, .fd = -1 };
+	struct ext4w_layers ls = { .n = (size_t)n, .open = rootfs_open, .close = rootfs_close, .arg = &f };
+	struct ext4w_stats st = { 0 };
+	/* A --size given is kept (a full image then fails, saying what the
+	 * layers need); an estimated one grows when the layers need more. */
+	if (ext4w_build(out, size, grow, o, &ls, &st, &e) < 0) {
 		cli_error("%s", err_msg(&e));
 		return EXIT_RUNTIME;
 	}

@@ -17,6 +17,13 @@ void ctr_jw_kstr(struct json_writer *w, const char *k, const char *v);
 int ctr_image_pull(struct loop *l, struct store *s, const char *norm_ref,
 		   const struct ctr_image_opts *o, struct err *err);
 
+/* The lock of disk rootfs/<chain-hex>.ext4 (image.c): its fd, or
+ * -EWOULDBLOCK when another process holds it and !wait. Temp files a
+ * killed build of that disk left are removed once it is held. */
+int ctr_disk_lock(struct store *s, const char *chain, bool wait, struct err *err);
+/* Remove the lock file (the disk is built or given up) and release it. */
+void ctr_disk_unlock(struct store *s, const char *chain, int fd);
+
 /* ctl.sock wire format. The client sends one request line: "stop SECS",
  * "kill SIGNO" (answered "ok\n" or "error ...\n") or "exec {json spec}";
  * after an exec line both sides exchange frames: u8 type, u32 length

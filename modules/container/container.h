@@ -118,14 +118,14 @@ void ctr_image_release(struct ctr_image *img);
 /* Streaming pull (stream.c): a registry layer hook that writes the image's
  * disk rootfs/<chain-hex>.ext4 while the layers download. ctr_stream_end
  * runs in the pull's fiber after reg_pull: it waits for the writer and
- * returns its status (0 also when nothing was streamed; <0: no disk was
- * left; the disk can still be built from the store later). Used by
- * `ucrt run` (pull.c) and `ucrt image pull`. */
+ * returns pull_status when the pull failed, else the disk's status (0 also
+ * when nothing was streamed) with err filled: a pull whose disk failed
+ * fails. Used by `ucrt run` (pull.c) and `ucrt image pull`. */
 struct ctr_stream;
 struct reg_layer_hook;
 struct ctr_stream *ctr_stream_new(struct loop *l, struct store *s);
 void ctr_stream_hook(struct ctr_stream *st, struct reg_layer_hook *hk);
-int ctr_stream_end(struct ctr_stream *st, int pull_status);
+int ctr_stream_end(struct ctr_stream *st, int pull_status, struct err *err);
 void ctr_stream_free(struct ctr_stream *st);
 
 /* ---- state on disk (state.c) --------------------------------------------*/

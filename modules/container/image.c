@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "container/container.h"
 #include "container-internal.h"
@@ -83,12 +84,41 @@ static int ctr_image_config(struct store *s, const char *digest, struct oci_imag
 	return r < 0 ? err_wrap(err, "image config %.19s", digest) : 0;
 }
 
+/* The manifest's layers as stored blobs, opened again for each rebuild. */
+struct ctr_disk_layers {
+	struct store *s;
+	const struct oci_manifest *m;
+	int fd;
+};
+
+static int ctr_disk_open(void *arg, size_t i, struct ext4w_source *src, struct err *err)
+{
+	struct ctr_disk_layers *dl = arg;
+	const struct oci_descriptor *d = &dl->m->layers[i];
+
+	dl->fd = store_blob_open(dl->s, d->digest);
+	if (dl->fd < 0)
+		return err_setx(err, dl->fd, "layer %.19s", d->digest);
+	*src = (struct ext4w_source){
+		.read = ext4w_fd_read, .arg = (void *)(intptr_t)dl->fd,
+		.name = d->digest, .media_type = d->media_type,
+	};
+	return 0;
+}
+
+static void ctr_disk_close(void *arg, size_t i)
+{
+	struct ctr_disk_layers *dl = arg;
+
+	close(dl->fd);
+	dl->fd = -1;
+}
+
 static int ctr_disk_build(struct loop *l, struct store *s, const struct oci_manifest *m,
 			  const char *path, struct err *err)
 {
 	int blobs = store_dirfd(s, STORE_BLOBS);
 	uint64_t total = 0;
-	struct ext4w *w;
 	int r;
 
 	for (size_t i = 0; i < m->nlayers; i++) {
@@ -100,31 +130,51 @@ static int ctr_disk_build(struct loop *l, struct store *s, const struct oci_mani
 		total += est;
 	}
 	struct ext4w_opts o = { .loop = l };
-	r = ext4w_create(path, ext4w_size_for(total), &o, &w, err);
-	if (r < 0)
-		return r;
-	for (size_t i = 0; i < m->nlayers; i++) {
-		const struct oci_descriptor *d = &m->layers[i];
-		_cleanup_close_ int fd = store_blob_open(s, d->digest);
-		if (fd < 0) {
-			ext4w_abort(w);
-			return err_setx(err, fd, "layer %.19s", d->digest);
-		}
-		struct ext4w_source src = {
-			.read = ext4w_fd_read, .arg = (void *)(intptr_t)fd,
-			.name = d->digest, .media_type = d->media_type,
-		};
-		r = ext4w_apply_layer(w, &src, err);
-		if (r < 0) {
-			ext4w_abort(w);
-			return r;
-		}
-	}
-	r = ext4w_finish(w, err);
+	struct ctr_disk_layers dl = { .s = s, .m = m, .fd = -1 };
+	struct ext4w_layers ls = { .n = m->nlayers, .open = ctr_disk_open, .close = ctr_disk_close, .arg = &dl };
+	/* The estimate knows bytes, not entries: grow when the layers need more. */
+	r = ext4w_build(path, ext4w_size_for(total), true, &o, &ls, NULL, err);
 	if (r < 0)
 		return r;
 	chmod(path, 0444);
 	return 0;
+}
+
+int ctr_disk_lock(struct store *s, const char *chain, bool wait, struct err *err)
+{
+	int dir = store_dirfd(s, STORE_ROOTFS);
+	_cleanup_free_ char *lock = xasprintf("%s.lock", chain + 7);
+	_cleanup_free_ char *name = xasprintf("%s.ext4", chain + 7);
+
+	for (;;) {
+		int fd = openat(dir, lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+		struct stat a, b;
+		if (fd < 0)
+			return err_setx(err, errno, "rootfs lock %s", lock);
+		if (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) < 0) {
+			int r = errno;
+			close(fd);
+			return r == EWOULDBLOCK ? -EWOULDBLOCK : err_setx(err, r, "locking %s", lock);
+		}
+		/* The holder before us unlinks the file before it lets go: a
+		 * lock on that old inode excludes nobody. Take the new one. */
+		if (fstat(fd, &a) == 0 && fstatat(dir, lock, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+			int n = ext4w_clean_temps(dir, name);
+			if (n > 0)
+				log_debug("removed %d stale temp file(s) of %s", n, name);
+			return fd;
+		}
+		close(fd);
+	}
+}
+
+void ctr_disk_unlock(struct store *s, const char *chain, int fd)
+{
+	_cleanup_free_ char *lock = xasprintf("%s.lock", chain + 7);
+
+	unlinkat(store_dirfd(s, STORE_ROOTFS), lock, 0);
+	close(fd);
 }
 
 /* Build rootfs/<name> under its lock unless someone else did meanwhile. */
@@ -133,19 +183,18 @@ static int ctr_disk_build_locked(struct loop *l, struct store *s, const struct o
 				 struct err *err)
 {
 	int dir = store_dirfd(s, STORE_ROOTFS);
-	_cleanup_free_ char *lock = xasprintf("%s.lock", chain + 7);
-	_cleanup_close_ int lfd = openat(dir, lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	int lfd = ctr_disk_lock(s, chain, true, err);
 	struct stat st;
 
 	if (lfd < 0)
-		return err_setx(err, errno, "rootfs lock %s", lock);
-	if (flock(lfd, LOCK_EX) < 0)
-		return err_setx(err, errno, "locking %s", lock);
-	if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		return lfd;
+	if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		ctr_disk_unlock(s, chain, lfd);
 		return 0;
+	}
 	uint64_t t = loop_now_ns();
 	int r = ctr_disk_build(l, s, m, path, err);
-	unlinkat(dir, lock, 0);
+	ctr_disk_unlock(s, chain, lfd);
 	if (r < 0)
 		return err_wrap(err, "building the disk of %.19s", chain);
 	log_debug("disk %s built in %.1f ms", name, (double)(loop_now_ns() - t) / 1e6);

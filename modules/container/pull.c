@@ -46,8 +46,8 @@ static void ctr_pull_fn(void *arg)
 
 	ctr_stream_hook(j->stream, &hk);
 	j->r = reg_pull(j->rc, j->s, &j->ref, &po, &j->res, &j->err);
-	/* A disk that failed to stream is built from the store afterwards. */
-	ctr_stream_end(j->stream, j->r);
+	/* A disk that failed fails the pull: it names the layer and entry. */
+	j->r = ctr_stream_end(j->stream, j->r, &j->err);
 }
 
 int ctr_image_pull(struct loop *l, struct store *s, const char *norm_ref,

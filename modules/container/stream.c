@@ -15,9 +15,12 @@
  * A layer's end of stream is its done() with success: the digest has been
  * verified by then, so a corrupt blob can only fail the writer, never
  * reach the final name. On any failure the writer is aborted (temp file
- * removed); when the pull itself succeeded, the caller falls back to
- * building the disk from the stored blobs (e.g. the size guess made before
- * the uncompressed sizes were known was too small). */
+ * removed) and the pull fails with the writer's error: a disk that cannot
+ * be written from these layers now cannot be built from the store later.
+ * A disk that fills up (the size was guessed before the uncompressed
+ * sizes or the number of entries were known) is not a failure: once the
+ * pull is over, the writer builds it again from the stored blobs with the
+ * geometry ext4w counted while reading the layers to the end. */
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -39,8 +42,8 @@
  * layers are guessed at this ratio, and the disk is never smaller than
  * CTR_STREAM_MIN. Both are generous because the file is sparse and a large
  * empty ext4 costs almost nothing (a 64 GiB one: 0.01 s, 212 KiB of
- * metadata); a layer that still does not fit fails the writer, and the
- * disk is then built from the store with the real sizes. */
+ * metadata); layers that still do not fit (or hold more entries than it
+ * has inodes) get the disk rebuilt with what they were counted to need. */
 #define CTR_STREAM_RATIO 8
 #define CTR_STREAM_MIN (1ULL << 30)
 #define CTR_STREAM_STACK (1u << 20)
@@ -67,7 +70,7 @@ struct ctr_stream {
 	int r;
 	struct err err;
 	int lock_fd;
-	char *lock_name, *path;
+	char *chain, *path;
 };
 
 struct ctr_stream *ctr_stream_new(struct loop *l, struct store *s)
@@ -77,6 +80,15 @@ struct ctr_stream *ctr_stream_new(struct loop *l, struct store *s)
 	st->s = s;
 	st->lock_fd = -1;
 	return st;
+}
+
+static void ctr_stream_unlock(struct ctr_stream *st)
+{
+	if (st->lock_fd >= 0)
+		ctr_disk_unlock(st->s, st->chain, st->lock_fd);
+	st->lock_fd = -1;
+	free(st->chain);
+	st->chain = NULL;
 }
 
 /* In the writer fiber: wait for ctr_stream_kick(). */
@@ -151,14 +163,15 @@ static ssize_t ctr_stream_read(void *arg, void *buf, size_t len)
 	}
 }
 
-static void ctr_stream_writer(void *arg)
+/* Apply every layer in order into st->w, from each one's first byte. */
+static int ctr_stream_apply(struct ctr_stream *st)
 {
-	struct ctr_stream *st = arg;
 	int r = 0;
 
 	for (st->cur = 0; st->cur < st->n && r >= 0; st->cur++) {
 		struct ctr_stream_layer *ly = &st->layers[st->cur];
 		ly->live = !ly->present && !ly->done;
+		ly->off = 0;
 		struct ext4w_source src = {
 			.read = ctr_stream_read, .arg = st, .name = ly->digest, .media_type = ly->media_type,
 		};
@@ -169,11 +182,39 @@ static void ctr_stream_writer(void *arg)
 		if (r >= 0)
 			log_debug("applied layer %zu %s", st->cur, ly->live ? "while downloading" : "from the store");
 	}
-	/* Finish only once the pull succeeded: the image must be complete. */
-	while (r >= 0 && !st->pull_ended)
-		ctr_stream_park(st);
-	if (r >= 0)
-		r = st->r;
+	return r;
+}
+
+/* Rebuilds of a disk that filled up; the counts make one enough, a
+ * second covers what they cannot see (parents no header announces). */
+#define CTR_STREAM_REBUILDS 2
+
+static void ctr_stream_writer(void *arg)
+{
+	struct ctr_stream *st = arg;
+	int r;
+
+	for (int rebuilds = 0;; rebuilds++) {
+		r = ctr_stream_apply(st);
+		/* Finish only once the pull succeeded: the image must be complete. */
+		while (r >= 0 && !st->pull_ended)
+			ctr_stream_park(st);
+		if (r >= 0)
+			r = st->r;
+		uint64_t size, inodes;
+		if (r < 0 || rebuilds == CTR_STREAM_REBUILDS ||
+		    ext4w_need(st->w, &size, &inodes) == EXT4W_FITS)
+			break;
+		/* Every layer is in the store by now: the rebuild reads blobs. */
+		log_debug("disk full: building it again with %llu inodes and %llu MiB",
+			  (unsigned long long)inodes, (unsigned long long)(size >> 20));
+		ext4w_abort(st->w);
+		st->w = NULL;
+		struct ext4w_opts o = { .loop = st->l, .inodes = inodes };
+		r = ext4w_create(st->path, size, &o, &st->w, &st->err);
+		if (r < 0)
+			break;
+	}
 	if (r >= 0) {
 		r = ext4w_finish(st->w, &st->err);
 		if (r >= 0)
@@ -194,18 +235,23 @@ static bool ctr_stream_lock(struct ctr_stream *st, const char *chain, const char
 {
 	int dir = store_dirfd(st->s, STORE_ROOTFS);
 	struct stat sb;
+	struct err e = { 0 };
 
 	if (fstatat(dir, name, &sb, AT_SYMLINK_NOFOLLOW) == 0)
 		return false;	/* built already: no lock file to leave behind */
-	st->lock_name = xasprintf("%s.lock", chain + 7);
-	st->lock_fd = openat(dir, st->lock_name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (st->lock_fd >= 0 && flock(st->lock_fd, LOCK_EX | LOCK_NB) == 0 &&
-	    fstatat(dir, name, &sb, AT_SYMLINK_NOFOLLOW) != 0)
-		return true;
-	if (st->lock_fd >= 0)
-		close(st->lock_fd);
-	st->lock_fd = -1;
-	return false;
+	st->lock_fd = ctr_disk_lock(st->s, chain, false, &e);
+	if (st->lock_fd < 0) {
+		if (st->lock_fd != -EWOULDBLOCK)
+			log_debug("not streaming: %s", err_msg(&e));
+		st->lock_fd = -1;
+		return false;
+	}
+	st->chain = xstrdup(chain);
+	if (fstatat(dir, name, &sb, AT_SYMLINK_NOFOLLOW) == 0) {
+		ctr_stream_unlock(st);
+		return false;
+	}
+	return true;
 }
 
 static uint64_t ctr_stream_size(const struct oci_manifest *m)
@@ -307,10 +353,10 @@ void ctr_stream_hook(struct ctr_stream *st, struct reg_layer_hook *hk)
 	};
 }
 
-int ctr_stream_end(struct ctr_stream *st, int pull_status)
+int ctr_stream_end(struct ctr_stream *st, int pull_status, struct err *err)
 {
 	if (!st->layers && !st->w)
-		return 0;
+		return pull_status;
 	st->pull_ended = true;
 	if (st->r >= 0 && pull_status < 0)
 		st->r = pull_status;
@@ -320,11 +366,10 @@ int ctr_stream_end(struct ctr_stream *st, int pull_status)
 		fiber_suspend();
 	}
 	st->waiter = NULL;
-	if (st->r < 0 && pull_status >= 0) {
-		/* The pull is fine: the stored blobs can still make the disk. */
-		log_debug("streaming the disk failed (%s): it will be built from the store", err_msg(&st->err));
-	}
-	return st->r;
+	if (pull_status < 0 || st->r >= 0)
+		return pull_status < 0 ? pull_status : 0;
+	*err = st->err;
+	return err_wrap(err, "writing the image's disk");
 }
 
 void ctr_stream_free(struct ctr_stream *st)
@@ -339,11 +384,7 @@ void ctr_stream_free(struct ctr_stream *st)
 			close(st->layers[i].fd);
 	}
 	free(st->layers);
-	if (st->lock_fd >= 0) {
-		unlinkat(store_dirfd(st->s, STORE_ROOTFS), st->lock_name, 0);
-		close(st->lock_fd);
-	}
-	free(st->lock_name);
+	ctr_stream_unlock(st);
 	free(st->path);
 	free(st);
 }

@@ -335,6 +335,62 @@ static int apply_entry(struct layer *l, struct archive_entry *e, const char *pat
 	return r;
 }
 
+/* After the image filled up: what this entry would need, so a rebuild can
+ * be sized from the layers' real entries rather than a guess. Hardlinks
+ * and whiteouts count as inodes too: over, never under. */
+static void count_entry(struct ext4w *w, struct archive_entry *e, const char *path)
+{
+	struct ext4w_fill *f = &w->fill;
+	uint64_t bs = w->fs->blocksize;
+	const char *slash = strrchr(path, '/');
+	const char *target = archive_entry_symlink(e);
+
+	f->entries++;
+	f->dirent_bytes += 8 + ((strlen(slash ? slash + 1 : path) + 3) & ~3ULL);
+	if (archive_entry_hardlink(e))
+		return;
+	switch (entry_type(e)) {
+	case LINUX_S_IFREG:
+		f->blocks += ((uint64_t)MAX(archive_entry_size(e), 0) + bs - 1) / bs;
+		break;
+	case LINUX_S_IFDIR:
+		f->blocks++;
+		break;
+	case LINUX_S_IFLNK:
+		f->blocks += target && strlen(target) >= sizeof(((struct ext2_inode *)0)->i_block);
+		break;
+	}
+}
+
+/* Did entry e fail for want of room in the image (rather than, say, an
+ * xattr too large for a block)? The allocator fails only when nothing
+ * fits, so look at what is left. */
+static enum ext4w_full full_for(struct ext4w *w, struct archive_entry *e)
+{
+	struct ext2_super_block *sb = w->fs->super;
+	uint64_t bs = w->fs->blocksize, want = 256;	/* a directory or extent block, with slack */
+
+	if (sb->s_free_inodes_count == 0)
+		return EXT4W_FULL_INODES;
+	if (entry_type(e) == LINUX_S_IFREG && !archive_entry_hardlink(e))
+		want += ((uint64_t)MAX(archive_entry_size(e), 0) + bs - 1) / bs;
+	return ext2fs_free_blocks_count(sb) < want ? EXT4W_FULL_BLOCKS : EXT4W_FITS;
+}
+
+static void fill_up(struct ext4w *w, enum ext4w_full what, const char *layer, const char *entry)
+{
+	struct ext4w_fill *f = &w->fill;
+	struct ext2_super_block *sb = w->fs->super;
+
+	f->what = what;
+	f->inodes_used = sb->s_inodes_count - sb->s_free_inodes_count;
+	f->blocks_used = ext2fs_blocks_count(sb) - ext2fs_free_blocks_count(sb);
+	snprintf(f->msg, sizeof(f->msg), "layer %s: entry %s: image full: no free %s (%llu inodes, %llu MiB)",
+		 layer, entry, what == EXT4W_FULL_INODES ? "inode" : "block",
+		 (unsigned long long)sb->s_inodes_count,
+		 (unsigned long long)(ext2fs_blocks_count(sb) * w->fs->blocksize >> 20));
+}
+
 /* libarchive stops at the tar end marker: read the stream to its end so
  * the last gzip member's CRC and length are checked and trailing garbage
  * is an error, as with gzip -t. */
@@ -400,15 +456,26 @@ int ext4w_apply_layer(struct ext4w *w, const struct ext4w_source *src, struct er
 		snprintf(last, sizeof(last), "%s", path);
 		l.why = NULL;
 		w->stats.entries++;
+		if (w->fill.what != EXT4W_FITS) {
+			count_entry(w, e, path);
+			continue;
+		}
 		r = apply_entry(&l, e, path);
-		if (r < 0) {
-			if (l.dec_failed)
+		enum ext4w_full full = EXT4W_FITS;
+		int host = r < 0 ? ext4w_io_error(w->fs->io) : 0;
+		if (r == -ENOSPC && !host && !l.dec_failed)
+			full = full_for(w, e);
+		if (full != EXT4W_FITS) {
+			fill_up(w, full, src->name, last);
+			count_entry(w, e, path);
+			r = 0;
+		} else if (r < 0) {
+			if (host)
+				err_setx(err, host, "layer %s: entry %s: writing %s", src->name, last, w->path);
+			else if (l.dec_failed)
 				err_set(err, r, "layer %s: entry %s: %s", src->name, last, err_msg(&l.dec_err));
 			else if (l.why)
 				err_set(err, r, "layer %s: entry %s: %s", src->name, last, l.why);
-			else if (r == -ENOSPC)
-				err_set(err, r, "layer %s: entry %s: image full (give a larger --size)",
-					src->name, last);
 			else
 				err_setx(err, r, "layer %s: entry %s", src->name, last);
 			goto out;

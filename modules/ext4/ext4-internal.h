@@ -38,6 +38,9 @@ void ext4w_io_use_loop(io_channel ch, struct loop *l);
 /* File data: like io_channel_write_blk64 but kept out of the metadata
  * read cache (libext2fs never reads it back). Returns 0 or -errno. */
 int ext4w_io_write_data(io_channel ch, uint64_t blk, uint64_t n, const void *data);
+/* The first error the host gave writing the image file (-errno), else 0:
+ * a full host disk is not a full image. */
+int ext4w_io_error(io_channel ch);
 
 /* ---- decomp.c: layer bytes -> tar bytes ---- */
 
@@ -64,6 +67,17 @@ void ext4w_set_clear(struct ext4w_set *s);
 
 /* ---- the writer context (writer.c, tree.c, apply.c) ---- */
 
+/* An image that filled up (apply.c): what was in use then, and what the
+ * entries read since need (counted, not written). See ext4w_need(). */
+struct ext4w_fill {
+	enum ext4w_full what;
+	uint64_t base_blocks;		/* in use right after ext4w_create */
+	uint64_t size, inodes;		/* the image's geometry */
+	uint64_t inodes_used, blocks_used;	/* when it filled up */
+	uint64_t entries, blocks, dirent_bytes;	/* counted since */
+	char msg[512];			/* "layer L: entry E: image full: ..." */
+};
+
 struct ext4w {
 	ext2_filsys fs;
 	char *path, *tmp_path;
@@ -77,6 +91,7 @@ struct ext4w {
 	ext2_ino_t last_dir_ino;
 	struct ext4w_stats stats;
 	uint8_t *stage;		/* one block: a file's partial block (data.c) */
+	struct ext4w_fill fill;
 };
 
 /* Map a libext2fs error code to -errno (EIO when nothing fits). */

@@ -63,6 +63,7 @@ struct wb {
 	unsigned inflight;
 	bool closed;		/* closed while a batch was in flight */
 	int async_err;
+	int host_err;		/* first failed write to the file (-errno) */
 	uint32_t log_used;
 	struct wb_rec *recs;
 	size_t nrec, rec_cap;
@@ -98,6 +99,15 @@ static void wb_alloc(struct wb *b, unsigned bs)
 		b->ckey[i] = WB_EMPTY;
 }
 
+/* Remember the host's refusal: libext2fs turns it into an error code the
+ * writer could not tell from its own allocator's ENOSPC. */
+static int wb_host_err(struct wb *b, int r)
+{
+	if (!b->host_err)
+		b->host_err = r;
+	return r;
+}
+
 static int wb_pwritev(struct wb *b, struct iovec *iov, int n, uint64_t off)
 {
 	while (n > 0) {
@@ -105,7 +115,7 @@ static int wb_pwritev(struct wb *b, struct iovec *iov, int n, uint64_t off)
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
-			return -errno;
+			return wb_host_err(b, -errno);
 		}
 		b->st.writes++;
 		b->st.write_bytes += (uint64_t)r;
@@ -356,7 +366,9 @@ static int wb_pio(struct wb *b, bool wr, uint64_t off, void *p, size_t len)
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0)
-			return -errno;
+			return wr ? wb_host_err(b, -errno) : -errno;
+		if (r == 0 && wr)	/* cannot happen for a regular file */
+			return wb_host_err(b, -EIO);
 		if (r == 0) {	/* past the end of a sparse file: zeros */
 			memset(p, 0, len);
 			return 0;
@@ -530,6 +542,11 @@ io_manager ext4w_io_manager = &wb_manager;
 void ext4w_io_use_loop(io_channel ch, struct loop *l)
 {
 	wb_of(ch)->loop = l;
+}
+
+int ext4w_io_error(io_channel ch)
+{
+	return wb_of(ch)->host_err;
 }
 
 void ext4w_io_get_stats(io_channel ch, struct ext4w_io_stats *st)

@@ -32,7 +32,10 @@ static void set_params(struct ext2_super_block *sb, uint64_t size, const struct 
 	sb->s_inode_size = 256;		/* room for ns times, crtime, xattrs */
 	sb->s_min_extra_isize = sb->s_want_extra_isize =
 		sizeof(struct ext2_inode_large) - EXT2_GOOD_OLD_INODE_SIZE;
-	uint64_t inodes = size / o->inode_ratio;
+	uint64_t inodes = MAX(o->inodes, size / o->inode_ratio);
+	/* One inode per block is as dense as ext4 goes (an inode bitmap
+	 * block per group of 8 * blocksize blocks). */
+	inodes = MIN(inodes, size / 4096);
 	sb->s_inodes_count = (uint32_t)MIN(MAX(inodes, 1024), (uint64_t)UINT32_MAX / 2);
 	sb->s_log_groups_per_flex = 4;
 	sb->s_desc_size = EXT2_MIN_DESC_SIZE_64BIT;
@@ -163,6 +166,10 @@ int ext4w_create(const char *path, uint64_t size, const struct ext4w_opts *opts,
 	}
 	w->blockbuf = xmalloc(w->fs->blocksize);
 	w->stage = xmalloc(w->fs->blocksize);
+	struct ext2_super_block *s = w->fs->super;
+	w->fill.base_blocks = ext2fs_blocks_count(s) - ext2fs_free_blocks_count(s);
+	w->fill.size = ext2fs_blocks_count(s) * w->fs->blocksize;
+	w->fill.inodes = s->s_inodes_count;
 	*out = w;
 	return 0;
 }
@@ -222,6 +229,13 @@ static int sync_path(const struct ext4w *w, const char *path, bool dir)
 
 int ext4w_finish(struct ext4w *w, struct err *err)
 {
+	uint64_t size, inodes;
+	if (ext4w_need(w, &size, &inodes) != EXT4W_FITS) {
+		int r = err_set(err, ENOSPC, "%s; the layers need about %llu inodes and %llu MiB", w->fill.msg,
+				(unsigned long long)inodes, (unsigned long long)(size >> 20));
+		ext4w_abort(w);
+		return r;
+	}
 	errcode_t e = ext2fs_close_free(&w->fs);
 	if (e) {
 		int r = err_set(err, ext4w_errno(e), "%s: writing the filesystem: %s", w->path,
