@@ -6,14 +6,18 @@
  * message naming the cause. */
 #include <errno.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 #include "agent/agent.h"
 #include "container/container.h"
 #include "err.h"
+#include "json.h"
 #include "log.h"
 #include "loop.h"
+#include "str.h"
 #include "util.h"
 #include "vm/vm.h"
 #include "netcfg-internal.h"
@@ -48,6 +52,7 @@ struct ctr {
 	int status;
 	struct err err;
 	char guest_log[256];		/* last LOG line from guest-init */
+	uint64_t t_main_exit;		/* EXIT of the main process (timeline) */
 	struct ctr_netvm *net;		/* tap + lease + filter, NULL: no network */
 	struct loop_timer eof_timer, stop_timer, boot_timer;
 };
@@ -203,6 +208,7 @@ static void ctr_on_exit(struct agent *a, uint32_t stream, const struct agent_exi
 	p->exited = true;
 	p->status = (int)e->code;
 	if (p == &c->main) {
+		c->t_main_exit = loop_now_ns();
 		c->main_exited = true;
 		c->status = p->status;
 		log_debug("container %s: process exited with %d%s", c->o.cfg->name, p->status,
@@ -281,6 +287,54 @@ static void ctr_vm_agent(struct vm *vm, int fd, const struct err *e, void *data)
 		agent_set_auto_credit(c->ag, false);
 }
 
+/* UCRT_TIMELINE_FD=N: one JSON line into fd N when the VM is gone, every
+ * phase as absolute CLOCK_MONOTONIC ns (0 = not reached), so `ucrt bench`
+ * in the parent puts them on its own clock (docs/benchmarks.md). qemu_cpu_ns
+ * is every reaped child of this process: QEMU alone for one `run --rm`. */
+static void ctr_timeline_emit(const struct ctr *c)
+{
+	static const char *const names[VM_T_COUNT] = {
+		"qemu_start", "spawned", "qmp", "console", "agent", "process", "vm_exited",
+	};
+	const char *fdenv = getenv("UCRT_TIMELINE_FD");
+	struct rusage ru;
+	struct buf b = BUF_INIT;
+	struct json_writer w;
+	uint64_t v;
+	int r;
+
+	if (!fdenv || !c->vm || str_to_u64(fdenv, &v) < 0 || v < 3 || v > INT32_MAX)
+		return;
+	getrusage(RUSAGE_CHILDREN, &ru);
+	jw_init(&w, &b, false);
+	jw_obj_begin(&w);
+	jw_key(&w, "t0");
+	jw_uint(&w, c->o.t0);
+	jw_key(&w, "image");
+	jw_uint(&w, c->o.t_image);
+	jw_key(&w, "disk");
+	jw_uint(&w, c->o.t_disk);
+	for (int p = VM_T_START; p < VM_T_COUNT; p++) {
+		jw_key(&w, names[p]);
+		jw_uint(&w, vm_time(c->vm, (enum vm_phase)p));
+	}
+	jw_key(&w, "process_exit");
+	jw_uint(&w, c->t_main_exit);
+	jw_key(&w, "status");
+	jw_int(&w, c->status);
+	jw_key(&w, "qemu_pid");
+	jw_int(&w, vm_pid(c->vm));
+	jw_key(&w, "qemu_cpu_ns");
+	jw_uint(&w, ((uint64_t)ru.ru_utime.tv_sec + (uint64_t)ru.ru_stime.tv_sec) * 1000000000ull +
+			    ((uint64_t)ru.ru_utime.tv_usec + (uint64_t)ru.ru_stime.tv_usec) * 1000ull);
+	jw_obj_end(&w);
+	buf_putc(&b, '\n');
+	/* Blocking, once per container: one short line fits a pipe's buffer. */
+	if ((r = write_all((int)v, b.data, b.len)) < 0)
+		log_debug("UCRT_TIMELINE_FD=%s: %s", fdenv, strerror(-r));
+	buf_free(&b);
+}
+
 static void ctr_vm_exited(struct vm *vm, int wstatus, void *data)
 {
 	struct ctr *c = data;
@@ -306,6 +360,7 @@ static void ctr_vm_exited(struct vm *vm, int wstatus, void *data)
 	 * --parallel run reuses addresses as instances end). */
 	ctr_netvm_destroy(TAKE_PTR(c->net));
 	ctr_log_timeline(c);
+	ctr_timeline_emit(c);
 	if (c->ev.done)
 		c->ev.done(c, c->status, &c->err, c->ud);
 }
