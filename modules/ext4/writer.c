@@ -238,8 +238,7 @@ int ext4w_finish(struct ext4w *w, struct err *err)
 	}
 	errcode_t e = ext2fs_close_free(&w->fs);
 	if (e) {
-		int r = err_set(err, ext4w_errno(e), "%s: writing the filesystem: %s", w->path,
-				error_message(e));
+		int r = err_set(err, ext4w_errno(e), "writing %s: %s", w->path, error_message(e));
 		ext4w_abort(w);
 		return r;
 	}
