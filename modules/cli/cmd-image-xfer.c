@@ -117,7 +117,7 @@ static void on_progress(void *arg, const struct reg_progress *p)
 }
 
 enum { OPT_TLS = 1000, OPT_CERT, OPT_CREDS, OPT_AUTHFILE, OPT_JOBS, OPT_PLATFORM, OPT_RETRIES, OPT_CHUNK,
-       OPT_STDIN };
+       OPT_STALL, OPT_STDIN };	/* up to OPT_STALL in xfer_opts' order: it names them */
 
 static const struct option xfer_opts[] = {
 	{ "tls-verify", required_argument, NULL, OPT_TLS },
@@ -128,6 +128,7 @@ static const struct option xfer_opts[] = {
 	{ "platform", required_argument, NULL, OPT_PLATFORM },
 	{ "retries", required_argument, NULL, OPT_RETRIES },
 	{ "chunk-size", required_argument, NULL, OPT_CHUNK },
+	{ "stall-timeout", required_argument, NULL, OPT_STALL },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "username", required_argument, NULL, 'u' },
 	{ "password", required_argument, NULL, 'p' },
@@ -160,8 +161,9 @@ static int parse_xfer(int argc, char **argv, struct xfer_args *a, const char *us
 		case OPT_JOBS:
 		case OPT_RETRIES:
 		case OPT_CHUNK:
+		case OPT_STALL:
 			if ((c == OPT_CHUNK ? str_to_size(optarg, &v) : str_to_u64(optarg, &v)) < 0 || v == 0 ||
-			    v > (c == OPT_CHUNK ? (1ull << 32) : 64)) {
+			    v > (c == OPT_CHUNK ? (1ull << 32) : c == OPT_STALL ? REG_STALL_TIMEOUT_MAX : REG_RETRIES_MAX)) {
 				cli_error("invalid value '%s' for --%s", optarg, xfer_opts[c - OPT_TLS].name);
 				return EXIT_RUNTIME;
 			}
@@ -169,6 +171,8 @@ static int parse_xfer(int argc, char **argv, struct xfer_args *a, const char *us
 				a->ro.jobs = (unsigned)v;
 			else if (c == OPT_RETRIES)
 				a->ro.retries = (unsigned)v;
+			else if (c == OPT_STALL)
+				a->ro.stall_timeout_s = (unsigned)v;
 			else
 				a->ro.chunk_size = (size_t)v;
 			break;
@@ -265,7 +269,8 @@ int cmd_image_pull(struct cli_ctx *ctx, int argc, char **argv)
 {
 	struct xfer_args a = { 0 };
 	int r = parse_xfer(argc, argv, &a, "ucrt image pull [--platform OS/ARCH[/VARIANT]] [--tls-verify=false] "
-					   "[--cert-dir DIR] [--creds USER:PASS] [--authfile FILE] [--jobs N] [-q] IMAGE");
+					   "[--cert-dir DIR] [--creds USER:PASS] [--authfile FILE] [--jobs N] [--retries N] "
+					   "[--stall-timeout SECONDS] [-q] IMAGE");
 	if (r)
 		return r < 0 ? 0 : r;
 	if (optind != argc - 1) {
@@ -297,7 +302,8 @@ int cmd_image_push(struct cli_ctx *ctx, int argc, char **argv)
 {
 	struct xfer_args a = { 0 };
 	int r = parse_xfer(argc, argv, &a, "ucrt image push [--tls-verify=false] [--cert-dir DIR] [--creds USER:PASS] "
-					   "[--jobs N] [--chunk-size SIZE] [-q] IMAGE [DESTINATION]");
+					   "[--jobs N] [--chunk-size SIZE] [--retries N] [--stall-timeout SECONDS] [-q] "
+					   "IMAGE [DESTINATION]");
 	if (r)
 		return r < 0 ? 0 : r;
 	if (optind != argc - 1 && optind != argc - 2) {

@@ -235,7 +235,9 @@ static int token_fetch(struct reg_client *c, struct reg_host *h, const struct re
 	}
 	int r = reg_http_perform(c, h, &tc, basic);
 	char desc[512];
-	if (r >= 0 && tc.cc != CURLE_OK)
+	if (r >= 0 && tc.too_big)
+		r = err_set(err, E2BIG, "token server %s: response larger than %zu bytes", ch->realm, reg_body_max(&tc));
+	else if (r >= 0 && tc.cc != CURLE_OK)
 		r = err_set(err, EIO, "token server %s: %s", ch->realm, tc.errbuf[0] ? tc.errbuf : curl_easy_strerror(tc.cc));
 	else if (r >= 0 && tc.status != 200) {
 		reg_describe_status(&tc, desc, sizeof(desc));

@@ -198,12 +198,23 @@ int reg_call(struct reg_client *c, struct reg_host *h, struct reg_call *call, st
 		}
 		const char *why = NULL;
 		char desc[512];
+		if (call->too_big)
+			return err_set(err, E2BIG, "%s %s: response larger than %zu bytes", call->method, call->url,
+				       reg_body_max(call));
 		if (call->cc != CURLE_OK) {
-			if (!cc_retryable(call->cc) || attempt >= tries)
-				return err_set(err, EIO, "%s %s: %s%s", call->method, call->url,
-					       call->errbuf[0] ? call->errbuf : curl_easy_strerror(call->cc),
-					       attempt > 1 ? " (gave up after retries)" : "");
 			why = call->errbuf[0] ? call->errbuf : curl_easy_strerror(call->cc);
+			/* curl's "Operation too slow. Less than 1 bytes/sec..."
+			 * does not name the knob. */
+			if (call->cc == CURLE_OPERATION_TIMEDOUT) {
+				snprintf(desc, sizeof(desc), "no data for %u s (stall timeout)", c->o.stall_timeout_s);
+				why = desc;
+			}
+			if (!cc_retryable(call->cc) || attempt >= tries) {
+				if (attempt == 1)
+					return err_set(err, EIO, "%s %s: %s", call->method, call->url, why);
+				return err_set(err, EIO, "%s %s: %s (gave up after %u tries)", call->method, call->url,
+					       why, attempt);
+			}
 		} else {
 			h->scheme_fixed = true;
 			if (call->status == 401 && !challenged && call->www_auth) {

@@ -16,16 +16,19 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "err.h"
 #include "fiber.h"
 #include "log.h"
+#include "str.h"
 #include "util.h"
 
 #define REG_PEND_MAX (1u << 20)	/* queued bytes before the transfer pauses */
-#define REG_BODY_MAX (4u << 20)
+#define REG_DEFAULT_RETRIES 3
+#define REG_DEFAULT_STALL_S 20
 
 struct reg_sock {
 	struct loop_op op;
@@ -180,7 +183,9 @@ int reg_client_new(struct reg_client **out, struct loop *l, const struct reg_opt
 	if (!c->o.jobs)
 		c->o.jobs = 4;
 	if (!c->o.retries)
-		c->o.retries = 5;
+		c->o.retries = REG_DEFAULT_RETRIES;
+	if (!c->o.stall_timeout_s)
+		c->o.stall_timeout_s = REG_DEFAULT_STALL_S;
 	if (!c->o.chunk_size)
 		c->o.chunk_size = 16u << 20;
 	c->multi = curl_multi_init();
@@ -227,12 +232,28 @@ void reg_client_free(struct reg_client *c)
 	free(c);
 }
 
+/* A positive count from the environment, else def (a bad value is
+ * reported and ignored: a typo must not turn retries off). */
+static unsigned env_count(const char *name, unsigned def, unsigned max)
+{
+	const char *v = getenv(name);
+	uint64_t n;
+	if (!v || !*v)
+		return def;
+	if (str_to_u64(v, &n) < 0 || n == 0 || n > max) {
+		log_warn("ignoring %s=%s (want 1..%u)", name, v, max);
+		return def;
+	}
+	return (unsigned)n;
+}
+
 void reg_opts_default(struct reg_opts *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->tls_verify = true;
 	o->jobs = 4;
-	o->retries = 5;
+	o->retries = env_count("UCRT_REGISTRY_RETRIES", REG_DEFAULT_RETRIES, REG_RETRIES_MAX);
+	o->stall_timeout_s = env_count("UCRT_REGISTRY_STALL_TIMEOUT", REG_DEFAULT_STALL_S, REG_STALL_TIMEOUT_MAX);
 	o->retry_delay_ms = 200;
 	o->chunk_size = 16u << 20;
 }
@@ -283,9 +304,11 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *p)
 	struct reg_call *call = x->call;
 	size_t n = size * nmemb;
 	if (!call->sink || !status_ok(call->status)) {
-		size_t max = call->body_max ? call->body_max : REG_BODY_MAX;
-		if (call->body.len + n > max)
-			return 0;	/* an oversized document: abort the transfer */
+		size_t max = reg_body_max(call);
+		if (call->body.len + n > max) {
+			call->too_big = true;	/* reg_call names the limit, not curl's write error */
+			return 0;
+		}
 		buf_append(&call->body, data, n);
 		return n;
 	}
@@ -391,10 +414,13 @@ static void setup_easy(struct reg_client *c, struct reg_host *h, struct reg_xfer
 	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
 	curl_easy_setopt(e, CURLOPT_MAXREDIRS, 5L);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, 30L);
-	/* A stalled transfer (< 1 byte/s for a minute) counts as failed. */
+	/* A try that moves no byte for stall_timeout_s (connect and TLS
+	 * included) fails and is retried: a try of a stalled registry used to
+	 * wait 60 s, five times. A transfer we paused ourselves (the ext4
+	 * writer is behind) is not checked by curl. */
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, (long)c->o.stall_timeout_s);
 	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, 60L);
+	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)c->o.stall_timeout_s);
 	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
 	curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, "ucrt/" UCRT_VERSION);
@@ -487,6 +513,7 @@ int reg_http_perform(struct reg_client *c, struct reg_host *h, struct reg_call *
 	x.easy = curl_easy_init();
 	struct curl_slist *hdrs = build_headers(call, auth);
 	call->status = 0;
+	call->too_big = false;
 	call->cc = CURLE_OK;
 	call->errbuf[0] = 0;
 	buf_reset(&call->body);

@@ -266,6 +266,8 @@ static int fetch_manifest(struct pull *p, const char *what, char digest[OCI_DIGE
 				 .body_max = OCI_MAX_MANIFEST };
 	_cleanup_free_ char *name = oci_ref_name(p->ref);
 	int r = reg_call(p->c, p->h, &call, err);
+	if (r == -E2BIG)
+		r = err_set(err, E2BIG, "manifest %s:%s larger than %u bytes", name, what, OCI_MAX_MANIFEST);
 	if (r >= 0 && call.status != 200) {
 		char desc[512];
 		reg_describe_status(&call, desc, sizeof(desc));

@@ -74,13 +74,20 @@ struct reg_call {
 	struct buf body;	/* non-stream body, or the error body */
 	char *content_type_got, *location, *www_auth, *docker_digest, *retry_after;
 	int64_t content_length;
+	bool too_big;		/* the body passed body_max: the transfer was cut */
 	CURLcode cc;
 	char errbuf[CURL_ERROR_SIZE];
 };
 
+static inline size_t reg_body_max(const struct reg_call *call)
+{
+	return call->body_max ? call->body_max : 4u << 20;
+}
+
 /* Perform call with auth, retries and backoff. 0 when an HTTP response
  * arrived (any status; check call->status), or -errno with err set when
- * the transfer failed after all tries. */
+ * the transfer failed after all tries (-E2BIG when the body passed
+ * reg_body_max()). */
 int reg_call(struct reg_client *c, struct reg_host *h, struct reg_call *call, struct err *err);
 void reg_call_reset(struct reg_call *call);
 /* "https://domain/v2/<path>" on the host's scheme (malloc'ed). */

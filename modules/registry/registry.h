@@ -26,11 +26,19 @@ struct reg_opts {
 	const char *auth_file;		/* NULL: $REGISTRY_AUTH_FILE, else ~/.docker/config.json */
 	const char *creds;		/* "user:password", overrides the auth file */
 	unsigned jobs;			/* concurrent blob transfers (default 4) */
-	unsigned retries;		/* attempts per request (default 5) */
+	/* A registry that stops answering fails after about retries x
+	 * stall_timeout_s (default 3 x 20 s). */
+	unsigned retries;		/* attempts per request (default 3) */
+	unsigned stall_timeout_s;	/* no byte for this long (connecting or moving data): the try failed */
 	unsigned retry_delay_ms;	/* first backoff, doubled per try (default 200) */
 	size_t chunk_size;		/* push: blobs above this go in PATCH chunks (default 16 MiB) */
 };
+/* Defaults, with retries and stall_timeout_s from $UCRT_REGISTRY_RETRIES and
+ * $UCRT_REGISTRY_STALL_TIMEOUT when set (every command that talks to a
+ * registry, `run`'s implicit pull included). */
 void reg_opts_default(struct reg_opts *o);
+#define REG_RETRIES_MAX 64
+#define REG_STALL_TIMEOUT_MAX 3600
 
 int reg_client_new(struct reg_client **out, struct loop *l, const struct reg_opts *o, struct err *err);
 void reg_client_free(struct reg_client *c);

@@ -7,6 +7,8 @@
 #     Storage: DIR/storage, kept across restarts so a test can seed in
 #     http mode and then switch mode.
 #   t_reg_stop
+#   t_fault_start LAYOUT_DIR FAULT LOG   a fake registry serving LAYOUT_DIR with
+#     one fault (tests/lib/registry-fault.py); sets REG; its request log is LOG
 #   t_reg_upload LAYOUT_DIR REPO TAG   push an OCI layout as-is with curl (http mode)
 # Needs: docker-registry, python3, curl, openssl, htpasswd (apache2-utils).
 T_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -92,7 +94,22 @@ t_reg_stop() {
 	REG_PID=
 	if [ -n "${TOKEN_PID:-}" ] && kill "$TOKEN_PID" 2>/dev/null; then wait "$TOKEN_PID" 2>/dev/null || true; fi
 	TOKEN_PID=
+	if [ -n "${FAULT_PID:-}" ] && kill "$FAULT_PID" 2>/dev/null; then wait "$FAULT_PID" 2>/dev/null || true; fi
+	FAULT_PID=
 	return 0
+}
+
+t_fault_start() {	# LAYOUT FAULT LOG
+	local port; port=$(t_free_port)
+	REG=127.0.0.1:$port
+	python3 "$T_LIB_DIR/registry-fault.py" "$port" "$1" "$2" 2>"$3" &
+	FAULT_PID=$!
+	for _ in $(seq 50); do
+		curl -s -o /dev/null "http://$REG/v2/" && return 0
+		sleep 0.1
+	done
+	echo "# fake registry did not start"; sed 's/^/# /' "$3"
+	return 1
 }
 
 t_token_start() {

@@ -1,7 +1,8 @@
 /* The credential file (docker's config.json): default location, store /
  * lookup / remove with mode 0600, other keys and other registries kept,
  * docker.io's legacy key, passwords with awkward characters, and a file
- * that is not ours to rewrite. Also the client option defaults. */
+ * that is not ours to rewrite. Also the client option defaults and their
+ * environment overrides. */
 #include "tests/lib/tap.h"
 
 #include <errno.h>
@@ -40,6 +41,22 @@ static void defaults(void)
 	reg_opts_default(&o);
 	t_ok(o.tls_verify && o.jobs >= 4 && o.retries > 1 && o.retry_delay_ms > 0 && o.chunk_size > 0 &&
 	     !o.creds && !o.auth_file && !o.cert_dir, "option defaults: TLS on, 4+ jobs, retries, no credentials");
+	/* A stalled registry used to take 5 tries x 60 s to give up. */
+	t_ok(o.stall_timeout_s > 0 && o.retries * o.stall_timeout_s <= 90,
+	     "a stalled registry fails within 90 s by default (%u tries x %u s)", o.retries, o.stall_timeout_s);
+	setenv("UCRT_REGISTRY_RETRIES", "7", 1);
+	setenv("UCRT_REGISTRY_STALL_TIMEOUT", "2", 1);
+	reg_opts_default(&o);
+	t_ok(o.retries == 7 && o.stall_timeout_s == 2, "UCRT_REGISTRY_RETRIES and UCRT_REGISTRY_STALL_TIMEOUT set them");
+	struct reg_opts d;
+	setenv("UCRT_REGISTRY_RETRIES", "0", 1);
+	setenv("UCRT_REGISTRY_STALL_TIMEOUT", "5s", 1);
+	reg_opts_default(&o);
+	unsetenv("UCRT_REGISTRY_RETRIES");
+	unsetenv("UCRT_REGISTRY_STALL_TIMEOUT");
+	reg_opts_default(&d);
+	t_ok(o.retries == d.retries && o.stall_timeout_s == d.stall_timeout_s,
+	     "invalid values (0, \"5s\") are ignored, not taken as 0");
 
 	setenv("REGISTRY_AUTH_FILE", "/x/auth.json", 1);
 	char *f = reg_auth_file_default();
