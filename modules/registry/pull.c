@@ -34,6 +34,7 @@ struct pull {
 	struct fiber *waiter;
 	int status;
 	struct err err;
+	struct store_add add;	/* manifests and config this pull stored */
 };
 
 /* One blob download in flight. */
@@ -193,6 +194,8 @@ static int pull_one(struct pull *p, struct pull_blob *b)
 	r = dl_fetch(&dl);
 	if (r >= 0)
 		r = dl_commit(&dl);
+	if (r >= 0 && b->layer < 0)
+		store_add_blob(&p->add, d->digest);
 	if (dl.h.ctx)
 		sha256_abort(&dl.h);
 	store_ingest_end(&dl.in, false);
@@ -278,6 +281,8 @@ static int fetch_manifest(struct pull *p, const char *what, char digest[OCI_DIGE
 		char got[OCI_DIGEST_LEN + 1];
 		const char *want = oci_digest_valid(what) ? what : NULL;
 		r = store_blob_put(p->s, call.body.data, call.body.len, want, got, err);
+		if (r == 1)
+			store_add_blob(&p->add, got);
 		if (r >= 0 && !want && call.docker_digest && oci_digest_valid(call.docker_digest) &&
 		    strcmp(call.docker_digest, got) != 0)
 			r = err_set(err, EUCLEAN, "manifest %s:%s: registry says %s but the content hashes to %s", name,
@@ -339,9 +344,14 @@ int reg_pull(struct reg_client *c, struct store *s, const struct oci_ref *ref, c
 	p.h = reg_host_get(c, ref->domain);
 	struct reg_stats st0 = c->stats;
 	struct oci_manifest m;
-	int r = pull_resolve(&p, res, &m, err);
+	int r = store_add_begin(s, &p.add, err);
 	if (r < 0)
 		return r;
+	r = pull_resolve(&p, res, &m, err);
+	if (r < 0) {
+		store_add_end(&p.add, true);
+		return r;
+	}
 	p.nblobs = m.nlayers + 1;
 	p.blobs = xcalloc(p.nblobs, sizeof(*p.blobs));
 	p.blobs[0] = (struct pull_blob){ &m.config, -1 };
@@ -365,6 +375,9 @@ int reg_pull(struct reg_client *c, struct store *s, const struct oci_ref *ref, c
 		r = store_image_register(s, name, res->digest, o ? o->platform : NULL, source, err);
 		reg_stats_log(c, &st0, "pull", name);
 	}
+	int dropped = store_add_end(&p.add, r < 0);
+	if (dropped)
+		log_debug("pull: removed %d manifest and config blobs the failed pull had stored", dropped);
 	free(p.blobs);
 	oci_manifest_free(&m);
 	return r;

@@ -235,3 +235,56 @@ int store_prune(struct store *s, struct store_prune_stats *st, struct err *err)
 		return err_setx(err, r, "prune");
 	return r;
 }
+
+/* ---- blobs a pull adds ----------------------------------------------- */
+
+int store_add_begin(struct store *s, struct store_add *a, struct err *err)
+{
+	memset(a, 0, sizeof(*a));
+	a->s = s;
+	/* Blocking even in a fiber: the only exclusive holder is a failed
+	 * pull's store_add_end, which unlinks a few files. */
+	a->fd = store_flock_file(s->fds[STORE_ROOT], "lock.add", LOCK_SH, err);
+	return a->fd < 0 ? a->fd : 0;
+}
+
+void store_add_blob(struct store_add *a, const char *digest)
+{
+	push_uniq(&a->added, digest);
+}
+
+static int drop_unreached(struct store *s, char **added)
+{
+	struct err e = { 0 };
+	_cleanup_strv_ char **live = NULL, **disks = NULL;
+	if (collect_live(s, &live, &disks, &e) < 0) {
+		log_debug("store: keeping the blobs of a failed pull: %s", err_msg(&e));
+		return 0;
+	}
+	int n = 0;
+	for (char **b = added; *b; b++)
+		if (!strv_has(live, *b) && store_blob_remove(s, *b) == 0)
+			n++;
+	return n;
+}
+
+int store_add_end(struct store_add *a, bool failed)
+{
+	int n = 0;
+	if (a->fd < 0)
+		return 0;
+	/* On failure Linux has dropped our shared lock too: we are done
+	 * with it anyway. */
+	if (failed && a->added) {
+		if (flock(a->fd, LOCK_EX | LOCK_NB) == 0)
+			n = drop_unreached(a->s, a->added);
+		else
+			log_debug("store: another pull or load is running: %zu blobs of the failed pull are left to prune",
+				  strv_len(a->added));
+	}
+	close(a->fd);
+	a->fd = -1;
+	strv_free(a->added);
+	a->added = NULL;
+	return n;
+}

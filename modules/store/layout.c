@@ -257,7 +257,7 @@ static int load_index(struct store *s, const char *data, size_t len, const char 
 	return r < 0 ? r : count;
 }
 
-int store_load(struct store *s, int fd, const char *default_name, char ***names, struct err *err)
+static int load(struct store *s, int fd, const char *default_name, char ***names, struct err *err)
 {
 	struct archive *a = archive_read_new();
 	archive_read_support_format_tar(a);
@@ -302,4 +302,16 @@ int store_load(struct store *s, int fd, const char *default_name, char ***names,
 	if (!have_layout || !index)
 		return err_set(err, EINVAL, "not an OCI image layout archive (no oci-layout or index.json)");
 	return load_index(s, index, index_len, default_name, names, err);
+}
+
+int store_load(struct store *s, int fd, const char *default_name, char ***names, struct err *err)
+{
+	/* The blobs it finds present may be a failing pull's: hold them. */
+	struct store_add add;
+	int r = store_add_begin(s, &add, err);
+	if (r < 0)
+		return r;
+	r = load(s, fd, default_name, names, err);
+	store_add_end(&add, false);
+	return r;
 }

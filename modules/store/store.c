@@ -178,7 +178,7 @@ int store_blob_put(struct store *s, const void *data, size_t len, const char *wa
 	int r = write_file_atomic_at(s->fds[STORE_BLOBS], d + 7, data, len, 0644);
 	if (r < 0)
 		return err_setx(err, r, "writing blob %s", d);
-	return 0;
+	return 1;
 }
 
 int store_blob_remove(struct store *s, const char *digest)

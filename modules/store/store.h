@@ -6,7 +6,8 @@
  *   images/index.json      name:tag -> digests, replaced atomically
  *   rootfs/<chain>.ext4    flattened image disks (written by modules/ext4)
  *   containers/<id>/       per-container state (modules/vm, cli)
- *   lock, images/lock      flock files (see docs/images.md)
+ *   lock, lock.add,        flock files (see docs/images.md)
+ *   images/lock
  *
  * All access is relative to directory fds opened once (O_NOFOLLOW on every
  * leaf), and a digest is validated before it becomes a file name. Calls
@@ -50,7 +51,8 @@ int store_blob_open(struct store *s, const char *digest);
 /* Read a small blob (manifest, config) and check its digest. */
 int store_blob_read(struct store *s, const char *digest, size_t max, char **data, size_t *len, struct err *err);
 /* Store bytes as a blob; when want is given the content must hash to it.
- * out (may be NULL) receives the digest. Idempotent. */
+ * out (may be NULL) receives the digest. Idempotent: 1 when this call wrote
+ * the blob, 0 when it was there. */
 int store_blob_put(struct store *s, const void *data, size_t len, const char *want,
 		   char out[OCI_DIGEST_LEN + 1], struct err *err);
 int store_blob_remove(struct store *s, const char *digest);
@@ -103,6 +105,24 @@ int store_image_remove(struct store *s, const char *name, struct err *err);
 /* Find by exact name, by a digest any field holds, or by an image id prefix
  * (>= 4 hex digits of the config digest). -ENOENT, or -EINVAL if ambiguous. */
 int store_image_find(struct store *s, const char *what, struct store_image *out, struct err *err);
+
+/* ---- adding: blobs of a pull or load that no image names yet ----------- */
+/* A pull or load holds the store's "lock.add" shared from its first blob to
+ * its image name. When a pull fails, the manifests, indexes and configs it
+ * added (store_add_blob) would stay unnamed until a prune; store_add_end
+ * removes those no image reaches, but only with that lock exclusive (no
+ * other pull or load running: one of them may have found the same blob
+ * present and count on it); otherwise they are left to prune. Layers are
+ * kept: they are what a retry would download again. */
+struct store_add {
+	struct store *s;
+	int fd;
+	char **added;
+};
+int store_add_begin(struct store *s, struct store_add *a, struct err *err);
+void store_add_blob(struct store_add *a, const char *digest);
+/* failed: remove the added blobs as above. Returns how many were removed. */
+int store_add_end(struct store_add *a, bool failed);
 
 /* ---- closure, gc, OCI layout ------------------------------------------- */
 /* Blobs reachable from a manifest or index digest that are present in the

@@ -1,7 +1,9 @@
 #!/bin/bash
 # Pull failures: a blob corrupted or truncated in the registry's storage is
-# refused with its digest named and nothing committed; kill -9 in the middle
-# of a pull, then pull again: the partial blob is resumed with Range. TAP.
+# refused with its digest named and nothing committed (neither the blob nor
+# the manifest and config the failed pull had stored); an index without the
+# host's platform is not left behind; kill -9 in the middle of a pull, then
+# pull again: the partial blob is resumed with Range. TAP.
 set -u
 UCRT_SRC=${UCRT_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$UCRT_SRC/tests/lib/registry.sh"
@@ -26,7 +28,16 @@ for kind in corrupt truncate; do
 	[ ! -e "$tmp/store/blobs/sha256/${l:7}" ] && ok "$kind blob: not committed" || nok "$kind blob committed"
 	[ ! -e "$tmp/store/ingest/${l:7}" ] && ok "$kind blob: partial discarded" || nok "$kind partial kept"
 	U image ls | grep -q "bad/$kind" && nok "$kind: image named" || ok "$kind: no image named"
+	cfg=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]+"/blobs/sha256/"+sys.argv[2][7:]))["config"]["digest"])' "$tmp/fx-$kind" "$top")
+	[ ! -e "$tmp/store/blobs/sha256/${top:7}" ] && [ ! -e "$tmp/store/blobs/sha256/${cfg:7}" ] &&
+		ok "$kind: the failed pull took its manifest and config with it" || nok "$kind: manifest or config left behind"
 done
+# A pull rejected after its index was stored: no platform for this host.
+t_img_build "$tmp/fx-arm" v1 platforms=linux/arm64,linux/s390x >/dev/null && t_reg_upload "$tmp/fx-arm" arm/app v1
+before=$(ls "$tmp/store/blobs/sha256" | wc -l)
+fails "index without the host's platform is refused" "no image for platform .* (it has: linux/arm64" U image pull "$REG/arm/app:v1"
+[ "$(ls "$tmp/store/blobs/sha256" | wc -l)" = "$before" ] && ok "the refused index is not left in the store" ||
+	nok "blobs left by the refused pull: $(ls "$tmp/store/blobs/sha256" | wc -l), had $before"
 t_img_build "$tmp/fx-ok" v1 >/dev/null && t_reg_upload "$tmp/fx-ok" good/app v1
 U image pull "$REG/good/app:v1" >/dev/null 2>"$tmp/err" && ok "store still usable after failures" || nok "store unusable"
 

@@ -1,6 +1,7 @@
 /* The store's image side: locks between handles, blob read/open/list/
  * remove with corruption detection, register of a manifest and of an index
- * (platform choice), closure, chain id, prune (blobs, ingest, rootfs). */
+ * (platform choice), closure, chain id, what a failed pull added, prune
+ * (blobs, ingest, rootfs). */
 #include "tests/lib/tap.h"
 
 #include <errno.h>
@@ -195,6 +196,38 @@ static void images(struct store *s, struct t_image *im)
 	t_ok(store_image_chain_id(s, im->manifest, chain, &e) < 0, "a manifest is no config");
 }
 
+/* What a failed pull stored goes with it, unless an image reaches it or
+ * another pull or load runs (it may have found the blob present). */
+static void adding(struct store *s, struct t_image *im)
+{
+	struct err e = { 0 };
+	struct store_add a, b;
+	char j1[OCI_DIGEST_LEN + 1], j2[OCI_DIGEST_LEN + 1];
+
+	put(s, "added by a failing pull", j1);
+	put(s, "added by a working pull", j2);
+	t_is(store_add_begin(s, &a, &e), 0, "a pull begins adding");
+	t_is(store_add_begin(s, &b, &e), 0, "a second pull begins adding");
+	store_add_blob(&a, j1);
+	store_add_blob(&a, im->manifest);
+	store_add_blob(&a, j1);
+	t_is(store_add_end(&a, true), 0, "failed while another pull runs: nothing removed");
+	t_ok(store_blob_stat(s, j1, NULL) == 0, "its blob is left to prune");
+	store_add_blob(&b, j2);
+	t_is(store_add_end(&b, false), 0, "a pull that worked removes nothing");
+	t_ok(store_blob_stat(s, j2, NULL) == 0, "its blob stays");
+
+	t_is(store_add_begin(s, &a, &e), 0, "a pull alone begins adding");
+	store_add_blob(&a, j1);
+	store_add_blob(&a, j2);
+	store_add_blob(&a, im->manifest);
+	t_is(store_add_end(&a, true), 2, "it fails: the two blobs it added go");
+	t_ok(store_blob_stat(s, j1, NULL) == -ENOENT && store_blob_stat(s, j2, NULL) == -ENOENT, "both gone");
+	t_ok(store_blob_stat(s, im->manifest, NULL) == 0, "a blob an image reaches stays");
+	t_is(store_add_begin(s, &a, &e), 0, "adding again");
+	t_is(store_add_end(&a, true), 0, "a failed pull that added nothing removes nothing");
+}
+
 static int touch(int dirfd, const char *name, const char *data)
 {
 	int fd = openat(dirfd, name, O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0644);
@@ -264,6 +297,7 @@ int main(void)
 	locks(s);
 	blobs(s);
 	images(s, &im);
+	adding(s, &im);
 	prune(s, &im);
 	store_close(s);
 	_cleanup_free_ char *cmd = xasprintf("rm -rf '%s'", root);

@@ -19,8 +19,9 @@ int main(void)
 	struct err e = { 0 };
 	t_is(store_open(&s, root, &e), 0, "store_open creates the layout");
 	char d[OCI_DIGEST_LEN + 1];
-	t_is(store_blob_put(s, "hello", 5, NULL, d, &e), 0, "put blob");
+	t_is(store_blob_put(s, "hello", 5, NULL, d, &e), 1, "put blob: 1, it was written");
 	t_ok(store_blob_stat(s, d, NULL) == 0, "blob present");
+	t_is(store_blob_put(s, "hello", 5, d, NULL, &e), 0, "put it again: 0, it was there");
 	t_ok(store_blob_put(s, "hello", 5, "sha256:0000000000000000000000000000000000000000000000000000000000000000", NULL, &e) < 0,
 	     "put with a wrong expected digest fails");
 	t_is(store_blob_stat(s, "sha256:../../etc", NULL), -EINVAL, "bad digest is never a path");
