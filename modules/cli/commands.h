@@ -18,6 +18,8 @@ CMD("network", "ls", cmd_network_ls, "list container address leases and filter c
 CMD("network", "prune", cmd_network_prune, "clean network leftovers of crashed runs")
 CMD("network", "rm", cmd_network_rm, "delete the container bridge and its NAT rules")
 CMD("vm", "boot", cmd_vm_boot, "boot microVMs to guest-init and print the boot timeline")
+CMD("bench", "startup", cmd_bench_startup, "measure container start latency: phases, percentiles, variants")
+CMD("bench", "density", cmd_bench_density, "start idle containers until --max or memory pressure")
 CMD("image", "pull", cmd_image_pull, "pull an image from a registry")
 CMD("image", "push", cmd_image_push, "push an image to a registry")
 CMD("image", "ls", cmd_image_ls, "list images (--format json)")
