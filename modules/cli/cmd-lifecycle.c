@@ -31,6 +31,16 @@ static int lc_find(struct cli_ctx *ctx, const char *what, char id[CTR_ID_LEN + 1
 	return 0;
 }
 
+/* docker: "requires at least 1 argument"; doing nothing and exiting 0
+ * would hide a script's empty list. */
+static int lc_need_args(int argc, const char *cmd)
+{
+	if (optind < argc)
+		return 0;
+	cli_error("\"ucrt %s\" requires at least one container", cmd);
+	return -EINVAL;
+}
+
 int cmd_supervise(struct cli_ctx *ctx, int argc, char **argv)
 {
 	if (argc != 2)
@@ -214,6 +224,8 @@ int cmd_stop(struct cli_ctx *ctx, int argc, char **argv)
 		printf("Usage: ucrt stop [-t SECS] CONTAINER...\nSIGTERM, then end the VM after SECS (default 10).\n");
 		return c == 'h' ? 0 : EXIT_RUNTIME;
 	}
+	if (lc_need_args(argc, "stop") < 0)
+		return EXIT_RUNTIME;
 	for (int i = optind; i < argc; i++) {
 		char id[CTR_ID_LEN + 1], req[32];
 		snprintf(req, sizeof(req), "stop %llu", (unsigned long long)secs);
@@ -265,6 +277,8 @@ int cmd_kill(struct cli_ctx *ctx, int argc, char **argv)
 		printf("Usage: ucrt kill [-s SIGNAL] CONTAINER...\n");
 		return c == 'h' ? 0 : EXIT_RUNTIME;
 	}
+	if (lc_need_args(argc, "kill") < 0)
+		return EXIT_RUNTIME;
 	for (int i = optind; i < argc; i++) {
 		char id[CTR_ID_LEN + 1], req[32];
 		snprintf(req, sizeof(req), "kill %d", sig);
@@ -294,6 +308,8 @@ int cmd_rm(struct cli_ctx *ctx, int argc, char **argv)
 		printf("Usage: ucrt rm [-f] CONTAINER...\nRemove containers (-f: kill running ones first).\n");
 		return c == 'h' ? 0 : EXIT_RUNTIME;
 	}
+	if (lc_need_args(argc, "rm") < 0)
+		return EXIT_RUNTIME;
 	for (int i = optind; i < argc; i++) {
 		char id[CTR_ID_LEN + 1];
 		struct err e = { 0 };
@@ -357,6 +373,8 @@ static void lc_inspect_one(struct json_writer *w, struct cli_ctx *ctx, const cha
 	jw_str(w, logp);
 	jw_key(w, "ConsolePath");
 	jw_str(w, conp);
+	jw_key(w, "Mounts");
+	ctr_mounts_inspect_json(w, ctx->root, id);
 	jw_key(w, "network");
 	ctr_net_inspect_json(w, ctx->root, id);
 	jw_obj_end(w);

@@ -45,6 +45,7 @@ void ctr_config_free(struct ctr_config *c)
 	free(c->kernel);
 	free(c->accel);
 	ctr_spec_free(&c->spec);
+	ctr_mounts_free(c->mounts, c->nmounts);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -144,6 +145,10 @@ int ctr_config_write(const char *root, const struct ctr_config *c, struct err *e
 	jw_key(&w, "created");
 	jw_int(&w, c->created);
 	ctr_json_spec(&w, &c->spec);
+	jw_key(&w, "read_only");
+	jw_bool(&w, c->read_only);
+	jw_key(&w, "mounts");
+	ctr_mounts_json(&w, c->mounts, c->nmounts, false);
 	jw_obj_end(&w);
 	buf_putc(&b, '\n');
 	_cleanup_free_ char *path = xasprintf("%s/config.json", dir);
@@ -231,6 +236,12 @@ int ctr_config_read(const char *root, const char *id, struct ctr_config *c, stru
 	s->gid = (uint32_t)ctr_jint(&d, p, "gid", 0);
 	s->tty = ctr_jbool(&d, p, "tty");
 	s->stdin_open = ctr_jbool(&d, p, "stdin");
+	c->read_only = ctr_jbool(&d, 0, "read_only");
+	if (ctr_mounts_from_json(&d, json_get(&d, 0, "mounts"), &c->mounts, &c->nmounts) < 0) {
+		json_free(&d);
+		ctr_config_free(c);
+		return err_set(err, EBADMSG, "container %.12s: config.json: bad mounts", id);
+	}
 	json_free(&d);
 	if (!c->disk || !c->name) {
 		ctr_config_free(c);
@@ -334,6 +345,11 @@ static int ctr_entry_cmp(const void *a, const void *b)
 	return x->created < y->created ? -1 : x->created > y->created ? 1 : strcmp(x->id, y->id);
 }
 
+/* containers/.rm-<id>: a container being removed (ctr_remove). */
+#define CTR_TRASH ".rm-"
+
+static int ctr_rm_tree(int dirfd, const char *name);
+
 /* Every container with a readable config (name and creation time). */
 static int ctr_scan(const char *root, struct ctr_entry **out, size_t *n)
 {
@@ -349,6 +365,8 @@ static int ctr_scan(const char *root, struct ctr_entry **out, size_t *n)
 		return errno == ENOENT ? 0 : -errno;
 	while ((de = readdir(d))) {
 		struct ctr_config c;
+		if (str_startswith(de->d_name, CTR_TRASH) && ctr_id_valid(de->d_name + strlen(CTR_TRASH)))
+			ctr_rm_tree(dirfd(d), de->d_name);	/* left by a killed rm */
 		if (!ctr_id_valid(de->d_name))
 			continue;
 		if (ctr_config_read(root, de->d_name, &c, NULL) < 0) {
@@ -547,9 +565,18 @@ int ctr_remove(const char *root, const char *id, bool force, struct err *err)
 	}
 	_cleanup_free_ char *dir = xasprintf("%s/containers", root);
 	_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	char trash[sizeof(CTR_TRASH) + CTR_ID_LEN];
 	if (dfd < 0)
 		return err_setx(err, errno, "%s", dir);
-	int r = ctr_rm_tree(dfd, id);
+	/* One rename takes the container out of every listing at once: a
+	 * removal killed half-way (its state.json gone, its config.json
+	 * not) must not leave a container that looks merely "created". The
+	 * next listing sweeps what a killed rm left in the trash name. */
+	snprintf(trash, sizeof(trash), CTR_TRASH "%s", id);
+	ctr_rm_tree(dfd, trash);
+	if (renameat(dfd, id, dfd, trash) < 0)
+		return errno == ENOENT ? 0 : err_setx(err, errno, "removing container %.12s", id);
+	int r = ctr_rm_tree(dfd, trash);
 	if (r < 0)
 		return err_setx(err, r, "removing container %.12s", id);
 	return 0;

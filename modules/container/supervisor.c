@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -566,6 +567,14 @@ static __attribute__((noreturn)) void ctr_detach_child(const char *self_exe, con
 	}
 	if (log >= 0)
 		dup2(log, STDERR_FILENO);
+	/* Whatever else the caller had open (a pipe it reads to EOF, a
+	 * lock, a socket) must not live as long as the container: `ucrt run
+	 * -d ... | cat` would wait for the container to end. */
+	syscall(SYS_close_range, 3u, ~0u, 0);
+	/* A caller without stdio got /dev/null as fd 0-2 itself: dup2 onto
+	 * the same fd keeps O_CLOEXEC. */
+	for (int fd = 0; fd < 3; fd++)
+		fcntl(fd, F_SETFD, 0);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	char *argv[] = { "ucrt", "--root", (char *)root, "__supervise", (char *)id, NULL };

@@ -1,13 +1,15 @@
 /* Container state on disk: create with unique names, config round trip,
  * lookup by name / id prefix, liveness by pid + start time (a dead owner
- * makes the container "dead" and its lingering QEMU is killed), remove;
- * reading /etc/passwd out of an ext4 image (through a symlink). */
+ * makes the container "dead" and its lingering QEMU is killed), remove,
+ * a removal killed at every step; reading /etc/passwd out of an ext4
+ * image (through a symlink). */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,6 +20,19 @@
 #include "util.h"
 
 static char root[64];
+
+/* Fault injection: with a budget set, the process dies by SIGKILL right
+ * before its budget+1'th unlinkat (every file and the directory of a
+ * container go through unlinkat), so each step of a removal can be
+ * interrupted the way `kill -9` would. */
+static int t_unlink_budget = -1;
+
+int unlinkat(int dirfd, const char *path, int flags)
+{
+	if (t_unlink_budget >= 0 && t_unlink_budget-- == 0)
+		raise(SIGKILL);
+	return (int)syscall(SYS_unlinkat, dirfd, path, flags);
+}
 
 static void t_cleanup(void)
 {
@@ -127,6 +142,62 @@ static void t_lifecycle(void)
 	ctr_config_free(&b);
 }
 
+/* `rm -f` killed at any point: the container is either still there
+ * exactly as it was, or gone; never "created", never half-listed. */
+static void t_killed_rm(void)
+{
+	bool all_ok = true, finished = false;
+	unsigned k;
+
+	for (k = 0; k < 32 && !finished; k++) {
+		struct ctr_config c;
+		struct ctr_state s = { .status = CTR_EXITED, .exit_code = 3, .finished = 1 };
+		struct err e = { 0 };
+		char **ids = NULL;
+		int wst = 0;
+
+		t_new(&c, "victim");
+		if (ctr_create(root, &c, &e) < 0 || ctr_state_write(root, c.id, &s) < 0) {
+			t_ok(0, "victim created: %s", e.msg);
+			return;
+		}
+		for (const char *f = "output.log\0console.log\0"; *f; f += strlen(f) + 1) {
+			_cleanup_free_ char *p = ctr_path(root, c.id, f);
+			FILE *fp = fopen(p, "w");
+			if (fp)
+				fclose(fp);
+		}
+		pid_t pid = fork();
+		if (pid == 0) {
+			t_unlink_budget = (int)k;
+			_exit(ctr_remove(root, c.id, true, NULL) < 0 ? 1 : 0);
+		}
+		waitpid(pid, &wst, 0);
+		finished = WIFEXITED(wst);
+		ctr_list(root, &ids);
+		bool listed = ids && ids[0] && strcmp(ids[0], c.id) == 0;
+		enum ctr_status st = listed ? ctr_refresh(root, c.id, &s) : CTR_EXITED;
+		if (strv_len(ids) > 1 || (listed && (st != CTR_EXITED || s.exit_code != 3))) {
+			t_diag("killed before unlinkat #%u: listed %zu, status %s", k + 1, strv_len(ids),
+			       ctr_status_name(st));
+			all_ok = false;
+		}
+		strv_free(ids);
+		if (listed)
+			ctr_remove(root, c.id, true, NULL);
+		ctr_config_free(&c);
+	}
+	t_ok(finished, "a removal needs %u unlinkat calls", k - 1);
+	t_ok(all_ok, "a removal killed at any of them leaves the container as it was, or gone");
+	char **ids = NULL;
+	_cleanup_free_ char *trash = NULL;
+	ctr_list(root, &ids);
+	t_is(strv_len(ids), 0, "nothing listed");
+	strv_free(ids);
+	_cleanup_free_ char *cmd = xasprintf("ls -a '%s/containers' | grep -q '^\\.rm-'", root);
+	t_ok(system(cmd) != 0, "listing swept what the killed removals left");
+}
+
 static void t_disk_read(void)
 {
 	char cmd[512], *text = NULL;
@@ -155,6 +226,7 @@ int main(void)
 		t_skip_all("mkdtemp");
 	atexit(t_cleanup);
 	t_lifecycle();
+	t_killed_rm();
 	t_disk_read();
 	return t_done();
 }
