@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -27,6 +28,8 @@ struct gi_config {
 	char hosts[8192];
 	size_t hosts_len;
 	bool have_dns;
+	struct gi_mount mounts[PROTO_MAX_MOUNTS];
+	unsigned nmounts;
 };
 
 /* Replace dirfd/name through a temp file and rename, which also replaces a
@@ -59,6 +62,31 @@ int gi_write_file_at(int dirfd, const char *name, const char *data, size_t len)
 	if (r)
 		unlinkat(dirfd, tmp, 0);
 	return r;
+}
+
+/* /etc/NAME, or on a read-only root (--read-only) a file in /run bound
+ * over it, as docker does for hosts and resolv.conf; a read-only image
+ * without that file simply goes without. */
+static int gi_write_etc(int etc_fd, const char *name, const char *data, size_t len)
+{
+	char src[64], dst[64];
+	int r = gi_write_file_at(etc_fd, name, data, len), dir;
+
+	if (r != -EROFS)
+		return r;
+	mkdir("/run/ucrt-etc", 0755);
+	dir = open("/run/ucrt-etc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir < 0)
+		return -errno;
+	r = gi_write_file_at(dir, name, data, len);
+	close(dir);
+	if (r < 0)
+		return r;
+	snprintf(src, sizeof(src), "/run/ucrt-etc/%s", name);
+	snprintf(dst, sizeof(dst), "/proc/self/fd/%d/%s", etc_fd, name);
+	if (faccessat(etc_fd, name, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+		return 0;
+	return mount(src, dst, NULL, MS_BIND, NULL) < 0 ? -errno : 0;
 }
 
 /* A string attribute fit for a config file line: no NUL, no newline. */
@@ -141,6 +169,9 @@ static int gi_config_parse(struct gi_config *c, const uint8_t *p, size_t plen, c
 			if (!r)
 				r = gi_append(c->hosts, sizeof(c->hosts), &c->hosts_len, "", line);
 			break;
+		case PROTO_A_MOUNT:
+			r = c->nmounts < PROTO_MAX_MOUNTS ? gi_mount_parse(v, len, &c->mounts[c->nmounts++]) : -E2BIG;
+			break;
 		default:
 			break;	/* newer host: ignore what we do not know */
 		}
@@ -203,7 +234,7 @@ static int gi_config_hosts(const struct gi_config *c, int etc_fd)
 	}
 	memcpy(buf + len, c->hosts, c->hosts_len);
 	len += c->hosts_len;
-	return gi_write_file_at(etc_fd, "hosts", buf, len);
+	return gi_write_etc(etc_fd, "hosts", buf, len);
 }
 
 int gi_config_apply(const uint8_t *p, size_t plen, int etc_fd, char *msg, size_t msglen)
@@ -225,7 +256,7 @@ int gi_config_apply(const uint8_t *p, size_t plen, int etc_fd, char *msg, size_t
 		if (etc_fd >= 0) {
 			char line[PROTO_MAX_HOSTNAME + 2];
 			int n = snprintf(line, sizeof(line), "%s\n", c->hostname);
-			gi_write_file_at(etc_fd, "hostname", line, (size_t)n);
+			gi_write_etc(etc_fd, "hostname", line, (size_t)n);
 		}
 	}
 	gi_net_link_up("lo", 0);
@@ -235,7 +266,7 @@ int gi_config_apply(const uint8_t *p, size_t plen, int etc_fd, char *msg, size_t
 			goto out;
 	}
 	if (etc_fd >= 0 && c->have_dns) {
-		r = gi_write_file_at(etc_fd, "resolv.conf", c->resolv, c->resolv_len);
+		r = gi_write_etc(etc_fd, "resolv.conf", c->resolv, c->resolv_len);
 		if (r < 0) {
 			snprintf(msg, msglen, "writing /etc/resolv.conf: %s", strerror(-r));
 			goto out;
@@ -248,6 +279,7 @@ int gi_config_apply(const uint8_t *p, size_t plen, int etc_fd, char *msg, size_t
 			goto out;
 		}
 	}
+	r = gi_mount_data(c->mounts, c->nmounts, msg, msglen);
 out:
 	free(c);
 	return r;

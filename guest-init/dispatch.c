@@ -30,6 +30,10 @@ static void gi_on_config(struct gi_srv *s, const struct proto_hdr *h, const uint
 	char msg[256] = "";
 	int r = gi_config_apply(pl, h->len, s->etc_fd, msg, sizeof(msg));
 
+	/* The main process must not run without its mounts: START is
+	 * refused with this message (serve.c). */
+	if (r < 0 && !s->config_err[0])
+		snprintf(s->config_err, sizeof(s->config_err), "%s", msg[0] ? msg : strerror(-r));
 	gi_send_result(s, h->ref, 0, r, msg, 0);
 }
 

@@ -57,6 +57,19 @@ int gi_net_link_up(const char *ifname, uint32_t mtu);
 int gi_net_add_addr(const char *ifname, const struct gi_addr *a);
 int gi_net_default_route(const char *ifname, const struct gi_addr *gw);
 
+/* mount-data.c: the container's data mounts (PROTO_A_MOUNT) */
+struct gi_mount {
+	int kind;		/* enum proto_mount_kind */
+	bool readonly;
+	char src[256];
+	char target[PROTO_MAX_PATH + 1];
+};
+int gi_mount_parse(const uint8_t *v, size_t len, struct gi_mount *m);
+/* Mount them in order; the first failure stops, with msg. */
+int gi_mount_data(const struct gi_mount *m, unsigned n, char *msg, size_t msglen);
+/* Before power-off: leave the read-write disks clean. */
+void gi_unmount_data(void);
+
 /* config.c: CONFIG request (hostname, network, resolv.conf, hosts). etc_fd
  * is the directory the files go to. Returns 0 or -errno with msg. */
 int gi_config_apply(const uint8_t *p, size_t len, int etc_fd, char *msg, size_t msglen);

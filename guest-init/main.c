@@ -17,6 +17,8 @@
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "gi.h"
@@ -70,7 +72,16 @@ void gi_poweroff(int code)
 	if (!gi_is_pid1)
 		exit(code < 0 ? 1 : code);
 	kill(-1, SIGKILL);
+	/* Killed processes still hold their files until reaped: wait for
+	 * them (bounded: one stuck in the kernel must not keep the VM up). */
+	for (int i = 0; i < 100 && waitpid(-1, NULL, WNOHANG) >= 0; i++) {
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			;
+		nanosleep(&ts, NULL);
+	}
 	sync();
+	gi_unmount_data();
 	/* A clean ext4 for the next start; fails harmlessly when busy or ro. */
 	mount(NULL, "/", NULL, MS_REMOUNT | MS_RDONLY, NULL);
 	/* Without ACPI (ucrt's own kernel, microvm acpi=off) a power-off only
@@ -167,8 +178,10 @@ static int gi_test_main(int argc, char **argv)
 			if (o.etc_fd < 0)
 				gi_die("%s: %s", argv[i], strerror(errno));
 		} else if (strcmp(argv[i], "--unshare") == 0) {
-			/* hostname and network changes stay in fresh namespaces */
-			if (unshare(CLONE_NEWUTS | CLONE_NEWNET) < 0)
+			/* hostname, network and mount changes stay in fresh
+			 * namespaces */
+			if (unshare(CLONE_NEWUTS | CLONE_NEWNET | CLONE_NEWNS) < 0 ||
+			    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 				gi_die("unshare: %s", strerror(errno));
 		} else if (strcmp(argv[i], "--debug") == 0) {
 			gi_debug = true;

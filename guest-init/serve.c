@@ -114,6 +114,8 @@ void gi_proc_start(struct gi_srv *s, const struct proto_hdr *h, const uint8_t *p
 
 	if (h->stream == 0)
 		return gi_send_result(s, h->ref, h->stream, EINVAL, "stream id 0", 0);
+	if (is_main && s->config_err[0])
+		return gi_send_result(s, h->ref, h->stream, EIO, s->config_err, 0);
 	if (gi_proc_find(s, h->stream) || (is_main && s->main_started))
 		return gi_send_result(s, h->ref, h->stream, EEXIST, "stream id in use or main process already started", 0);
 	for (slot = 0; slot < PROTO_MAX_PROCS && s->procs[slot]; slot++)

@@ -28,6 +28,7 @@ struct gi_srv {
 	struct gi_proc *procs[PROTO_MAX_PROCS];
 	bool host_hello, host_gone, shutdown, main_started, main_done;
 	int main_code;
+	char config_err[256];	/* a CONFIG that failed: START is refused */
 };
 
 void gi_send(struct gi_srv *s, uint16_t type, uint16_t flags, uint32_t stream, uint32_t ref,

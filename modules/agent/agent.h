@@ -89,6 +89,14 @@ struct agent_addr {
 	uint8_t prefix;			/* ignored for gateways */
 };
 
+/* A filesystem guest-init mounts before the main process (PROTO_A_MOUNT). */
+struct agent_mount {
+	int kind;			/* enum proto_mount_kind */
+	bool readonly;
+	const char *src;		/* tag, "tag/name", disk serial or tmpfs options */
+	const char *target;		/* absolute path in the container */
+};
+
 /* VM-wide settings (CONFIG). Vectors are NULL-terminated or NULL. */
 struct agent_config {
 	const char *hostname;
@@ -100,6 +108,8 @@ struct agent_config {
 	char *const *dns;
 	char *const *search;
 	char *const *hosts;		/* "ADDR NAME [ALIAS...]" */
+	const struct agent_mount *mounts;
+	size_t nmounts;			/* at most PROTO_MAX_MOUNTS */
 };
 
 /* Append one frame. -EMSGSIZE when the payload exceeds PROTO_MAX_PAYLOAD. */

@@ -258,6 +258,26 @@ static void agent_put_addr(struct agent_tlv *t, uint16_t tag, const struct agent
 	agent_put(t, tag, v, n + (prefix ? 1 : 0));
 }
 
+static void agent_put_mount(struct agent_tlv *t, const struct agent_mount *m)
+{
+	size_t sl = m->src ? strlen(m->src) : 0, tl = m->target ? strlen(m->target) : 0;
+	uint8_t *v;
+
+	if (m->kind < PROTO_MOUNT_9P || m->kind > PROTO_MOUNT_TMPFS || !sl || sl > UINT16_MAX ||
+	    tl < 1 || m->target[0] != '/' || tl > PROTO_MAX_PATH) {
+		t->err = t->err ? t->err : -EINVAL;
+		return;
+	}
+	v = xmalloc(4 + sl + tl);
+	v[0] = (uint8_t)m->kind;
+	v[1] = m->readonly ? PROTO_MOUNT_RO : 0;
+	proto_put16(v + 2, (uint16_t)sl);
+	memcpy(v + 4, m->src, sl);
+	memcpy(v + 4 + sl, m->target, tl);
+	agent_put(t, PROTO_A_MOUNT, v, 4 + sl + tl);
+	free(v);
+}
+
 int agent_encode_config(struct buf *out, uint32_t ref, const struct agent_config *c)
 {
 	struct agent_tlv *t = xcalloc(1, sizeof(*t));
@@ -278,5 +298,9 @@ int agent_encode_config(struct buf *out, uint32_t ref, const struct agent_config
 	agent_putstrv(t, PROTO_A_DNS, c->dns, true);
 	agent_putstrv(t, PROTO_A_SEARCH, c->search, true);
 	agent_putstrv(t, PROTO_A_HOSTS, c->hosts, true);
+	if (c->nmounts > PROTO_MAX_MOUNTS)
+		t->err = t->err ? t->err : -E2BIG;
+	for (size_t i = 0; i < c->nmounts && i < PROTO_MAX_MOUNTS; i++)
+		agent_put_mount(t, &c->mounts[i]);
 	return agent_tlv_frame(out, t, PROTO_T_CONFIG, 0, ref);
 }

@@ -138,8 +138,25 @@ enum proto_attr {
 	PROTO_A_DNS = 25,	/* str*: nameserver address (resolv.conf) */
 	PROTO_A_SEARCH = 26,	/* str*: search domain */
 	PROTO_A_HOSTS = 27,	/* str*: one /etc/hosts line: "ADDR NAME [ALIAS...]" */
-	PROTO_A_MAX = 27,
+	PROTO_A_MOUNT = 28,	/* *: u8 kind, u8 flags, u16 srclen, src, target (see below) */
+	PROTO_A_MAX = 28,
 };
+
+/* PROTO_A_MOUNT: what guest-init mounts at target (an absolute path)
+ * before the main process starts. src is, by kind: the 9p mount tag of a
+ * shared host directory; "TAG/NAME" for one file NAME of a share, bound
+ * onto target; the serial of a virtio-blk disk holding ext4; tmpfs
+ * options ("size=N,mode=M", digits and letters only). A mount that fails
+ * fails the CONFIG request, and guest-init then refuses START with the
+ * same message: the process never runs without its data. */
+enum proto_mount_kind {
+	PROTO_MOUNT_9P = 1,
+	PROTO_MOUNT_9P_FILE = 2,
+	PROTO_MOUNT_DISK = 3,
+	PROTO_MOUNT_TMPFS = 4,
+};
+#define PROTO_MOUNT_RO 0x1u
+#define PROTO_MAX_MOUNTS 32u
 
 /* Bounds every receiver enforces on START/EXEC/CONFIG. */
 #define PROTO_MAX_ARGS 4096u

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +38,9 @@ struct run_opts {
 	struct ctr_net_opts net;
 	const char *image;
 	char **cmd;
+	struct ctr_mount *mounts;	/* -v, --mount, --tmpfs in order */
+	size_t nmounts;
+	bool read_only;
 };
 
 static void run_usage(FILE *f)
@@ -70,12 +74,18 @@ static void run_usage(FILE *f)
 		"      --ip ADDR        the container's address on the bridge\n"
 		"      --dns ADDR       DNS server for the guest (repeatable; default: the host's)\n"
 		"      --network-policy allow-all|deny-all|allow=CIDR[:PORT],...  egress filter\n"
+		"  -v, --volume SRC:DST[:ro|rw]  share a host directory or file (SRC a path),\n"
+		"                       or attach a named volume (SRC a name)\n"
+		"      --mount type=bind|volume|disk|tmpfs,src=S,dst=D[,readonly]\n"
+		"                       disk: an ext4 image, read-only by default\n"
+		"      --tmpfs DST[:size=N,mode=M]  a tmpfs in the guest\n"
+		"      --read-only      mount the root disk read-only (/tmp and /run stay tmpfs)\n"
 		"  -q, --quiet          no pull progress\n");
 }
 
 enum {
 	O_RM = 256, O_NAME, O_ENVFILE, O_ENTRYPOINT, O_CPUS, O_KERNEL, O_ACCEL, O_PARALLEL, O_MAXC,
-	O_OUTDIR, O_ROOTFS, O_PULL, O_TLS, O_HOSTNAME,
+	O_OUTDIR, O_ROOTFS, O_PULL, O_TLS, O_HOSTNAME, O_MOUNT, O_TMPFS, O_READONLY,
 	/* in the order of enum ctr_net_opt */
 	O_NETWORK = 512, O_IP, O_DNS, O_NETPOLICY,
 };
@@ -106,6 +116,10 @@ static const struct option run_longopts[] = {
 	{ "ip", required_argument, NULL, O_IP },
 	{ "dns", required_argument, NULL, O_DNS },
 	{ "network-policy", required_argument, NULL, O_NETPOLICY },
+	{ "volume", required_argument, NULL, 'v' },
+	{ "mount", required_argument, NULL, O_MOUNT },
+	{ "tmpfs", required_argument, NULL, O_TMPFS },
+	{ "read-only", no_argument, NULL, O_READONLY },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 }
@@ -192,6 +206,17 @@ static int run_parse_one(struct run_opts *o, int c, struct err *e)
 		if (ctr_net_opt_set(&o->net, (enum ctr_net_opt)(c - O_NETWORK), optarg, e) < 0)
 			goto bad;
 		break;
+	case 'v': case O_MOUNT: case O_TMPFS: {
+		struct ctr_mount m;
+		int r = c == 'v' ? ctr_mount_parse_v(optarg, &m, e)
+			: c == O_MOUNT ? ctr_mount_parse(optarg, &m, e) : ctr_mount_parse_tmpfs(optarg, &m, e);
+		if (r < 0)
+			goto bad;
+		o->mounts = xrealloc(o->mounts, (o->nmounts + 1) * sizeof(*o->mounts));
+		o->mounts[o->nmounts++] = m;
+		break;
+	}
+	case O_READONLY: o->read_only = true; break;
 	case 'h':
 		run_usage(stdout);
 		return 1;
@@ -213,7 +238,7 @@ static int run_parse(struct run_opts *o, int argc, char **argv)
 
 	o->tls_verify = true;
 	/* '+': options end at the image; the command's own follow it. */
-	while ((c = getopt_long(argc, argv, "+dite:w:u:m:qh", run_longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+dite:w:u:m:qhv:", run_longopts, NULL)) != -1) {
 		r = run_parse_one(o, c, &e);
 		if (r != 0)
 			return r;
@@ -303,10 +328,29 @@ static int run_prepare(struct cli_ctx *ctx, struct run_opts *o, struct ctr_image
 		goto fail;
 	cfg->spec.tty = o->tty;
 	cfg->spec.stdin_open = o->interactive;
-	if (o->parallel)
-		return 0;	/* instances are not kept: no directory */
+	cfg->read_only = o->read_only;
+	cfg->mounts = TAKE_PTR(o->mounts);
+	cfg->nmounts = o->nmounts;
+	o->nmounts = 0;
+	if (o->parallel) {
+		/* Instances are not kept: no directory to stage a file in. */
+		for (size_t i = 0; i < cfg->nmounts; i++) {
+			struct stat st;
+			if (cfg->mounts[i].type == CTR_MOUNT_BIND && stat(cfg->mounts[i].src, &st) == 0 &&
+			    !S_ISDIR(st.st_mode)) {
+				r = err_set(&e, EINVAL, "-v %s: --parallel shares directories only; mount "
+					    "the file's directory", cfg->mounts[i].src);
+				goto fail;
+			}
+		}
+		if ((r = ctr_mounts_resolve(ctx->root, NULL, cfg->mounts, cfg->nmounts, &e)) < 0)
+			goto fail;
+		return 0;
+	}
 	if ((r = ctr_create(ctx->root, cfg, &e)) < 0)
 		goto fail;
+	if ((r = ctr_mounts_resolve(ctx->root, cfg->id, cfg->mounts, cfg->nmounts, &e)) < 0)
+		goto fail_rm;
 	cfg->hostname = o->hostname ? xstrdup(o->hostname) : xstrndup(cfg->id, CTR_SHORT_ID);
 	if (!ctr_env_get(cfg->spec.env, "HOSTNAME"))
 		ctr_env_set(&cfg->spec.env, "HOSTNAME", cfg->hostname);
@@ -531,6 +575,7 @@ static int fg_run(struct fg *f, const struct vm_host *h, const struct ctr_image 
 	const struct ctr_config *cfg = f->cfg;
 	_cleanup_free_ char *console = ctr_path(f->root, cfg->id, "console.log");
 	struct ctr_launch lo = { .cfg = cfg, .host = h, .console_log = console, .t0 = t0,
+				 .console_gone = cfg->rm,
 				 .t_image = img->t_ready, .t_disk = img->t_disk,
 				 .net = f->net, .net_opts = f->net_opts };
 	struct ctr_events ev = { .done = fg_done };
@@ -625,6 +670,7 @@ int cmd_run(struct cli_ctx *ctx, int argc, char **argv)
 	r = run_parse(&o, argc, argv);
 	if (r != 0) {
 		strv_free(o.env);
+		ctr_mounts_free(o.mounts, o.nmounts);
 		ctr_net_opts_free(&o.net);
 		return r > 0 ? 0 : EXIT_RUNTIME;
 	}
@@ -668,5 +714,6 @@ out:
 	ctr_nethost_close(nh);
 	ctr_net_opts_free(&o.net);
 	strv_free(o.env);
+	ctr_mounts_free(o.mounts, o.nmounts);
 	return status;
 }

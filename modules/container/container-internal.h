@@ -7,8 +7,26 @@
 
 #include "container/container.h"
 
+struct agent_config;
+struct json_doc;
 struct json_writer;
 struct store;
+struct vm_config;
+
+/* Mounts attached to one VM (mount.c): shares and disks added to vc, the
+ * disks' attach locks held, the guest's mount list ready for CONFIG. */
+struct ctr_mounts_live;
+int ctr_mounts_attach(const struct ctr_config *cfg, struct vm_config *vc, struct ctr_mounts_live **out,
+		      struct err *err);
+void ctr_mounts_agent(const struct ctr_mounts_live *lv, struct agent_config *ac);
+/* Does the VM have disks attached read-write (volumes, disks)? */
+bool ctr_mounts_rw_disks(const struct ctr_mounts_live *lv);
+/* Release the locks (the VM is gone). NULL is fine. */
+void ctr_mounts_detach(struct ctr_mounts_live *lv);
+/* config.json's "mounts" (docker false) or inspect's "Mounts" (docker
+ * true, docker's keys); and back from config.json. */
+void ctr_mounts_json(struct json_writer *w, const struct ctr_mount *m, size_t n, bool docker);
+int ctr_mounts_from_json(const struct json_doc *d, int arr, struct ctr_mount **out, size_t *n);
 
 /* "k": v, or "k": null when v is NULL (state.c). */
 void ctr_jw_kstr(struct json_writer *w, const char *k, const char *v);
@@ -38,7 +56,14 @@ enum {
 	CTR_CTL_STDERR = 'E',
 	CTR_CTL_EXIT = 'x',		/* supervisor: i32 docker status, last frame */
 	CTR_CTL_FAIL = 'f',		/* supervisor: error text, last frame */
+	CTR_CTL_ALIVE = 'a',		/* supervisor: the guest answered after a signal */
 };
+
+/* How long a client's signal may wait for the guest's sign of life
+ * (ctr_probe) before the signal counts as lost; the client gives its
+ * supervisor CTR_CTL_ALIVE_MS to report that or end the container. */
+#define CTR_SIGNAL_PROBE_MS 5000u
+#define CTR_CTL_ALIVE_MS 15000u
 
 /* Unix socket address of the supervisor (ctl.sock), short even when the
  * container dir's path is long: bound/connected through /proc/self/fd. */

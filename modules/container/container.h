@@ -86,6 +86,45 @@ int ctr_disk_read_file(const char *disk, const char *path, size_t max, char **ou
 /* Resolve spec->user against the image disk and fill uid/gid, HOME. */
 int ctr_spec_resolve_user(struct ctr_spec *s, const char *disk, struct err *err);
 
+/* ---- data mounts (mount.c) ----------------------------------------------*/
+
+enum ctr_mount_type { CTR_MOUNT_BIND, CTR_MOUNT_VOLUME, CTR_MOUNT_DISK, CTR_MOUNT_TMPFS };
+
+struct ctr_mount {
+	enum ctr_mount_type type;
+	char *src;			/* host path or volume name as given; NULL for tmpfs */
+	char *dst;			/* absolute, normalised path in the container */
+	bool readonly;
+	bool create;			/* -v: a missing host directory is created */
+	char *opts;			/* tmpfs: "size=N,mode=M" (validated) */
+	/* ctr_mounts_resolve: the directory QEMU exports (bind), or the disk
+	 * image (volume, disk); for a single file, the private directory
+	 * holding it and its name there. */
+	char *host;
+	char *file;
+};
+
+const char *ctr_mount_type_name(enum ctr_mount_type t);
+/* -v HOST:DST[:ro|rw] or -v VOLUME:DST[:ro|rw] (docker's rule: a source
+ * without '/' that does not start with '.' or '~' is a volume name). */
+int ctr_mount_parse_v(const char *spec, struct ctr_mount *m, struct err *err);
+/* --mount type=bind|volume|disk|tmpfs,src=,dst=[,readonly[=true|false]]
+ * [,tmpfs-size=N][,tmpfs-mode=M]; a disk is read-only unless told. */
+int ctr_mount_parse(const char *spec, struct ctr_mount *m, struct err *err);
+/* --tmpfs DST[:size=N,mode=M] */
+int ctr_mount_parse_tmpfs(const char *spec, struct ctr_mount *m, struct err *err);
+void ctr_mount_clear(struct ctr_mount *m);
+void ctr_mounts_free(struct ctr_mount *m, size_t n);
+/* Host side, once, before the first start: real paths (a missing -v
+ * directory is created), volumes looked up or created, single files
+ * staged under containers/<id>/files/. Two mounts on one target fail. */
+int ctr_mounts_resolve(const char *root, const char *id, struct ctr_mount *m, size_t n,
+		       struct err *err);
+/* Container id's mounts as docker's inspect "Mounts" array (Type, Name,
+ * Source, Destination, RW); [] when it has none or cannot be read. */
+struct json_writer;
+void ctr_mounts_inspect_json(struct json_writer *w, const char *root, const char *id);
+
 /* ---- images (image.c) ----------------------------------------------------*/
 
 struct ctr_image {
@@ -149,6 +188,9 @@ struct ctr_config {
 	char *accel;			/* "auto", "kvm", "tcg" */
 	int64_t created;		/* unix seconds */
 	struct ctr_spec spec;
+	struct ctr_mount *mounts;	/* resolved (ctr_mounts_resolve) */
+	size_t nmounts;
+	bool read_only;			/* --read-only: root disk mounted read-only */
 };
 
 /* state.json: who owns the VM, and how it ended. */
@@ -209,12 +251,17 @@ struct ctr_events {
 	/* The VM is gone. status: the main process's docker status, or 125
 	 * with err filled when the container could not run to the end. */
 	void (*done)(struct ctr *c, int status, const struct err *err, void *ud);
+	/* The guest answered a liveness probe (optional). */
+	void (*alive)(struct ctr *c, void *ud);
 };
 
 struct ctr_launch {
 	const struct ctr_config *cfg;
 	const struct vm_host *host;
 	const char *console_log;	/* NULL: dropped */
+	/* The console log goes away with the container (--rm): failure
+	 * messages quote its last lines instead of naming it. */
+	bool console_gone;
 	uint16_t rows, cols;		/* initial tty size */
 	uint64_t t0;			/* loop_now_ns() at command start (timeline) */
 	uint64_t t_image, t_disk;	/* image / disk ready, 0 unknown */
@@ -235,6 +282,8 @@ int ctr_exec(struct ctr *c, const struct ctr_spec *s, const struct ctr_proc_ops 
 void ctr_proc_detach(struct ctr_proc *p);
 ssize_t ctr_stdin(struct ctr_proc *p, const void *data, size_t len);
 int ctr_stdin_eof(struct ctr_proc *p);
+/* Forward a signal; the guest must then answer a liveness probe within
+ * a few seconds (ctr_probe) or the container ends as unresponsive. */
 int ctr_signal(struct ctr_proc *p, int signo);
 int ctr_resize(struct ctr_proc *p, uint16_t rows, uint16_t cols);
 /* Output credit by hand: after ctr_manual_credit, the guest may send only
@@ -245,6 +294,12 @@ int ctr_credit(struct ctr_proc *p, int chan, uint32_t bytes);
 void ctr_stop(struct ctr *c, unsigned grace_ms);
 /* End the VM now (QMP quit, then SIGKILL). */
 void ctr_kill_vm(struct ctr *c);
+/* Ask guest-init for a sign of life now (a STATS request; events.alive
+ * reports the answer). None within deadline_ms, or within the guest
+ * timeout of the periodic probes (30 s, $UCRT_GUEST_TIMEOUT), ends the
+ * container with 125 and an error naming the unresponsive guest and
+ * QEMU's run state. -ESRCH before the guest is ready or after the end. */
+int ctr_probe(struct ctr *c, unsigned deadline_ms);
 pid_t ctr_qemu_pid(const struct ctr *c);
 bool ctr_process_started(const struct ctr *c);
 /* Startup phases as one debug line ("image ready", "disk ready", ...). */

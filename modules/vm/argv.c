@@ -178,7 +178,29 @@ char **vm_argv(const struct vm_host *h, const struct vm_config *c, const struct 
 			 d->readonly ? ",readonly=on" : ",discard=unmap",
 			 d->snapshot ? ",snapshot=on" : "");
 		strv_push(&v, "-device");
-		vm_pushf(&v, "virtio-blk-device,drive=vd%c", 'a' + i);
+		if (d->serial) {
+			_cleanup_free_ char *serial = vm_qemu_escape(d->serial);
+			vm_pushf(&v, "virtio-blk-device,drive=vd%c,serial=%s", 'a' + i, serial);
+		} else {
+			vm_pushf(&v, "virtio-blk-device,drive=vd%c", 'a' + i);
+		}
+	}
+	for (unsigned i = 0; i < c->nshares && i < VM_MAX_SHARES; i++) {
+		const struct vm_share *sh = &c->shares[i];
+		_cleanup_free_ char *path = vm_qemu_escape(sh->path);
+		_cleanup_free_ char *tag = vm_qemu_escape(sh->tag);
+
+		strv_push(&v, "-fsdev");
+		/* mapped-xattr: what the guest creates belongs to QEMU's user
+		 * (who ran ucrt) with the guest's owner and mode kept in
+		 * user.virtfs.* xattrs; fmode/dmode are the host modes. A
+		 * filesystem without user xattrs (tmpfs before 6.6) gets
+		 * "none": the guest's chown is ignored unless ucrt is root. */
+		vm_pushf(&v, "local,id=fs%u,path=%s,security_model=%s%s", i, path,
+			 sh->xattr ? "mapped-xattr,fmode=0644,dmode=0755" : "none",
+			 sh->readonly ? ",readonly=on" : "");
+		strv_push(&v, "-device");
+		vm_pushf(&v, "virtio-9p-device,fsdev=fs%u,mount_tag=%s", i, tag);
 	}
 	if (c->mac) {
 		/* The tap is opened by modules/net and inherited (fd=N): QEMU

@@ -96,13 +96,31 @@ int vm_initramfs_write(const char *path, const char *init, const char *modules_d
  * is the raw image at backing (absolute path), of the same size. */
 int vm_overlay_create(const char *path, const char *backing, struct err *err);
 
-#define VM_MAX_DISKS 4
+/* microvm has 24 virtio-mmio transports (QEMU 7.2): agent, root disk and
+ * network take three, data mounts (extra disks, shares) share the rest. */
+#define VM_MAX_DISKS 12
+#define VM_MAX_SHARES 16
+#define VM_MAX_DEVICES 24
 
 struct vm_disk {
 	const char *path;
 	bool qcow2;		/* else raw */
 	bool readonly;
 	bool snapshot;		/* QEMU snapshot=on: writes go to a temp file */
+	const char *serial;	/* virtio-blk serial the guest finds it by, or NULL */
+};
+
+/* A host directory exported over virtio-9p (QEMU's local backend, which
+ * opens every path component with O_NOFOLLOW below path). Files the guest
+ * creates belong to QEMU's user, the one who ran ucrt; with xattr the
+ * guest's view of owner and mode is kept in user.virtfs.* xattrs
+ * (security_model=mapped-xattr), else chown from the guest is dropped
+ * (none). readonly is enforced by QEMU, not by the guest. */
+struct vm_share {
+	const char *tag;	/* mount tag, at most 31 bytes */
+	const char *path;	/* absolute, resolved */
+	bool readonly;
+	bool xattr;		/* path's filesystem takes user xattrs */
 };
 
 struct vm_config {
@@ -111,6 +129,8 @@ struct vm_config {
 	unsigned mem_mib;	/* 0: 256 */
 	struct vm_disk disks[VM_MAX_DISKS];	/* vda, vdb... */
 	unsigned ndisks;
+	struct vm_share shares[VM_MAX_SHARES];
+	unsigned nshares;
 	const char *cmdline;	/* appended to the kernel command line (ucrt.*) */
 	const char *console_log;	/* serial console appended here; NULL: dropped */
 	bool agent;		/* a host<->guest agent channel (vm_events.agent) */
