@@ -235,14 +235,15 @@ static bool ctr_stream_lock(struct ctr_stream *st, const char *chain, const char
 {
 	int dir = store_dirfd(st->s, STORE_ROOTFS);
 	struct stat sb;
-	struct err e = { 0 };
 
 	if (fstatat(dir, name, &sb, AT_SYMLINK_NOFOLLOW) == 0)
 		return false;	/* built already: no lock file to leave behind */
-	st->lock_fd = ctr_disk_lock(st->s, chain, false, &e);
+	st->lock_fd = ctr_disk_lock(st->s, chain, false, &st->err);
 	if (st->lock_fd < 0) {
+		/* Busy: another process builds it. Else the build from the
+		 * store would fail the same way: the pull reports it. */
 		if (st->lock_fd != -EWOULDBLOCK)
-			log_debug("not streaming: %s", err_msg(&e));
+			st->r = st->lock_fd;
 		st->lock_fd = -1;
 		return false;
 	}
@@ -296,9 +297,11 @@ static int ctr_stream_start(void *arg, const struct oci_manifest *m)
 		return 0;
 	st->path = xasprintf("%s/rootfs/%s", store_root(st->s), name);
 	struct ext4w_opts o = { .loop = st->l };
-	if (ext4w_create(st->path, ctr_stream_size(m), &o, &st->w, &st->err) < 0) {
-		log_debug("not streaming: %s", err_msg(&st->err));
-		err_clear(&st->err);
+	int r = ext4w_create(st->path, ctr_stream_size(m), &o, &st->w, &st->err);
+	if (r < 0) {
+		/* A build from the store would meet the same failure (a full or
+		 * read-only store): the pull reports it once the layers are in. */
+		st->r = r;
 		return 0;
 	}
 	st->n = m->nlayers;
@@ -355,8 +358,6 @@ void ctr_stream_hook(struct ctr_stream *st, struct reg_layer_hook *hk)
 
 int ctr_stream_end(struct ctr_stream *st, int pull_status, struct err *err)
 {
-	if (!st->layers && !st->w)
-		return pull_status;
 	st->pull_ended = true;
 	if (st->r >= 0 && pull_status < 0)
 		st->r = pull_status;

@@ -155,4 +155,18 @@ U image pull -q "$REG/size/small:v1" >/dev/null 2>"$tmp/err"
 is "pull again: exit 0" "$?" 0
 [ -f "$d" ] && ok "the disk is there" || nok "the disk is there"
 is "the stale temp file is gone" "$(ls "$tmp/store/rootfs" | grep -c tmp-)" 0
+
+# rootfs/ read-only (a bind mount in a private namespace): the disk cannot
+# be made, so the pull fails, saying why, instead of leaving it to `run`.
+U image rm "$REG/size/small:v1" >/dev/null 2>&1
+rm -f "$tmp"/store/rootfs/*
+if unshare -m sh -c 'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" || exit 77
+	"$2" --root "$3" image pull -q "$4" >/dev/null 2>"$5"; echo $? >"$5.st"' sh \
+	"$tmp/store/rootfs" "$UCRT_BIN" "$tmp/store" "$REG/size/small:v1" "$tmp/err" 2>/dev/null; then
+	is "read-only rootfs/: pull exits 125" "$(cat "$tmp/err.st")" 125
+	grep -q "writing the image's disk: .*Read-only file system" "$tmp/err" && ok "read-only rootfs/: the error says why" ||
+		nok "read-only rootfs/: the error says why"
+else
+	ok "# SKIP cannot bind-mount: read-only rootfs/ exit"; ok "# SKIP cannot bind-mount: read-only rootfs/ error"
+fi
 echo "1..$n"
