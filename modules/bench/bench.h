@@ -65,6 +65,8 @@ void bench_variant_free(struct bench_variant *v);
 
 /* ---- runs and reports (report.c, svg.c) --------------------------------*/
 
+enum bench_mode { BENCH_STARTUP, BENCH_DENSITY };
+
 /* Per-run instants, ms after the bench launched the run. In order; a
  * variant kind reaches only some of them. */
 enum bench_phase {
@@ -100,11 +102,20 @@ struct bench_run {
 	char error[240];
 };
 
+/* The runs of warmup + measured rounds of every variant, interleaved (A B
+ * A B ...): every phase NAN, status -1. Returns how many (*out, free). */
+size_t bench_plan(struct bench_run **out, size_t nvariants, unsigned warmup, unsigned measured);
+/* A child `ucrt run`'s UCRT_TIMELINE_FD line (absolute CLOCK_MONOTONIC ns
+ * per phase) into run->at, relative to t_launch; instants before the
+ * launch are dropped. -EBADMSG when it is not a JSON object. */
+int bench_timeline_parse(const char *text, size_t len, uint64_t t_launch, struct bench_run *run);
+/* Every phase its kind must reach was reached, in order (the console's
+ * first byte may come anywhere). */
+bool bench_run_complete(const struct bench_run *run, enum bench_kind kind, enum bench_mode mode);
+
 /* The runtime's own share of a ucrt run: everything outside QEMU's life
  * (launch -> QEMU spawned, QEMU reaped -> exit); NAN when unknown. */
 double bench_run_overhead(const struct bench_run *r);
-
-enum bench_mode { BENCH_STARTUP, BENCH_DENSITY };
 
 struct bench_report {
 	enum bench_mode mode;

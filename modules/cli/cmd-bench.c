@@ -204,28 +204,11 @@ static double bench_reaped_cpu_ms(struct bench *B)
 /* The child's timeline line -> phases in ms after launch. */
 static void bench_read_timeline(struct bjob *j, struct bench_run *run)
 {
-	static const struct { const char *key; int phase; } map[] = {
-		{ "t0", BENCH_P_UCRT }, { "image", BENCH_P_IMAGE }, { "disk", BENCH_P_DISK },
-		{ "qemu_start", BENCH_P_QEMU }, { "spawned", BENCH_P_SPAWNED }, { "qmp", BENCH_P_QMP },
-		{ "console", BENCH_P_CONSOLE }, { "agent", BENCH_P_INIT },
-		{ "process", BENCH_P_PROCESS }, { "process_exit", BENCH_P_PROCESS_EXIT },
-		{ "vm_exited", BENCH_P_VM_GONE },
-	};
 	char text[2048];
 	ssize_t n = read(j->tl_fd, text, sizeof(text) - 1);	/* the writer is gone: no wait */
-	struct json_doc d = { 0 };
-	int64_t v;
 
-	if (n <= 0 || (text[n] = 0, json_parse(&d, text, (size_t)n, 64) < 0))
-		return;
-	for (size_t i = 0; i < ARRAY_SIZE(map); i++) {
-		if (json_int(&d, json_get(&d, 0, map[i].key), &v) == 0 && v > 0 &&
-		    (uint64_t)v >= j->t_launch)
-			run->at[map[i].phase] = (double)((uint64_t)v - j->t_launch) / 1e6;
-	}
-	if (json_int(&d, json_get(&d, 0, "qemu_cpu_ns"), &v) == 0)
-		run->qemu_cpu_ms = (double)v / 1e6;
-	json_free(&d);
+	if (n > 0)
+		bench_timeline_parse(text, (size_t)n, j->t_launch, run);
 }
 
 /* ---- one run ---- */
@@ -319,26 +302,6 @@ static void bench_start_job(struct bench *B, struct bjob *j)
 		bench_job_done(j, -1);
 }
 
-static bool bench_required(const struct bench_variant *v, const struct bench_run *run,
-			   enum bench_mode mode)
-{
-	static const int ucrt[] = { BENCH_P_UCRT, BENCH_P_IMAGE, BENCH_P_DISK, BENCH_P_QEMU,
-				    BENCH_P_SPAWNED, BENCH_P_QMP, BENCH_P_INIT, BENCH_P_PROCESS,
-				    BENCH_P_PROCESS_EXIT, BENCH_P_VM_GONE, BENCH_P_END };
-	static const int base[] = { BENCH_P_SPAWNED, BENCH_P_CONSOLE, BENCH_P_VM_GONE, BENCH_P_END };
-
-	if (v->kind == BENCH_K_BASELINE) {
-		for (size_t i = 0; i < ARRAY_SIZE(base); i++)
-			if (!isfinite(run->at[base[i]]))
-				return false;
-	} else if (v->kind == BENCH_K_UCRT && mode == BENCH_STARTUP) {
-		for (size_t i = 0; i < ARRAY_SIZE(ucrt); i++)
-			if (!isfinite(run->at[ucrt[i]]))
-				return false;
-	}
-	return isfinite(run->at[BENCH_P_END]);
-}
-
 static void bench_density_after(struct bench *B, struct bjob *j, struct bench_run *run);
 
 static void bench_job_done(struct bjob *j, int status)
@@ -365,7 +328,7 @@ static void bench_job_done(struct bjob *j, int status)
 		snprintf(run->error, sizeof(run->error), "QEMU: %s", vm_qemu_stderr(j->vm));
 	if (B->interrupted && status != 0)
 		snprintf(run->error, sizeof(run->error), "interrupted");
-	run->ok = status == 0 && bench_required(v, run, B->mode);
+	run->ok = status == 0 && bench_run_complete(run, v->kind, B->mode);
 	if (B->mode == BENCH_DENSITY)
 		bench_density_after(B, j, run);
 	if (j->vm)
@@ -532,8 +495,9 @@ static void bench_density_after(struct bench *B, struct bjob *j, struct bench_ru
 static void bench_density_cleanup(struct bench *B)
 {
 	char **argv = NULL;
+	posix_spawn_file_actions_t fa;
 	pid_t pid;
-	int st;
+	int st, r;
 
 	if (!B->density_ids)
 		return;
@@ -544,8 +508,15 @@ static void bench_density_cleanup(struct bench *B)
 	strv_push(&argv, "-f");
 	for (char **i = B->density_ids; *i; i++)
 		strv_push(&argv, *i);
-	if (posix_spawn(&pid, argv[0], NULL, NULL, argv, environ) == 0)
-		waitpid(pid, &st, 0);
+	/* Its stdout (the ids) would mix with the report. */
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	r = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	if (r != 0 || waitpid(pid, &st, 0) < 0 ||
+	    !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		cli_error("removing the density containers failed: see `ucrt ps -a` (names bench-%d-*)",
+			  (int)getpid());
 	strv_free(argv);
 }
 
@@ -594,25 +565,6 @@ static void bench_add_variant(struct bench *B, const struct bench_variant *v)
 {
 	B->variants = xrealloc(B->variants, (B->nvariants + 1) * sizeof(*B->variants));
 	B->variants[B->nvariants++] = *v;
-}
-
-/* Rounds of all variants, warm-up first: A B A B ... */
-static void bench_plan(struct bench *B)
-{
-	unsigned rounds = B->mode == BENCH_DENSITY ? B->max : B->warmup + B->runs;
-
-	B->nplanned = (size_t)rounds * B->nvariants;
-	B->run = xcalloc(B->nplanned ? B->nplanned : 1, sizeof(*B->run));
-	for (size_t i = 0; i < B->nplanned; i++) {
-		struct bench_run *r = &B->run[i];
-		r->seq = (unsigned)i;
-		r->variant = (unsigned)(i % B->nvariants);
-		r->warmup = B->mode == BENCH_STARTUP && i / B->nvariants < B->warmup;
-		r->status = -1;
-		r->cpu_ms = r->qemu_cpu_ms = r->pss_kib = r->mem_avail_kib = NAN;
-		for (int p = 0; p < BENCH_P_COUNT; p++)
-			r->at[p] = NAN;
-	}
 }
 
 static int bench_write_file(const char *path, const struct buf *b)
@@ -843,12 +795,12 @@ static int bench_main(struct cli_ctx *ctx, enum bench_mode mode, int argc, char 
 			strv_push(&B.notes, "podman: not installed (apt-get install podman): not compared");
 		}
 	}
+	/* This very binary, even when a rebuild replaced the file since. */
 	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) <= 0) {
 		cli_error("cannot find the ucrt binary (/proc/self/exe): %s", strerror(errno));
 		goto out;
 	}
-	self[n] = 0;
-	B.self = xstrdup(self);
+	B.self = xstrdup("/proc/self/exe");
 	B.tmp = xstrdup("/tmp/ucrt-bench.XXXXXX");
 	if (!mkdtemp(B.tmp)) {
 		cli_error("mkdtemp %s: %s", B.tmp, strerror(errno));
@@ -861,7 +813,10 @@ static int bench_main(struct cli_ctx *ctx, enum bench_mode mode, int argc, char 
 	}
 	B.l = cli_loop();
 	B.tty = isatty(STDERR_FILENO);
-	bench_plan(&B);
+	if (mode == BENCH_DENSITY)
+		B.nplanned = bench_plan(&B.run, 1, 0, B.max);
+	else
+		B.nplanned = bench_plan(&B.run, B.nvariants, B.warmup, B.runs);
 	B.jobs = xcalloc(B.parallel, sizeof(*B.jobs));
 	getrusage(RUSAGE_CHILDREN, &B.ru_children);
 	loop_timer_init(&B.sampler, bench_sample, &B);
