@@ -476,6 +476,9 @@ int ext4w_apply_layer(struct ext4w *w, const struct ext4w_source *src, struct er
 				err_set(err, r, "layer %s: entry %s: %s", src->name, last, err_msg(&l.dec_err));
 			else if (l.why)
 				err_set(err, r, "layer %s: entry %s: %s", src->name, last, l.why);
+			else if (r == -ENOSPC)	/* with room left: libext2fs's EA_NO_SPACE */
+				err_set(err, r, "layer %s: entry %s: its xattrs do not fit in one block",
+					src->name, last);
 			else
 				err_setx(err, r, "layer %s: entry %s", src->name, last);
 			goto out;

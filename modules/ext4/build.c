@@ -36,7 +36,9 @@ enum ext4w_full ext4w_need(const struct ext4w *w, uint64_t *size, uint64_t *inod
 	/* A quarter more for directories made for missing parents, extent
 	 * tree and xattr blocks, and directory blocks left part empty. */
 	uint64_t ino = f->inodes_used + f->entries;
-	uint64_t blk = f->blocks_used - f->base_blocks + f->blocks + f->dirent_bytes / bs + 1;
+	/* (a layer may have removed lost+found: used can drop below base) */
+	uint64_t blk = (f->blocks_used > f->base_blocks ? f->blocks_used - f->base_blocks : 0) +
+		       f->blocks + f->dirent_bytes / bs + 1;
 	ino += ino / 4 + 1024;
 	blk += blk / 4;
 	if (f->what == EXT4W_FULL_INODES)

@@ -75,6 +75,14 @@ grep -q "entry big: image full: no free block.*the layers need about [0-9]* inod
 grep -q -- "--size" "$tmp/err" && nok "no advice about an option" || ok "no advice about an option"
 is "nothing left next to the output" "$(ls "$tmp" | grep -c small)" 0
 
+# An xattr larger than a block: libext2fs's ENOSPC, with the image empty.
+python3 -c 'import io, sys, tarfile
+with tarfile.open(sys.argv[1], "w", format=tarfile.PAX_FORMAT) as t:
+    ti = tarfile.TarInfo("f"); ti.pax_headers = {"SCHILY.xattr.user.big": "x" * 5000}; t.addfile(ti)' "$tmp/xattr.tar"
+"$UCRT_BIN" rootfs build --no-fsync -o "$tmp/xattr.ext4" "$tmp/xattr.tar" 2>"$tmp/err"
+grep -q "entry f: its xattrs do not fit in one block" "$tmp/err" && ok "a too large xattr is not called a full image" ||
+	nok "a too large xattr is not called a full image"
+
 # The host's filesystem full: a 4 MiB tmpfs in a private mount namespace.
 mkdir -p "$mnt"
 if unshare -m sh -c 'mount -t tmpfs -o size=4m tmpfs "$1" && "$2" rootfs build --no-fsync -o "$1/x.ext4" "$3" 2>"$4"
