@@ -300,7 +300,8 @@ int agent_encode_config(struct buf *out, uint32_t ref, const struct agent_config
 	agent_putstrv(t, PROTO_A_HOSTS, c->hosts, true);
 	if (c->nmounts > PROTO_MAX_MOUNTS)
 		t->err = t->err ? t->err : -E2BIG;
-	for (size_t i = 0; i < c->nmounts && i < PROTO_MAX_MOUNTS; i++)
-		agent_put_mount(t, &c->mounts[i]);
+	else
+		for (size_t i = 0; i < c->nmounts; i++)
+			agent_put_mount(t, &c->mounts[i]);
 	return agent_tlv_frame(out, t, PROTO_T_CONFIG, 0, ref);
 }
