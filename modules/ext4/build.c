@@ -33,12 +33,12 @@ enum ext4w_full ext4w_need(const struct ext4w *w, uint64_t *size, uint64_t *inod
 
 	if (f->what == EXT4W_FITS)
 		return EXT4W_FITS;
-	/* A quarter more for directories made for missing parents, extent
-	 * tree and xattr blocks, and directory blocks left part empty. */
 	uint64_t ino = f->inodes_used + f->entries;
 	/* (a layer may have removed lost+found: used can drop below base) */
 	uint64_t blk = (f->blocks_used > f->base_blocks ? f->blocks_used - f->base_blocks : 0) +
 		       f->blocks + f->dirent_bytes / bs + 1;
+	/* A quarter more for directories made for missing parents, extent
+	 * tree and xattr blocks, and directory blocks left part empty. */
 	ino += ino / 4 + 1024;
 	blk += blk / 4;
 	if (f->what == EXT4W_FULL_INODES)
@@ -56,7 +56,7 @@ enum ext4w_full ext4w_need(const struct ext4w *w, uint64_t *size, uint64_t *inod
 static int build_once(const char *path, uint64_t size, const struct ext4w_opts *o,
 		      const struct ext4w_layers *ls, struct ext4w **out, struct err *err)
 {
-	struct ext4w *w;
+	struct ext4w *w = NULL;
 	int r = ext4w_create(path, size, o, &w, err);
 
 	for (size_t i = 0; r >= 0 && i < ls->n; i++) {
