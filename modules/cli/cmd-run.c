@@ -343,13 +343,17 @@ static int run_prepare(struct cli_ctx *ctx, struct run_opts *o, struct ctr_image
 				goto fail;
 			}
 		}
-		if ((r = ctr_mounts_resolve(ctx->root, NULL, cfg->mounts, cfg->nmounts, &e)) < 0)
+		if ((r = ctr_mounts_add_image_volumes(img->config->volumes, NULL, true, &cfg->mounts,
+							&cfg->nmounts, &e)) < 0 ||
+		    (r = ctr_mounts_resolve(ctx->root, NULL, cfg->mounts, cfg->nmounts, &e)) < 0)
 			goto fail;
 		return 0;
 	}
 	if ((r = ctr_create(ctx->root, cfg, &e)) < 0)
 		goto fail;
-	if ((r = ctr_mounts_resolve(ctx->root, cfg->id, cfg->mounts, cfg->nmounts, &e)) < 0)
+	if ((r = ctr_mounts_add_image_volumes(img->config->volumes, cfg->id, cfg->rm, &cfg->mounts,
+						&cfg->nmounts, &e)) < 0 ||
+	    (r = ctr_mounts_resolve(ctx->root, cfg->id, cfg->mounts, cfg->nmounts, &e)) < 0)
 		goto fail_rm;
 	cfg->hostname = o->hostname ? xstrdup(o->hostname) : xstrndup(cfg->id, CTR_SHORT_ID);
 	if (!ctr_env_get(cfg->spec.env, "HOSTNAME"))

@@ -120,6 +120,12 @@ void ctr_mounts_free(struct ctr_mount *m, size_t n);
  * staged under containers/<id>/files/. Two mounts on one target fail. */
 int ctr_mounts_resolve(const char *root, const char *id, struct ctr_mount *m, size_t n,
 		       struct err *err);
+/* An image's Volumes (paths) that no mount in m covers, appended to m: a
+ * tmpfs each when the container goes away at exit (their data would go
+ * with it), else a new volume named "<id prefix>-<n>" that outlives the
+ * container, as docker's anonymous volumes do. */
+int ctr_mounts_add_image_volumes(char *const *paths, const char *id, bool ephemeral,
+				 struct ctr_mount **m, size_t *n, struct err *err);
 /* Container id's mounts as docker's inspect "Mounts" array (Type, Name,
  * Source, Destination, RW); [] when it has none or cannot be read. */
 struct json_writer;

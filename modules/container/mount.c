@@ -246,6 +246,32 @@ int ctr_mount_parse(const char *spec, struct ctr_mount *m, struct err *err)
 	return 0;
 }
 
+int ctr_mounts_add_image_volumes(char *const *paths, const char *id, bool ephemeral,
+				 struct ctr_mount **m, size_t *n, struct err *err)
+{
+	for (size_t i = 0; paths && paths[i]; i++) {
+		struct ctr_mount v = { .type = ephemeral ? CTR_MOUNT_TMPFS : CTR_MOUNT_VOLUME };
+		bool covered = false;
+		int r = ctr_mount_dst(paths[i], strlen(paths[i]), &v, err);
+
+		if (r < 0)
+			return err_wrap(err, "image volume");
+		for (size_t j = 0; j < *n && !covered; j++)
+			covered = strcmp((*m)[j].dst, v.dst) == 0;
+		if (covered) {
+			ctr_mount_clear(&v);
+			continue;
+		}
+		if (ephemeral)
+			v.opts = xstrdup("");
+		else
+			v.src = xasprintf("%.12s-%zu", id, i);
+		*m = xrealloc(*m, (*n + 1) * sizeof(**m));
+		(*m)[(*n)++] = v;
+	}
+	return 0;
+}
+
 /* A single file: a private directory of the container holds a hard link
  * to it, and that directory is what QEMU exports, so the guest sees that
  * file and nothing beside it. A read-only file on another filesystem is

@@ -90,6 +90,7 @@ void oci_config_free(struct oci_image_config *c)
 	strv_free(c->cmd);
 	strv_free(c->env);
 	strv_free(c->exposed_ports);
+	strv_free(c->volumes);
 	strv_free(c->labels);
 	strv_free(c->diff_ids);
 	memset(c, 0, sizeof(*c));
@@ -142,8 +143,9 @@ static int config_fill(const struct json_doc *d, struct oci_image_config *c, str
 		    json_strv(d, json_get(d, cfg, "Env"), &c->env) < 0)
 			return err_set(err, EINVAL, "image config: Entrypoint, Cmd and Env must be string arrays");
 		if (obj_to_strv(d, json_get(d, cfg, "ExposedPorts"), false, &c->exposed_ports) < 0 ||
+		    obj_to_strv(d, json_get(d, cfg, "Volumes"), false, &c->volumes) < 0 ||
 		    obj_to_strv(d, json_get(d, cfg, "Labels"), true, &c->labels) < 0)
-			return err_set(err, EINVAL, "image config: malformed ExposedPorts or Labels");
+			return err_set(err, EINVAL, "image config: malformed ExposedPorts, Volumes or Labels");
 	}
 	int rootfs = json_get(d, 0, "rootfs");
 	if (json_strv(d, json_get(d, rootfs, "diff_ids"), &c->diff_ids) < 0)

@@ -121,6 +121,7 @@ struct oci_image_config {
 	char *user, *working_dir, *stop_signal;
 	char **entrypoint, **cmd, **env;
 	char **exposed_ports;	/* "80/tcp" */
+	char **volumes;		/* Volumes: container paths ("/data") */
 	char **labels;		/* "key=value" */
 	char **diff_ids;	/* rootfs.diff_ids, "sha256:..." each */
 	size_t ndiff_ids;

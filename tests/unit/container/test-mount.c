@@ -158,12 +158,38 @@ static void t_resolve(const char *dir)
 	     "type names");
 }
 
+static void t_image_volumes(void)
+{
+	char *paths[] = { "/data", "/cache/", "/given", NULL }, *bad[] = { "rel", NULL };
+	struct ctr_mount *m = xcalloc(1, sizeof(*m));
+	size_t n = 1;
+	struct err e = { 0 };
+
+	ctr_mount_parse_v("/host:/given", &m[0], &e);
+	t_is(ctr_mounts_add_image_volumes(paths, "0123456789abcdef", false, &m, &n, &e), 0,
+	     "image Volumes of a kept container");
+	t_is(n, 3, "... two added, the path given with -v is left alone");
+	t_ok(n == 3 && m[1].type == CTR_MOUNT_VOLUME && strcmp(m[1].src, "0123456789ab-0") == 0 &&
+	     strcmp(m[2].dst, "/cache") == 0, "... anonymous volumes <id>-<n>");
+	ctr_mounts_free(m, n);
+	m = NULL;
+	n = 0;
+	t_is(ctr_mounts_add_image_volumes(paths, NULL, true, &m, &n, &e), 0, "image Volumes of a --rm container");
+	t_ok(n == 3 && m[0].type == CTR_MOUNT_TMPFS && m[0].opts && !m[0].src, "... are tmpfs mounts");
+	ctr_mounts_free(m, n);
+	m = NULL;
+	n = 0;
+	t_ok(ctr_mounts_add_image_volumes(bad, "id", false, &m, &n, &e) < 0 && n == 0, "a relative image volume fails");
+	ctr_mounts_free(m, n);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/ucrt-test-mount.XXXXXX";
 
 	t_parse_v();
 	t_parse_mount();
+	t_image_volumes();
 	if (!mkdtemp(dir))
 		return t_done();
 	t_resolve(dir);

@@ -38,7 +38,7 @@ static const char config[] =
 	"{\"architecture\":\"arm64\",\"os\":\"linux\",\"variant\":\"v8\",\"created\":\"2024-01-01T00:00:00Z\","
 	"\"config\":{\"User\":\"1000:100\",\"WorkingDir\":\"/srv\",\"StopSignal\":\"SIGINT\","
 	"\"Entrypoint\":[\"/bin/busybox\"],\"Cmd\":[\"httpd\",\"-f\"],\"Env\":[\"PATH=/bin\",\"A=b=c\"],"
-	"\"ExposedPorts\":{\"80/tcp\":{},\"53/udp\":{}},\"Labels\":{\"k\":\"v\"}},"
+	"\"ExposedPorts\":{\"80/tcp\":{},\"53/udp\":{}},\"Volumes\":{\"/data\":{}},\"Labels\":{\"k\":\"v\"}},"
 	"\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"" D1 "\",\"" D2 "\"]}}";
 
 static void media_types(void)
@@ -168,6 +168,7 @@ static void configs(void)
 	t_ok(c.cmd && c.cmd[1] && strcmp(c.cmd[1], "-f") == 0 && !c.cmd[2], "cmd vector");
 	t_streq(c.env[1], "A=b=c", "env keeps '=' in values");
 	t_ok(c.exposed_ports && strv_len(c.exposed_ports) == 2, "two exposed ports");
+	t_ok(c.volumes && strv_len(c.volumes) == 1 && strcmp(c.volumes[0], "/data") == 0, "volumes");
 	t_streq(c.labels[0], "k=v", "labels as k=v");
 	t_is(c.ndiff_ids, 2, "two diff ids");
 	oci_config_free(&c);
@@ -182,6 +183,7 @@ static void configs(void)
 		{ "{\"config\":{\"Cmd\":\"sh\"}}", "string arrays" },
 		{ "{\"config\":{\"Labels\":{\"a\":1}}}", "Labels" },
 		{ "{\"config\":{\"ExposedPorts\":[\"80/tcp\"]}}", "ExposedPorts" },
+		{ "{\"config\":{\"Volumes\":[\"/data\"]}}", "Volumes" },
 		{ "{\"rootfs\":{\"diff_ids\":[\"md5:00\"]}}", "diff_id 0" },
 		{ "\"str\"", "not a JSON object" },
 	};
