@@ -275,7 +275,9 @@ static int fetch_manifest(struct pull *p, const char *what, char digest[OCI_DIGE
 		char desc[512];
 		reg_describe_status(&call, desc, sizeof(desc));
 		r = err_set(err, call.status == 404 ? ENOENT : call.status == 401 ? EACCES : EIO,
-			    "manifest %s:%s: %s", name, what, desc);
+			    "manifest %s:%s: %s%s%s", name, what, desc,
+			    call.status == 401 && p->h->creds_withheld ? "; credentials not sent to the token server " : "",
+			    call.status == 401 && p->h->creds_withheld ? p->h->creds_withheld : "");
 	}
 	if (r >= 0) {
 		char got[OCI_DIGEST_LEN + 1];

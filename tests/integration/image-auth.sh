@@ -59,6 +59,8 @@ fails "login: credentials not sent to a plain-HTTP realm on another host" "not s
 U --log-level debug image pull --creds "$REG_USER:$REG_PASS" "$REG/private/app:v1" >"$tmp/out" 2>"$tmp/err"
 grep -q "not sending the credentials for $REG to the token server http://127.0.0.2" "$tmp/err" &&
 	ok "pull: debug log says why the token is anonymous" || nok "pull: no debug line about withheld credentials"
+grep -q "HTTP 401.*credentials not sent to the token server http://127.0.0.2.*another host" "$tmp/err" &&
+	ok "pull: the 401 error says the credentials were kept back" || nok "pull: 401 without the reason"
 check "realm on another host: anonymous pull of a public repo" U image pull "$REG/public/app:v1"
 grep -q "request without credentials" "$tlog" && ! grep -q "request with credentials" "$tlog" &&
 	ok "the token server on another host never saw the credentials" || nok "credentials sent to 127.0.0.2: $(sort "$tlog" | uniq -c)"
