@@ -183,6 +183,13 @@ static int url_scheme_host(const char *url, char **scheme, char **host)
 	return r;
 }
 
+bool reg_url_on_host(const struct reg_host *h, const char *url)
+{
+	_cleanup_free_ char *us = NULL, *uh = NULL, *ds = NULL, *dh = NULL;
+	_cleanup_free_ char *reg = xasprintf("https://%s/", oci_domain_endpoint(h->domain));
+	return url_scheme_host(url, &us, &uh) == 0 && url_scheme_host(reg, &ds, &dh) == 0 && strcasecmp(uh, dh) == 0;
+}
+
 /* The realm comes from the registry's 401: a registry (or whoever answers
  * in its name on plain HTTP) can point it anywhere. Credentials go to it
  * only encrypted, or to the registry's own host when we already talk plain
@@ -191,13 +198,12 @@ static int url_scheme_host(const char *url, char **scheme, char **host)
  * may go, else why not. */
 static const char *realm_refuses_creds(const struct reg_client *c, const struct reg_host *h, const char *realm)
 {
-	_cleanup_free_ char *rs = NULL, *rh = NULL, *ds = NULL, *dh = NULL;
-	_cleanup_free_ char *reg = xasprintf("https://%s/", oci_domain_endpoint(h->domain));
-	if (url_scheme_host(realm, &rs, &rh) < 0 || url_scheme_host(reg, &ds, &dh) < 0)
+	_cleanup_free_ char *rs = NULL, *rh = NULL;
+	if (url_scheme_host(realm, &rs, &rh) < 0)
 		return "it is not a valid URL";
 	if (strcasecmp(rs, "https") == 0)
 		return NULL;
-	if (strcasecmp(rh, dh) != 0)
+	if (!reg_url_on_host(h, realm))
 		return "it is on another host than the registry, over plain HTTP";
 	if (c->o.tls_verify && !oci_domain_is_loopback(h->domain))
 		return "it is plain HTTP";

@@ -188,7 +188,11 @@ int reg_call(struct reg_client *c, struct reg_host *h, struct reg_call *call, st
 		if (call->prepare)
 			call->prepare(call);
 		_cleanup_free_ char *auth = NULL;
-		reg_auth_header(c, h, call, &auth);
+		bool own = reg_url_on_host(h, call->url);
+		if (own)
+			reg_auth_header(c, h, call, &auth);
+		else
+			log_debug("registry: %s is not on %s: no credentials or token sent", call->url, h->domain);
 		int r = reg_http_perform(c, h, call, auth);
 		if (r < 0)
 			return r;	/* the sink failed; it set its own error */
@@ -217,7 +221,7 @@ int reg_call(struct reg_client *c, struct reg_host *h, struct reg_call *call, st
 			}
 		} else {
 			h->scheme_fixed = true;
-			if (call->status == 401 && !challenged && call->www_auth) {
+			if (call->status == 401 && !challenged && call->www_auth && own) {
 				challenged = true;
 				r = reg_auth_challenge(c, h, call, err);
 				if (r < 0)

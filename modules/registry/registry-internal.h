@@ -99,6 +99,9 @@ struct reg_host *reg_host_get(struct reg_client *c, const char *domain);
 void reg_describe_status(const struct reg_call *call, char *out, size_t n);
 
 /* auth.c */
+/* Is url on the registry's own host (any port)? Only there do its
+ * Authorization headers go: an upload Location may name any host. */
+bool reg_url_on_host(const struct reg_host *h, const char *url);
 int reg_auth_header(struct reg_client *c, struct reg_host *h, const struct reg_call *call, char **hdr);
 /* After a 401: get a token (or basic) for the challenge. 0 to retry. */
 int reg_auth_challenge(struct reg_client *c, struct reg_host *h, const struct reg_call *call, struct err *err);

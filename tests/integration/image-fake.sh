@@ -3,7 +3,8 @@
 # (tests/lib/registry-fault.py): an oversized manifest is refused naming the
 # limit; a registry that stops sending fails after --stall-timeout x --retries
 # (or UCRT_REGISTRY_STALL_TIMEOUT x UCRT_REGISTRY_RETRIES, also for `run`),
-# not after minutes. TAP.
+# not after minutes; an upload Location on another host gets the blob but
+# not the credentials. TAP.
 set -u
 UCRT_SRC=${UCRT_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$UCRT_SRC/tests/lib/registry.sh"
@@ -38,5 +39,16 @@ UCRT_REGISTRY_STALL_TIMEOUT=1 UCRT_REGISTRY_RETRIES=1 U run --rm "$REG/stall/app
 rc=$?
 [ $rc = 125 ] && grep -q "no data for 1 s (stall timeout)" "$tmp/err" &&
 	ok "run's implicit pull takes the same settings" || nok "run with a stalled registry (rc $rc)"
+t_reg_stop
+
+# A registry whose upload Location names another host: the blob goes there,
+# the registry's credentials do not.
+t_fault_start "$tmp/fx" upload-elsewhere "$tmp/up.log" || nok "fake registry (upload-elsewhere)"
+rm -rf "$tmp/store"
+check "basic auth: pull from the fake" U image pull --creds alice:s3cret-pw "$REG/src/app:v1"
+check "push with the upload Location on 127.0.0.2" U image push --creds alice:s3cret-pw "$REG/src/app:v1" "$REG/copy/app:v1"
+grep -q "^PUT /upload/.* host=127.0.0.2 " "$tmp/up.log" && grep -q "^PUT /v2/copy/app/manifests/v1 host=127.0.0.1 auth=yes" "$tmp/up.log" &&
+	ok "blobs went to 127.0.0.2, the manifest to the registry with credentials" || nok "push requests: $(sed 's/^/  /' "$tmp/up.log")"
+grep -q "host=127.0.0.2 auth=yes" "$tmp/up.log" && nok "credentials sent to 127.0.0.2" || ok "127.0.0.2 never saw the credentials"
 t_reg_stop
 echo "1..$n"
