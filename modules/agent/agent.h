@@ -163,18 +163,14 @@ int agent_config(struct agent *a, const struct agent_config *c);
 int agent_start(struct agent *a, const struct agent_proc_spec *s, uint32_t *stream);
 int agent_exec(struct agent *a, const struct agent_proc_spec *s, uint32_t *stream);
 int agent_request_stats(struct agent *a);
-int agent_shutdown(struct agent *a);
 
 /* Stdin: queues at most the credit the guest granted; returns the bytes
  * taken (0 when out of credit: wait for ops->stdin_ready) or -errno. */
 ssize_t agent_stdin(struct agent *a, uint32_t stream, const void *data, size_t len);
-uint32_t agent_stdin_credit(const struct agent *a, uint32_t stream);
 int agent_stdin_eof(struct agent *a, uint32_t stream);
 int agent_signal(struct agent *a, uint32_t stream, int signo);
 int agent_resize(struct agent *a, uint32_t stream, uint16_t rows, uint16_t cols);
 /* Grant bytes more output on chan (manual credit mode). */
 int agent_credit(struct agent *a, uint32_t stream, int chan, uint32_t bytes);
-/* Bytes queued for the guest, not yet written to the channel. */
-size_t agent_pending(const struct agent *a);
 
 #endif

@@ -389,11 +389,6 @@ void agent_set_auto_credit(struct agent *a, bool on)
 	a->auto_credit = on;
 }
 
-size_t agent_pending(const struct agent *a)
-{
-	return a->wsend.len + a->wpend.len;
-}
-
 static uint32_t agent_add_req(struct agent *a, uint16_t type, uint32_t stream)
 {
 	for (unsigned i = 0; i < AGENT_MAX_REQS; i++) {
@@ -492,14 +487,6 @@ int agent_request_stats(struct agent *a)
 	return 0;
 }
 
-int agent_shutdown(struct agent *a)
-{
-	if (!a->open)
-		return -EPIPE;
-	agent_queue(a, PROTO_T_SHUTDOWN, 0, 0, 0, NULL, 0);
-	return 0;
-}
-
 ssize_t agent_stdin(struct agent *a, uint32_t stream, const void *data, size_t len)
 {
 	struct agent_stream *s = agent_stream(a, stream);
@@ -517,13 +504,6 @@ ssize_t agent_stdin(struct agent *a, uint32_t stream, const void *data, size_t l
 	}
 	agent_flush(a);
 	return (ssize_t)done;
-}
-
-uint32_t agent_stdin_credit(const struct agent *a, uint32_t stream)
-{
-	const struct agent_stream *s = agent_stream((struct agent *)a, stream);
-
-	return s && !s->in_eof ? s->in_credit : 0;
 }
 
 int agent_stdin_eof(struct agent *a, uint32_t stream)

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -124,7 +125,17 @@ struct ctl_exec {
 	int status;
 	char fail[512];
 	bool ended;
+	uint64_t alive_by;		/* ms (CLOCK_MONOTONIC): a signal awaits CTR_CTL_ALIVE; 0 none */
+	int last_signal;
 };
+
+static uint64_t ctl_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
 
 /* Frames from the supervisor; 1 when the last one came. */
 static int ctl_frames(struct ctl_exec *x)
@@ -146,6 +157,8 @@ static int ctl_frames(struct ctl_exec *x)
 			memcpy(&st, p, 4);
 			x->status = st;
 			x->ended = true;
+		} else if (h[0] == CTR_CTL_ALIVE) {
+			x->alive_by = 0;
 		} else if (h[0] == CTR_CTL_FAIL) {
 			snprintf(x->fail, sizeof(x->fail), "%.*s", (int)MIN(len, 500u), (char *)p);
 			x->ended = true;
@@ -183,6 +196,11 @@ static void ctl_on_signal(struct ctl_exec *x)
 	} else {
 		uint32_t s = si.ssi_signo;
 		ctl_frame(x->fd, CTR_CTL_SIGNAL, &s, 4);
+		/* The user wants this to end: a guest (or supervisor) that
+		 * cannot show it still lives must not keep us waiting. */
+		if (!x->alive_by)
+			x->alive_by = ctl_now_ms() + CTR_CTL_ALIVE_MS;
+		x->last_signal = (int)s;
 	}
 }
 
@@ -196,7 +214,14 @@ static int ctl_loop(struct ctl_exec *x)
 			{ .fd = x->sfd, .events = POLLIN },
 			{ .fd = x->stdin_open ? STDIN_FILENO : -1, .events = POLLIN },
 		};
-		if (poll(p, 3, -1) < 0) {
+		int wait = -1;
+		if (x->alive_by) {
+			uint64_t now = ctl_now_ms();
+			if (now >= x->alive_by)
+				return -ETIMEDOUT;
+			wait = (int)(x->alive_by - now);
+		}
+		if (poll(p, 3, wait) < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
@@ -266,7 +291,12 @@ int ctr_ctl_exec(const char *root, const char *id, const struct ctr_spec *s, str
 	close(x->sfd);
 	close(x->fd);
 	status = x->status;
-	if (r < 0) {
+	if (r == -ETIMEDOUT) {
+		err_set(err, ETIMEDOUT, "exec in %.12s: neither its guest nor its supervisor answered within "
+			"%u s of SIG%s: unresponsive", id, CTR_CTL_ALIVE_MS / 1000u,
+			sigabbrev_np(x->last_signal) ? sigabbrev_np(x->last_signal) : "?");
+		status = 125;
+	} else if (r < 0) {
 		err_setx(err, r, "exec in %.12s: lost the supervisor", id);
 		status = 125;
 	} else if (x->fail[0]) {

@@ -5,6 +5,7 @@
  * reaped. Every way of failing ends in exactly one done() with 125 and a
  * message naming the cause. */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include <sys/wait.h>
 
 #include "agent/agent.h"
+#include "container-internal.h"
 #include "container/container.h"
 #include "err.h"
 #include "json.h"
@@ -25,6 +27,18 @@
 #define CTR_EOF_WAIT_MS 300u	/* after EXIT, for the last output frames */
 #define CTR_QUIT_GRACE_MS 1500u
 #define CTR_BOOT_TIMEOUT_S 120u	/* TCG boots take ~1-3 s; a hung kernel must not hang ucrt */
+/* Liveness of a running guest (docs/run.md, "Unresponsive guests"): a
+ * STATS request and a QMP query-status every CTR_PING_MS; a guest whose
+ * guest-init leaves a request unanswered for the guest timeout (default
+ * CTR_GUEST_TIMEOUT_S, $UCRT_GUEST_TIMEOUT) has halted or hung, and
+ * nothing else would ever end it. guest-init answers from its poll loop,
+ * so only a guest starved far beyond any load seen gets near the
+ * default. After a signal to a process someone waits for its effect: the
+ * deadline is then CTR_SIGNAL_PROBE_MS. */
+#define CTR_PING_MS 5000u
+#define CTR_GUEST_TIMEOUT_S 30u
+#define CTR_QMP_TIMEOUT_MS 3000u
+#define CTR_CONSOLE_TAIL 320u	/* console bytes quoted when the log goes with the container */
 
 struct ctr_proc {
 	struct ctr *c;
@@ -48,13 +62,17 @@ struct ctr {
 	struct ctr_proc *procs;		/* exec'ed ones */
 	bool ready, main_exited, quitting, done, freeing, killed;
 	bool manual_credit;		/* ctr_manual_credit before the agent existed */
+	bool qmp_polling;		/* a query-status is out */
+	bool unresponsive;		/* a probe went unanswered: asking QEMU */
+	uint64_t probe_sent, probe_deadline;	/* ns; probe_sent 0: none out */
+	unsigned guest_timeout_ms;
 	char *console;			/* console log path (owned) */
 	int status;
 	struct err err;
 	char guest_log[256];		/* last LOG line from guest-init */
 	uint64_t t_main_exit;		/* EXIT of the main process (timeline) */
 	struct ctr_netvm *net;		/* tap + lease + filter, NULL: no network */
-	struct loop_timer eof_timer, stop_timer, boot_timer;
+	struct loop_timer eof_timer, stop_timer, boot_timer, live_timer;
 };
 
 static void ctr_spec_to_agent(const struct ctr_spec *s, struct agent_proc_spec *a, uint16_t rows,
@@ -86,6 +104,7 @@ static void ctr_quit(struct ctr *c)
 	loop_timer_stop(c->l, &c->eof_timer);
 	loop_timer_stop(c->l, &c->stop_timer);
 	loop_timer_stop(c->l, &c->boot_timer);
+	loop_timer_stop(c->l, &c->live_timer);
 	if (c->vm)
 		vm_quit(c->vm, CTR_QUIT_GRACE_MS);
 }
@@ -112,12 +131,193 @@ static void ctr_eof_timeout(struct loop_timer *t)
 	ctr_quit(t->data);
 }
 
+/* Where a failure's console output can be read: its path, or, when the
+ * log goes away with the container (--rm), its last lines themselves. */
+static const char *ctr_console_ref(const struct ctr *c, char *out, size_t cap)
+{
+	char tail[CTR_CONSOLE_TAIL + 1];
+	const char *t;
+	ssize_t n = 0;
+	off_t end;
+	size_t k;
+	int fd;
+
+	if (!c->o.console_log)
+		return "console log: not kept";
+	if (!c->o.console_gone) {
+		snprintf(out, cap, "console log: %s", c->o.console_log);
+		return out;
+	}
+	fd = open(c->o.console_log, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0 && (end = lseek(fd, 0, SEEK_END)) > 0)
+		n = pread(fd, tail, CTR_CONSOLE_TAIL, end > (off_t)CTR_CONSOLE_TAIL ? end - (off_t)CTR_CONSOLE_TAIL : 0);
+	if (fd >= 0)
+		close(fd);
+	n = n > 0 ? n : 0;
+	while (n && (tail[n - 1] == '\n' || tail[n - 1] == '\r'))
+		n--;
+	tail[n] = 0;
+	/* From a line start when the window cut one; lines joined by " | ". */
+	t = (size_t)n == CTR_CONSOLE_TAIL && strchr(tail, '\n') ? strchr(tail, '\n') + 1 : tail;
+	if (!*t)
+		return "the console was empty";
+	k = (size_t)snprintf(out, cap, "console: ");
+	for (; *t && k + 4 < cap; t++) {
+		if (*t == '\r')
+			continue;
+		if (*t == '\n')
+			k += (size_t)snprintf(out + k, cap - k, " | ");
+		else
+			out[k++] = *t >= 0x20 && *t < 0x7f ? *t : '?';
+	}
+	out[MIN(k, cap - 1)] = 0;
+	return out;
+}
+
 static void ctr_boot_timeout(struct loop_timer *t)
 {
 	struct ctr *c = t->data;
+	char con[CTR_CONSOLE_TAIL + 64];
 
-	ctr_fail(c, ETIMEDOUT, "the guest did not answer within %u s (console log: %s)",
-		 CTR_BOOT_TIMEOUT_S, c->o.console_log ? c->o.console_log : "not kept");
+	ctr_fail(c, ETIMEDOUT, "the guest did not answer within %u s (%s)", CTR_BOOT_TIMEOUT_S,
+		 ctr_console_ref(c, con, sizeof(con)));
+}
+
+/* ---- liveness ---- */
+
+static void ctr_live_arm(struct ctr *c, uint64_t ms)
+{
+	loop_timer_stop(c->l, &c->live_timer);
+	loop_timer_start(c->l, &c->live_timer, ms * 1000000ull);
+}
+
+/* After an unanswered probe: status is QEMU's run state, NULL when QMP
+ * did not answer either. */
+static void ctr_unresponsive_end(struct ctr *c, const char *status)
+{
+	char con[CTR_CONSOLE_TAIL + 64], why[64];
+
+	if (c->quitting)
+		return;
+	if (!status)
+		snprintf(why, sizeof(why), "QEMU does not answer QMP either");
+	else if (strcmp(status, "running") == 0)
+		snprintf(why, sizeof(why), "QEMU runs it: halted or hung");
+	else
+		snprintf(why, sizeof(why), "QEMU reports it %.30s", status);
+	ctr_fail(c, ETIMEDOUT, "the guest of %s stopped answering: no reply from guest-init in %.1f s (%s; %s)",
+		 c->o.cfg->name, (double)(loop_now_ns() - c->probe_sent) / 1e9, why,
+		 ctr_console_ref(c, con, sizeof(con)));
+}
+
+/* "status" of query-status's return value; NULL when absent. */
+static char *ctr_qmp_status(int res, const char *json, size_t len)
+{
+	struct json_doc d;
+	char *st = NULL;
+
+	if (res == 0 && json_parse(&d, json, len, 64) == 0) {
+		st = json_str(&d, json_get(&d, 0, "status"));
+		json_free(&d);
+	}
+	return st;
+}
+
+static void ctr_qmp_status_done(struct vm *vm, int res, const char *json, size_t len, void *data)
+{
+	struct ctr *c = data;
+	_cleanup_free_ char *st = NULL;
+
+	if (c->freeing)
+		return;
+	c->qmp_polling = false;
+	st = ctr_qmp_status(res, json, len);
+	if (c->unresponsive) {
+		ctr_unresponsive_end(c, st);
+		return;
+	}
+	/* QEMU stops a guest itself on a host I/O error (werror=enospc: a
+	 * full host disk) or a KVM internal error, and it stays stopped. */
+	if (st && strcmp(st, "running") != 0 && !c->quitting && !c->main_exited) {
+		char con[CTR_CONSOLE_TAIL + 64];
+		ctr_fail(c, EIO, "QEMU stopped the guest of %s (status %.30s; %s)", c->o.cfg->name, st,
+			 ctr_console_ref(c, con, sizeof(con)));
+	}
+}
+
+static int ctr_qmp_poll(struct ctr *c)
+{
+	if (c->qmp_polling)
+		return 0;
+	if (!c->vm || !vm_running(c->vm) ||
+	    vm_qmp(c->vm, "query-status", NULL, ctr_qmp_status_done, c) < 0)
+		return -ESRCH;
+	c->qmp_polling = true;
+	return 0;
+}
+
+static void ctr_live_tick(struct loop_timer *t)
+{
+	struct ctr *c = t->data;
+	uint64_t now = loop_now_ns();
+
+	if (c->quitting || c->main_exited || !c->ag || !vm_running(c->vm))
+		return;
+	if (c->unresponsive) {
+		ctr_unresponsive_end(c, NULL);	/* QMP did not answer in time */
+		return;
+	}
+	if (c->probe_sent && now >= c->probe_deadline) {
+		/* Ask QEMU how the guest is before saying what happened. */
+		c->unresponsive = true;
+		if (ctr_qmp_poll(c) == 0)
+			ctr_live_arm(c, CTR_QMP_TIMEOUT_MS);
+		else
+			ctr_unresponsive_end(c, NULL);
+		return;
+	}
+	if (!c->probe_sent) {
+		if (agent_request_stats(c->ag) < 0)
+			return;	/* the channel is closing: closed() reports it */
+		c->probe_sent = now;
+		c->probe_deadline = now + (uint64_t)c->guest_timeout_ms * 1000000u;
+		ctr_qmp_poll(c);
+	}
+	ctr_live_arm(c, (c->probe_deadline - now) / 1000000u + 1);
+}
+
+/* An answer to a probe: the guest lives. */
+static void ctr_on_stats(struct agent *a, const struct agent_stats *st, void *ud)
+{
+	struct ctr *c = ud;
+
+	if (c->unresponsive || c->quitting || c->main_exited)
+		return;
+	c->probe_sent = 0;
+	ctr_live_arm(c, CTR_PING_MS);
+	if (c->ev.alive)
+		c->ev.alive(c, c->ud);
+}
+
+int ctr_probe(struct ctr *c, unsigned deadline_ms)
+{
+	uint64_t now = loop_now_ns(), dl = now + (uint64_t)deadline_ms * 1000000u;
+	int r;
+
+	if (!c->ready || !c->ag || c->quitting || c->main_exited)
+		return -ESRCH;
+	if (c->unresponsive)
+		return 0;
+	if (!c->probe_sent) {
+		if ((r = agent_request_stats(c->ag)) < 0)
+			return r;
+		c->probe_sent = now;
+		c->probe_deadline = dl;
+	} else if (dl < c->probe_deadline) {
+		c->probe_deadline = dl;
+	}
+	ctr_live_arm(c, (c->probe_deadline - now) / 1000000u + 1);
+	return 0;
 }
 
 static void ctr_stop_timeout(struct loop_timer *t)
@@ -145,6 +345,7 @@ static void ctr_on_ready(struct agent *a, const struct agent_hello *h, void *ud)
 
 	c->ready = true;
 	loop_timer_stop(c->l, &c->boot_timer);
+	ctr_live_arm(c, CTR_PING_MS);
 	vm_stamp(c->vm, VM_T_AGENT);
 	log_debug("container %s: guest-init ready (kernel %s)", cfg->name, h->kernel);
 	if ((cfg->hostname || c->net) && (r = agent_config(a, &ac)) < 0)
@@ -259,6 +460,7 @@ static const struct agent_ops ctr_agent_ops = {
 	.exit = ctr_on_exit,
 	.stdin_ready = ctr_on_stdin_ready,
 	.log = ctr_on_log,
+	.stats = ctr_on_stats,
 	.closed = ctr_on_closed,
 };
 
@@ -270,8 +472,8 @@ static void ctr_vm_agent(struct vm *vm, int fd, const struct err *e, void *data)
 	int r;
 
 	if (fd < 0) {
-		ctr_fail(c, -fd, "%s (console log: %s)", e ? e->msg : strerror(-fd),
-			 c->o.console_log ? c->o.console_log : "not kept");
+		char con[CTR_CONSOLE_TAIL + 64];
+		ctr_fail(c, -fd, "%s (%s)", e ? e->msg : strerror(-fd), ctr_console_ref(c, con, sizeof(con)));
 		return;
 	}
 	if (c->quitting) {	/* killed or failed before the guest got here */
@@ -341,17 +543,19 @@ static void ctr_vm_exited(struct vm *vm, int wstatus, void *data)
 
 	if (!c->main_exited && !c->err.code && !c->killed) {
 		const char *qerr = vm_qemu_stderr(vm);
+		char con[CTR_CONSOLE_TAIL + 64];
 		if (c->guest_log[0])
 			ctr_fail(c, EIO, "guest: %s", c->guest_log);
 		else if (qerr[0])
 			ctr_fail(c, EIO, "qemu: %.*s", (int)strcspn(qerr, "\n"), qerr);
 		else
-			ctr_fail(c, EIO, "the VM ended before the process did (%s %d; console log: %s)",
+			ctr_fail(c, EIO, "the VM ended before the process did (%s %d; %s)",
 				 WIFSIGNALED(wstatus) ? "signal" : "status",
 				 WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : WEXITSTATUS(wstatus),
-				 c->o.console_log ? c->o.console_log : "not kept");
+				 ctr_console_ref(c, con, sizeof(con)));
 	}
 	c->done = true;
+	loop_timer_stop(c->l, &c->live_timer);
 	loop_timer_stop(c->l, &c->eof_timer);
 	loop_timer_stop(c->l, &c->stop_timer);
 	loop_timer_stop(c->l, &c->boot_timer);
@@ -363,6 +567,19 @@ static void ctr_vm_exited(struct vm *vm, int wstatus, void *data)
 	ctr_timeline_emit(c);
 	if (c->ev.done)
 		c->ev.done(c, c->status, &c->err, c->ud);
+}
+
+/* $UCRT_GUEST_TIMEOUT: seconds, 1..3600 (tests, extremely loaded hosts). */
+static unsigned ctr_guest_timeout_ms(void)
+{
+	const char *v = getenv("UCRT_GUEST_TIMEOUT");
+	uint64_t s;
+
+	if (v && str_to_u64(v, &s) == 0 && s >= 1 && s <= 3600)
+		return (unsigned)s * 1000u;
+	if (v)
+		log_warn("ignoring UCRT_GUEST_TIMEOUT=%s (want seconds, 1..3600)", v);
+	return CTR_GUEST_TIMEOUT_S * 1000u;
 }
 
 int ctr_start(struct loop *l, const struct ctr_launch *o, const struct ctr_events *ev,
@@ -397,6 +614,8 @@ int ctr_start(struct loop *l, const struct ctr_launch *o, const struct ctr_event
 	loop_timer_init(&c->eof_timer, ctr_eof_timeout, c);
 	loop_timer_init(&c->stop_timer, ctr_stop_timeout, c);
 	loop_timer_init(&c->boot_timer, ctr_boot_timeout, c);
+	loop_timer_init(&c->live_timer, ctr_live_tick, c);
+	c->guest_timeout_ms = ctr_guest_timeout_ms();
 	/* Blocking network setup (netlink, flock, BPF load; see netcfg.c)
 	 * before QEMU, which inherits the tap. */
 	r = ctr_netvm_create(o->net, o->net_opts, cfg, &vc, &c->net, err);
@@ -462,7 +681,14 @@ int ctr_stdin_eof(struct ctr_proc *p)
 
 int ctr_signal(struct ctr_proc *p, int signo)
 {
-	return p->c->ag && p->started ? agent_signal(p->c->ag, p->stream, signo) : -ESRCH;
+	struct ctr *c = p->c;
+	int r = c->ag && p->started ? agent_signal(c->ag, p->stream, signo) : -ESRCH;
+
+	/* Someone waits for this signal's effect (or for a process the
+	 * guest never started): a guest that cannot take it is found out
+	 * within seconds rather than the guest timeout. */
+	ctr_probe(c, MIN(CTR_SIGNAL_PROBE_MS, c->guest_timeout_ms));
+	return r;
 }
 
 int ctr_resize(struct ctr_proc *p, uint16_t rows, uint16_t cols)
@@ -550,6 +776,7 @@ void ctr_free(struct ctr *c)
 	if (!c || c->freeing)
 		return;
 	c->freeing = true;
+	loop_timer_stop(c->l, &c->live_timer);
 	loop_timer_stop(c->l, &c->eof_timer);
 	loop_timer_stop(c->l, &c->stop_timer);
 	loop_timer_stop(c->l, &c->boot_timer);

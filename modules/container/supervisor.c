@@ -42,6 +42,7 @@ struct sup_client {
 	struct ctr_spec spec;
 	struct buf stdin_q;
 	bool stdin_eof_q;
+	bool want_alive;		/* sent a signal: owed CTR_CTL_ALIVE */
 	struct sup_client *next;
 };
 
@@ -249,8 +250,12 @@ static int sup_client_frames(struct sup_client *cl)
 				ctr_resize(cl->p, (uint16_t)(p[0] | p[1] << 8), (uint16_t)(p[2] | p[3] << 8));
 			break;
 		case CTR_CTL_SIGNAL:
-			if (len == 4 && cl->p)
+			/* The client waits a bounded time for proof that the
+			 * guest lives (sup_alive); ctr_signal probes it. */
+			if (len == 4 && cl->p) {
+				cl->want_alive = true;
 				ctr_signal(cl->p, p[0]);
+			}
 			break;
 		default:
 			return -EBADMSG;
@@ -341,8 +346,12 @@ static void sup_sweep(struct sup *s)
 {
 	for (struct sup_client **pp = &s->clients; *pp;) {
 		struct sup_client *cl = *pp;
-		if (s->done && !cl->closing)
-			sup_client_fail(cl, "the container stopped");
+		if (s->done && !cl->closing) {
+			char msg[sizeof(s->st.error) + 32];
+			snprintf(msg, sizeof(msg), "the container stopped%s%s", s->st.error[0] ? ": " : "",
+				 s->st.error);
+			sup_client_fail(cl, msg);
+		}
 		if (!cl->closing || !ctr_sink_idle(&cl->out)) {
 			pp = &cl->next;
 			continue;
@@ -407,6 +416,17 @@ static void sup_done(struct ctr *c, int status, const struct err *err, void *ud)
 		loop_cancel(s->l, &s->accept_op);
 }
 
+static void sup_alive(struct ctr *c, void *ud)
+{
+	struct sup *s = ud;
+
+	for (struct sup_client *cl = s->clients; cl; cl = cl->next) {
+		if (cl->want_alive && !cl->closing)
+			sup_send_frame(cl, CTR_CTL_ALIVE, NULL, 0);
+		cl->want_alive = false;
+	}
+}
+
 static void sup_signal(struct loop_signal *sig, int signo)
 {
 	struct sup *s = sig->data;
@@ -465,9 +485,10 @@ static int sup_run(struct sup *s, struct err *err)
 {
 	_cleanup_free_ char *console = ctr_path(s->root, s->cfg.id, "console.log");
 	struct ctr_launch lo = { .cfg = &s->cfg, .host = &s->host, .console_log = console,
+				 .console_gone = s->cfg.rm,
 				 .t0 = loop_now_ns(), .rows = 24, .cols = 80,
 				 .net = s->nh, .net_opts = &s->net };
-	struct ctr_events ev = { .done = sup_done };
+	struct ctr_events ev = { .done = sup_done, .alive = sup_alive };
 	int r = ctr_start(s->l, &lo, &ev, &sup_main_ops, s, &s->c, err);
 
 	if (r < 0)

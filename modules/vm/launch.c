@@ -513,11 +513,6 @@ void vm_quit(struct vm *vm, unsigned grace_ms)
 	loop_timer_start(vm->loop, &vm->kill_timer, (uint64_t)grace_ms * 1000000u);
 }
 
-int vm_powerdown(struct vm *vm)
-{
-	return vm_qmp_send(&vm->qmp, "system_powerdown", NULL, NULL, NULL);
-}
-
 void vm_free(struct vm *vm)
 {
 	if (!vm || vm->freeing)

@@ -190,6 +190,7 @@ struct vm_vsock_ids {
  * is used when h->transport is VM_TRANSPORT_VSOCK and c->agent is set. */
 char **vm_argv(const struct vm_host *h, const struct vm_config *c, const struct vm_vsock_ids *vs);
 pid_t vm_pid(const struct vm *vm);
+/* QEMU not reaped yet (QMP requests can still be answered). */
 bool vm_running(const struct vm *vm);
 /* QEMU's own messages on stderr (last 4 KiB), NUL-terminated. */
 const char *vm_qemu_stderr(const struct vm *vm);
@@ -200,8 +201,6 @@ typedef void (*vm_qmp_cb)(struct vm *vm, int res, const char *json, size_t len, 
 int vm_qmp(struct vm *vm, const char *execute, const char *args_json, vm_qmp_cb cb, void *data);
 /* QMP "quit"; SIGKILL after grace_ms when QEMU is still there. */
 void vm_quit(struct vm *vm, unsigned grace_ms);
-/* QMP "system_powerdown" (ACPI power button: fallback kernel only). */
-int vm_powerdown(struct vm *vm);
 void vm_kill(struct vm *vm, int sig);
 
 /* Release: a running QEMU gets SIGKILL; the memory goes once it is reaped

@@ -74,9 +74,11 @@ static void t_quit(struct t_ctx *x)
 	     (double)(vm_time(t.vm, VM_T_QMP) - vm_time(t.vm, VM_T_START)) / 1e6);
 	t_ok(vm_time(t.vm, VM_T_CONSOLE) != 0, "console output seen (%.0f ms)",
 	     (double)(vm_time(t.vm, VM_T_CONSOLE) - vm_time(t.vm, VM_T_START)) / 1e6);
+	t_ok(vm_running(t.vm), "vm_running while QEMU runs");
 	vm_quit(t.vm, 5000);
 	t_wait(&t, &t.exited, 10000);
 	t_ok(t.exited && WIFEXITED(t.wstatus) && WEXITSTATUS(t.wstatus) == 0, "QMP quit ends QEMU with status 0");
+	t_ok(!vm_running(t.vm), "not vm_running once reaped");
 	if (stat(log, &st) < 0)
 		st.st_size = 0;
 	t_ok(st.st_size > 0, "console log written (%lld bytes)", (long long)st.st_size);
