@@ -129,6 +129,8 @@ int gi_chan_write_frame(int fd, uint16_t type, uint32_t stream, uint32_t ref,
 size_t gi_hello_payload(uint8_t *buf, size_t cap)
 {
 	struct utsname u;
+	struct timespec ts;
+	uint8_t clk[16];
 	size_t off = PROTO_HELLO_FIXED;
 
 	proto_put32(buf, PROTO_MAGIC);
@@ -136,5 +138,12 @@ size_t gi_hello_payload(uint8_t *buf, size_t cap)
 	proto_put32(buf + 8, PROTO_FEAT_PTY | PROTO_FEAT_NET | PROTO_FEAT_STATS);
 	if (uname(&u) == 0)
 		proto_tlv_putstr(buf, cap, &off, PROTO_A_KERNEL, u.release);
+	/* The guest's clock starts near the kernel's entry: with the host's
+	 * receive time of this frame it places kernel and guest-init start on
+	 * the host's timeline (ucrt bench, docs/benchmarks.md). */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	proto_put64(clk, gi_t_start);
+	proto_put64(clk + 8, (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec);
+	proto_tlv_put(buf, cap, &off, PROTO_A_CLOCK, clk, sizeof(clk));
 	return off;
 }

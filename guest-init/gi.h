@@ -26,6 +26,7 @@ struct gi_cmdline {
 extern bool gi_debug;
 extern bool gi_is_pid1;
 extern int gi_chan_fd;	/* for die(): the channel once it is open, else -1 */
+extern uint64_t gi_t_start;	/* CLOCK_MONOTONIC ns when main() began (HELLO's clock) */
 void gi_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 __attribute__((noreturn, format(printf, 1, 2))) void gi_die(const char *fmt, ...);
 /* Kill every other process, sync, power off (or exit outside a VM). */

@@ -26,6 +26,7 @@
 bool gi_debug;
 bool gi_is_pid1;
 int gi_chan_fd = -1;
+uint64_t gi_t_start;
 
 static __attribute__((format(printf, 1, 0))) void gi_vlog(const char *fmt, va_list ap)
 {
@@ -205,6 +206,10 @@ static int gi_test_main(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	gi_t_start = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 	gi_is_pid1 = getpid() == 1;
 	signal(SIGPIPE, SIG_IGN);
 	if (gi_is_pid1)

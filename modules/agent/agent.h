@@ -39,6 +39,9 @@ struct agent_hello {
 	uint32_t version;
 	uint32_t features;		/* PROTO_FEAT_* */
 	char kernel[65];		/* printable ASCII, may be empty */
+	/* Guest CLOCK_MONOTONIC ns at guest-init's start and at sending
+	 * the HELLO; 0 when the guest did not say (PROTO_A_CLOCK). */
+	uint64_t guest_start_ns, guest_sent_ns;
 };
 
 struct agent_result {

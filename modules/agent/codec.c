@@ -73,9 +73,16 @@ int agent_decode_hello(const struct agent_frame *f, struct agent_hello *out)
 	out->version = proto_get32(f->payload + 4);
 	out->features = proto_get32(f->payload + 8);
 	proto_tlv_init(&it, f->payload + PROTO_HELLO_FIXED, f->h.len - PROTO_HELLO_FIXED);
-	while ((k = proto_tlv_next(&it, &tag, &v, &l)) > 0)
-		if (tag == PROTO_A_KERNEL)
+	while ((k = proto_tlv_next(&it, &tag, &v, &l)) > 0) {
+		if (tag == PROTO_A_KERNEL) {
 			agent_copy_text(out->kernel, sizeof(out->kernel), v, l);
+		} else if (tag == PROTO_A_CLOCK) {
+			if (l != 16)
+				return -EBADMSG;
+			out->guest_start_ns = proto_get64(v);
+			out->guest_sent_ns = proto_get64(v + 8);
+		}
+	}
 	return k < 0 ? -EBADMSG : 0;
 }
 

@@ -139,7 +139,9 @@ enum proto_attr {
 	PROTO_A_SEARCH = 26,	/* str*: search domain */
 	PROTO_A_HOSTS = 27,	/* str*: one /etc/hosts line: "ADDR NAME [ALIAS...]" */
 	PROTO_A_MOUNT = 28,	/* *: u8 kind, u8 flags, u16 srclen, src, target (see below) */
-	PROTO_A_MAX = 28,
+	/* HELLO */
+	PROTO_A_CLOCK = 29,	/* 2 x u64: guest CLOCK_MONOTONIC ns at guest-init's start, at sending */
+	PROTO_A_MAX = 29,
 };
 
 /* PROTO_A_MOUNT: what guest-init mounts at target (an absolute path)

@@ -76,6 +76,8 @@ enum bench_phase {
 	BENCH_P_QEMU,		/* vm_start called */
 	BENCH_P_SPAWNED,	/* QEMU forked */
 	BENCH_P_QMP,		/* QMP handshake done */
+	BENCH_P_KERNEL,		/* guest clock 0 (~ kernel entry), from guest-init's HELLO */
+	BENCH_P_GUEST_INIT,	/* guest-init's main() began, same clock */
 	BENCH_P_CONSOLE,	/* first byte on the serial console */
 	BENCH_P_INIT,		/* guest-init's first frame (baseline: -) */
 	BENCH_P_PROCESS,	/* container process started */
@@ -107,7 +109,11 @@ struct bench_run {
 size_t bench_plan(struct bench_run **out, size_t nvariants, unsigned warmup, unsigned measured);
 /* A child `ucrt run`'s UCRT_TIMELINE_FD line (absolute CLOCK_MONOTONIC ns
  * per phase) into run->at, relative to t_launch; instants before the
- * launch are dropped. -EBADMSG when it is not a JSON object. */
+ * launch are dropped. The guest's clock (guest_start_ns, guest_hello_ns)
+ * is put on the host's by taking the HELLO as sent when it was received
+ * ("agent"): the offset errs late by the channel's transit time, so
+ * kernel entry and guest-init start come out at most that much late.
+ * -EBADMSG when it is not a JSON object. */
 int bench_timeline_parse(const char *text, size_t len, uint64_t t_launch, struct bench_run *run);
 /* Every phase its kind must reach was reached, in order (the console's
  * first byte may come anywhere). */

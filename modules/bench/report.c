@@ -15,11 +15,11 @@
 
 static const char *const bench_keys[BENCH_P_COUNT] = {
 	"ucrt_started", "image_ready", "disk_ready", "qemu_start", "qemu_spawned", "qmp_ready",
-	"console", "init_ready", "process_started", "process_exited", "vm_gone", "end",
+	"kernel_entry", "guest_init_start", "console", "init_ready", "process_started", "process_exited", "vm_gone", "end",
 };
 static const char *const bench_labels[BENCH_P_COUNT] = {
 	"ucrt started", "image ready", "disk ready", "QEMU start", "QEMU spawned", "QMP ready",
-	"console first byte", "guest-init ready", "process started", "process exited", "VM gone",
+	"kernel entry (guest)", "guest-init start", "console first byte", "guest-init ready", "process started", "process exited", "VM gone",
 	"total (exited)",
 };
 static const char *const bench_kinds[] = { "ucrt", "baseline", "podman" };

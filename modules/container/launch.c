@@ -71,6 +71,7 @@ struct ctr {
 	struct err err;
 	char guest_log[256];		/* last LOG line from guest-init */
 	uint64_t t_main_exit;		/* EXIT of the main process (timeline) */
+	uint64_t guest_start_ns, guest_sent_ns;	/* guest-init's clock in its HELLO (timeline) */
 	struct ctr_netvm *net;		/* tap + lease + filter, NULL: no network */
 	struct loop_timer eof_timer, stop_timer, boot_timer, live_timer;
 };
@@ -347,6 +348,8 @@ static void ctr_on_ready(struct agent *a, const struct agent_hello *h, void *ud)
 	loop_timer_stop(c->l, &c->boot_timer);
 	ctr_live_arm(c, CTR_PING_MS);
 	vm_stamp(c->vm, VM_T_AGENT);
+	c->guest_start_ns = h->guest_start_ns;
+	c->guest_sent_ns = h->guest_sent_ns;
 	log_debug("container %s: guest-init ready (kernel %s)", cfg->name, h->kernel);
 	if ((cfg->hostname || c->net) && (r = agent_config(a, &ac)) < 0)
 		log_warn("container %s: guest config: %s", cfg->name, strerror(-r));
@@ -529,6 +532,12 @@ static void ctr_timeline_emit(const struct ctr *c)
 	jw_key(&w, "qemu_cpu_ns");
 	jw_uint(&w, ((uint64_t)ru.ru_utime.tv_sec + (uint64_t)ru.ru_stime.tv_sec) * 1000000000ull +
 			    ((uint64_t)ru.ru_utime.tv_usec + (uint64_t)ru.ru_stime.tv_usec) * 1000ull);
+	/* The guest's own clock (CLOCK_MONOTONIC, ~0 at kernel entry): the
+	 * reader puts it on this timeline through "agent", received then. */
+	jw_key(&w, "guest_start_ns");
+	jw_uint(&w, c->guest_start_ns);
+	jw_key(&w, "guest_hello_ns");
+	jw_uint(&w, c->guest_sent_ns);
 	jw_obj_end(&w);
 	buf_putc(&b, '\n');
 	/* Blocking, once per container: one short line fits a pipe's buffer. */

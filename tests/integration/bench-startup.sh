@@ -16,7 +16,7 @@ done
 python3 -c 'import jsonschema' 2>/dev/null || { echo "1..0 # SKIP python3-jsonschema not installed"; exit 0; }
 trap 't_reg_stop; rm -rf "$tmp"' EXIT
 t_run_setup "$tmp" >"$tmp/setup.log" 2>&1 || { echo "1..0 # SKIP registry setup failed"; exit 0; }
-echo 1..22
+echo 1..23
 
 U image pull -q "$IMG" >/dev/null 2>"$tmp/err"; is "image pulled before measuring" "$?" 0
 
@@ -32,7 +32,7 @@ schema = json.load(open(sys.argv[2]))
 ucrt = [r for r in d["runs"] if r["variant"] != "baseline"]
 base = [r for r in d["runs"] if r["variant"] == "baseline"]
 def ordered(r):
-    t = [r["phases_ms"][k] for k in d["phases"] if k != "console" and r["phases_ms"][k] is not None]
+    t = [r["phases_ms"][k] for k in d["phases"] if k not in ("console", "kernel_entry", "guest_init_start") and r["phases_ms"][k] is not None]
     return all(a <= b for a, b in zip(t, t[1:]))
 res = eval(sys.argv[3])
 if res is not True:
@@ -48,6 +48,8 @@ check "every run succeeded" 'all(r["ok"] and r["status"] == 0 for r in d["runs"]
 check "ucrt runs have every phase (the console byte may be absent)" \
 	'all(r["phases_ms"][k] is not None for r in ucrt for k in d["phases"] if k != "console") or [r["phases_ms"] for r in ucrt]'
 check "... in order" 'all(ordered(r) for r in ucrt) or [r["phases_ms"] for r in ucrt]'
+check "guest clock: kernel entry after QEMU spawned, guest-init start before it is ready" \
+	'all(r["phases_ms"]["qemu_spawned"] <= r["phases_ms"]["kernel_entry"] <= r["phases_ms"]["guest_init_start"] <= r["phases_ms"]["init_ready"] for r in ucrt) or [r["phases_ms"] for r in ucrt]'
 check "baseline: QEMU spawned, its init's byte on the console, VM gone" \
 	'all(r["phases_ms"]["qemu_spawned"] is not None and r["phases_ms"]["console"] is not None and r["phases_ms"]["vm_gone"] is not None and r["phases_ms"]["init_ready"] is None and ordered(r) for r in base)'
 check "host CPU and peak PSS measured for every run" 'all(r["cpu_ms"] > 0 and r["pss_kib"] > 0 for r in d["runs"])'

@@ -114,6 +114,22 @@ static void t_decoders(void)
 	agent_frame_parse(t_frame, t_raw(PROTO_T_HELLO, 0, 0, 0, p, PROTO_HELLO_FIXED), &f);
 	struct agent_hello h;
 	t_is(agent_decode_hello(&f, &h), -EBADMSG, "hello with a bad magic rejected");
+
+	uint8_t clk[16];
+	proto_put32(p, PROTO_MAGIC);
+	proto_put32(p + 4, PROTO_VERSION);
+	proto_put32(p + 8, 0);
+	proto_put64(clk, 5);
+	proto_put64(clk + 8, 9);
+	off = PROTO_HELLO_FIXED;
+	proto_tlv_put(p, sizeof(p), &off, PROTO_A_CLOCK, clk, sizeof(clk));
+	agent_frame_parse(t_frame, t_raw(PROTO_T_HELLO, 0, 0, 0, p, (uint32_t)off), &f);
+	t_ok(agent_decode_hello(&f, &h) == 0 && h.guest_start_ns == 5 && h.guest_sent_ns == 9,
+	     "hello's guest clock decodes");
+	off = PROTO_HELLO_FIXED;
+	proto_tlv_put(p, sizeof(p), &off, PROTO_A_CLOCK, clk, 8);
+	agent_frame_parse(t_frame, t_raw(PROTO_T_HELLO, 0, 0, 0, p, (uint32_t)off), &f);
+	t_is(agent_decode_hello(&f, &h), -EBADMSG, "hello's guest clock of the wrong size rejected");
 }
 
 /* Encoders against the TLV reader the guest uses. */

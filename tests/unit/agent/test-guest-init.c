@@ -39,6 +39,7 @@ static void t_hello(void)
 	int r = agent_decode_hello(&g.f, &h);
 	t_ok(r == 0 && h.version == PROTO_VERSION, "hello decodes, version %u", h.version);
 	t_ok(h.features & PROTO_FEAT_PTY, "guest announces pty support");
+	t_ok(h.guest_start_ns > 0 && h.guest_sent_ns >= h.guest_start_ns, "hello carries guest-init's clock");
 	proto_put32(hello, PROTO_MAGIC);
 	proto_put32(hello + 4, PROTO_VERSION);
 	proto_put32(hello + 8, 0);

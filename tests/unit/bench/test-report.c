@@ -51,7 +51,7 @@ int main(void)
 	const char *line;
 	struct bench_run t;
 
-	t_plan(40);
+	t_plan(43);
 	t_is(n, 15, "plan: (1 warm-up + 4) rounds x 3 variants");
 	t_ok(run[0].variant == 0 && run[1].variant == 1 && run[2].variant == 2 && run[3].variant == 0 &&
 	     run[14].variant == 2, "plan interleaves A B C A B C ...");
@@ -75,6 +75,16 @@ int main(void)
 	t = run[4];
 	t_is(bench_timeline_parse(line, strlen(line), 1400000000ull, &t), 0, "launched later");
 	t_ok(isnan(t.at[BENCH_P_UCRT]) && fabs(t.at[BENCH_P_INIT] - 100) < 1e-9, "instants before the launch are dropped");
+	t = run[4];
+	line = "{\"agent\":1500000000,\"guest_start_ns\":300000000,\"guest_hello_ns\":350000000}";
+	t_is(bench_timeline_parse(line, strlen(line), 1000000000ull, &t), 0, "guest clock parses");
+	t_ok(fabs(t.at[BENCH_P_KERNEL] - 150) < 1e-9 && fabs(t.at[BENCH_P_GUEST_INIT] - 450) < 1e-9,
+	     "guest clock placed by the HELLO's receive time: kernel at 150 ms, guest-init at 450 ms");
+	t = run[4];
+	line = "{\"agent\":1100000000,\"guest_start_ns\":300000000,\"guest_hello_ns\":350000000}";
+	bench_timeline_parse(line, strlen(line), 1000000000ull, &t);
+	t_ok(isnan(t.at[BENCH_P_KERNEL]) && fabs(t.at[BENCH_P_GUEST_INIT] - 50) < 1e-9,
+	     "a guest zero before the launch is dropped");
 	t_is(bench_timeline_parse("[1,2]", 5, 0, &t), -EBADMSG, "not an object: -EBADMSG");
 	t_is(bench_timeline_parse("{\"t0\":", 6, 0, &t), -EBADMSG, "truncated: -EBADMSG");
 
