@@ -75,6 +75,10 @@ static char *vm_cmdline(const struct vm_host *h, const struct vm_config *c, cons
 	 * which a TCG vCPU starved by a busy host hits (seen: 2 of 64 VMs of
 	 * a --parallel 64 run). QEMU's timers work; skip the check. */
 	buf_puts(&b, " no_timer_check");
+	/* The CRNG is seeded from RDRAND at boot instead of waiting for
+	 * jitter entropy at the first read, which stalled a cold TCG guest
+	 * for seconds (a container reading /dev/urandom first thing). */
+	buf_puts(&b, " random.trust_cpu=on");
 	if (h->accel == VM_ACCEL_TCG && h->tsc_khz)
 		buf_printf(&b, " tsc_early_khz=%u", h->tsc_khz);
 	/* TCG emulates no TSC-deadline timer, so the kernel calibrates the
