@@ -159,6 +159,16 @@ void bench_report_json(const struct bench_report *r, struct buf *out);
 #define BENCH_SVG_H 600
 void bench_report_svg(const struct bench_report *r, struct buf *out);
 
+/* The picture into file: FILE.svg as is, FILE.png through rsvg-convert
+ * (a temporary SVG in tmpdir); -ENOENT when rsvg-convert is missing. */
+int bench_plot_write(const struct bench_report *r, const char *file, const char *tmpdir,
+		     struct err *err);
+/* prog is an executable in one of $PATH's directories. */
+bool bench_on_path(const char *prog);
+/* The last non-empty line of the text in fd (read with pread from its
+ * end: a memfd or file of captured output) into out, "" when none. */
+void bench_tail_line(int fd, char *out, size_t cap);
+
 /* ---- the baseline's init (floor.c) -------------------------------------*/
 
 /* A static x86-64 ELF of ~200 bytes: as PID 1 it writes "!" to the
@@ -170,8 +180,9 @@ int bench_floor_init_write(const char *path, struct err *err);
 
 /* Pss of pid in KiB (/proc/PID/smaps_rollup), -errno when gone. */
 long bench_pss_kib(pid_t pid);
-/* pid's first child (/proc/PID/task/PID/children), -errno when none. */
-pid_t bench_first_child(pid_t pid);
+/* The first child of pid (/proc/PID/task/PID/children) whose command
+ * name starts with comm ("qemu"), -ESRCH when none, -errno. */
+pid_t bench_find_child(pid_t pid, const char *comm);
 /* MemAvailable / MemTotal of /proc/meminfo in KiB, -errno. */
 long bench_meminfo_kib(const char *field);
 

@@ -2,6 +2,7 @@
  * reactor thread, deliberately: procfs answers from kernel memory (no
  * disk), and smaps_rollup costs ~1 ms for a 256 MiB guest. */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,19 +35,35 @@ long bench_pss_kib(pid_t pid)
 	return bench_proc_field(path, "Pss");
 }
 
-pid_t bench_first_child(pid_t pid)
+static bool bench_comm_is(pid_t pid, const char *comm)
+{
+	char path[64];
+	_cleanup_free_ char *text = NULL;
+	size_t len;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	return read_file_at(AT_FDCWD, path, 64, &text, &len) == 0 &&
+	       strncmp(text, comm, strlen(comm)) == 0;
+}
+
+pid_t bench_find_child(pid_t pid, const char *comm)
 {
 	char path[80];
 	_cleanup_free_ char *text = NULL;
 	size_t len;
-	long c;
 	int r;
 
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid, (int)pid);
-	if ((r = read_file_at(AT_FDCWD, path, 4096, &text, &len)) < 0)
+	if ((r = read_file_at(AT_FDCWD, path, 1 << 16, &text, &len)) < 0)
 		return r;
-	c = strtol(text, NULL, 10);
-	return c > 0 ? (pid_t)c : -ESRCH;
+	for (char *p = text, *end; *p; p = end) {
+		long c = strtol(p, &end, 10);
+		if (end == p)
+			break;
+		if (c > 0 && bench_comm_is((pid_t)c, comm))
+			return (pid_t)c;
+	}
+	return -ESRCH;
 }
 
 long bench_meminfo_kib(const char *field)

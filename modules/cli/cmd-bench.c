@@ -109,29 +109,6 @@ static int bench_memfd(const char *name)
 	return memfd_create(name, MFD_CLOEXEC);
 }
 
-/* Last line of a memfd's text (an error message), into out. */
-static void bench_last_line(int fd, char *out, size_t cap)
-{
-	char buf[4096];
-	off_t size = lseek(fd, 0, SEEK_END);
-	off_t from = size > (off_t)sizeof(buf) - 1 ? size - (off_t)sizeof(buf) + 1 : 0;
-	ssize_t n = pread(fd, buf, sizeof(buf) - 1, from);
-	char *end, *start;
-
-	out[0] = 0;
-	if (n <= 0)
-		return;
-	buf[n] = 0;
-	end = buf + n;
-	while (end > buf && (end[-1] == '\n' || end[-1] == '\r'))
-		*--end = 0;
-	start = strrchr(buf, '\n');
-	start = start ? start + 1 : buf;
-	n = (ssize_t)MIN(strlen(start), cap - 1);
-	memcpy(out, start, (size_t)n);
-	out[n] = 0;
-}
-
 static void bench_job_done(struct bjob *j, int status);
 static void bench_vm_exited(struct vm *vm, int wstatus, void *data);
 static const struct vm_events bench_vm_events;
@@ -318,7 +295,7 @@ static void bench_job_done(struct bjob *j, int status)
 	if (j->tl_fd >= 0)
 		bench_read_timeline(j, run);
 	if (status != 0 && !run->error[0] && j->err_fd >= 0)
-		bench_last_line(j->err_fd, run->error, sizeof(run->error));
+		bench_tail_line(j->err_fd, run->error, sizeof(run->error));
 	if (status != 0 && !run->error[0])
 		snprintf(run->error, sizeof(run->error), "exit status %d", status);
 	if (B->mode == BENCH_STARTUP && v->kind == BENCH_K_UCRT && status == 0 &&
@@ -392,16 +369,6 @@ static void bench_launch_next(struct bench *B)
 
 /* ---- sampling, progress, Ctrl-C ---- */
 
-static bool bench_is_qemu(pid_t pid)
-{
-	char path[64];
-	_cleanup_free_ char *comm = NULL;
-	size_t len;
-
-	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
-	return read_file_at(AT_FDCWD, path, 64, &comm, &len) == 0 && str_startswith(comm, "qemu");
-}
-
 static void bench_sample(struct loop_timer *t)
 {
 	struct bench *B = t->data;
@@ -414,8 +381,8 @@ static void bench_sample(struct loop_timer *t)
 		if (!j->active)
 			continue;
 		if (!j->qemu) {
-			pid_t q = j->vm ? vm_pid(j->vm) : j->pid ? bench_first_child(j->pid) : 0;
-			if (q > 0 && bench_is_qemu(q))
+			pid_t q = j->vm ? vm_pid(j->vm) : j->pid ? bench_find_child(j->pid, "qemu") : 0;
+			if (q > 0)
 				j->qemu = q;
 		}
 		if (j->qemu && (pss = bench_pss_kib(j->qemu)) > 0 &&
@@ -548,66 +515,10 @@ static int bench_host_setup(struct bench *B, bool baseline, struct err *err)
 	return 0;
 }
 
-static bool bench_on_path(const char *prog)
-{
-	const char *path = getenv("PATH");
-	_cleanup_strv_ char **dirs = str_split(path ? path : "/usr/bin:/bin", ':');
-
-	for (char **d = dirs; *d; d++) {
-		_cleanup_free_ char *p = xasprintf("%s/%s", **d ? *d : ".", prog);
-		if (access(p, X_OK) == 0)
-			return true;
-	}
-	return false;
-}
-
 static void bench_add_variant(struct bench *B, const struct bench_variant *v)
 {
 	B->variants = xrealloc(B->variants, (B->nvariants + 1) * sizeof(*B->variants));
 	B->variants[B->nvariants++] = *v;
-}
-
-static int bench_write_file(const char *path, const struct buf *b)
-{
-	_cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-
-	if (fd < 0)
-		return -errno;
-	return write_all(fd, b->data, b->len);
-}
-
-/* SVG directly; PNG through rsvg-convert (librsvg2-bin). Blocking: the
- * measurements are over. */
-static int bench_plot(struct bench *B, const struct bench_report *rep, const char *file)
-{
-	_cleanup_buf_ struct buf svg = BUF_INIT;
-	_cleanup_free_ char *tmp = NULL;
-	char *argv[] = { "rsvg-convert", "-f", "png", "-o", (char *)file, NULL, NULL };
-	pid_t pid;
-	int r, st;
-
-	bench_report_svg(rep, &svg);
-	if (!str_endswith(file, ".png")) {
-		if ((r = bench_write_file(file, &svg)) < 0)
-			cli_error("writing %s: %s", file, strerror(-r));
-		return r;
-	}
-	if (!bench_on_path("rsvg-convert")) {
-		cli_error("--plot %s: rsvg-convert not found (apt-get install librsvg2-bin), or use .svg", file);
-		return -ENOENT;
-	}
-	tmp = xasprintf("%s/plot.svg", B->tmp);
-	if ((r = bench_write_file(tmp, &svg)) < 0) {
-		cli_error("writing %s: %s", tmp, strerror(-r));
-		return r;
-	}
-	argv[5] = tmp;
-	if ((r = posix_spawnp(&pid, argv[0], NULL, NULL, argv, environ)) != 0 ||
-	    waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-		cli_error("--plot %s: rsvg-convert failed", file);
-		return -EIO;
-	}
-	return 0;
 }
 
 static void bench_free(struct bench *B)
@@ -622,8 +533,7 @@ static void bench_free(struct bench *B)
 	if (B->tmp) {
 		_cleanup_free_ char *a = xasprintf("%s/floor-init", B->tmp);
 		_cleanup_free_ char *b = xasprintf("%s/floor.cpio", B->tmp);
-		_cleanup_free_ char *c = xasprintf("%s/plot.svg", B->tmp);
-		unlink(a), unlink(b), unlink(c);
+		unlink(a), unlink(b);
 		rmdir(B->tmp);
 	}
 	free(B->tmp);
@@ -856,8 +766,10 @@ static int bench_main(struct cli_ctx *ctx, enum bench_mode mode, int argc, char 
 	fwrite(out.data, 1, out.len, stdout);
 	fflush(stdout);
 	status = 0;
-	if (a.plot && bench_plot(&B, &rep, a.plot) < 0)
+	if (a.plot && bench_plot_write(&rep, a.plot, B.tmp, &e) < 0) {
+		cli_error("--plot %s", err_msg(&e));
 		status = EXIT_RUNTIME;
+	}
 	if (B.interrupted)
 		status = 130;
 	else if (B.failed && status == 0)

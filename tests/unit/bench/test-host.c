@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -55,15 +56,28 @@ int main(void)
 	     "unwritable path: error names it");
 
 	t_ok(bench_pss_kib(getpid()) > 0, "own PSS > 0");
-	pid = fork();
-	if (pid == 0) {
-		pause();
-		_exit(0);
+	{
+		pid_t other = fork();
+		if (other == 0) {
+			pause();
+			_exit(0);
+		}
+		pid = fork();
+		if (pid == 0) {
+			prctl(PR_SET_NAME, "qemu-fake");
+			pause();
+			_exit(0);
+		}
+		/* The name is set in the child: wait until it shows. */
+		for (int i = 0; i < 500 && bench_find_child(getpid(), "qemu") != pid; i++)
+			usleep(2000);
+		t_is(bench_find_child(getpid(), "qemu"), pid, "the child named qemu* found, not the first child");
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+		t_is(bench_find_child(getpid(), "qemu"), -ESRCH, "none named so: -ESRCH");
+		kill(other, SIGKILL);
+		waitpid(other, &st, 0);
 	}
-	t_is(bench_first_child(getpid()), pid, "first child found");
-	kill(pid, SIGKILL);
-	waitpid(pid, &st, 0);
-	t_ok(bench_first_child(getpid()) < 0, "no child: -errno");
 	t_ok(bench_meminfo_kib("MemTotal") > 0 && bench_meminfo_kib("NoSuchField") == -ENOENT, "meminfo fields");
 	unlink(path);
 	rmdir(dir);
