@@ -30,6 +30,9 @@ static void put(struct err *e, const char *s)
 }
 
 static void vput(struct err *e, const char *prefix, const char *fmt, va_list ap, const char *suffix)
+	__attribute__((format(printf, 3, 0)));
+
+static void vput(struct err *e, const char *prefix, const char *fmt, va_list ap, const char *suffix)
 {
 	char *m = NULL;
 	if (vasprintf(&m, fmt, ap) < 0) {
