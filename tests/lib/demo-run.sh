@@ -21,3 +21,8 @@ printf '== ucrt run --rm %s sh -c %s\n' "$IMG" "'echo \"hello from \$(hostname),
 echo "== exit status: $?"
 echo "== the same with --parallel 4"
 "$bin" --root "$demo_dir/root" run --rm --parallel 4 "$IMG" sh -c 'echo "task $UCRT_TASK_INDEX of $UCRT_TASK_COUNT"'
+echo "== results out of the VMs: --parallel 4 -v \$DIR:/out, each task writes /out/\$UCRT_TASK_INDEX"
+mkdir -p "$demo_dir/out"
+"$bin" --root "$demo_dir/root" run --rm --parallel 4 -v "$demo_dir/out:/out" "$IMG" \
+	sh -c 'echo "result of task $UCRT_TASK_INDEX" >/out/$UCRT_TASK_INDEX' >/dev/null
+for f in "$demo_dir"/out/*; do printf '   %s: %s\n' "out/${f##*/}" "$(cat "$f")"; done
