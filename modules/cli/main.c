@@ -1,6 +1,7 @@
 /* `ucrt`: global options, then dispatch through the command table in
  * commands.h. The CLI stays thin: real work lives in modules/. */
 #include "cli.h"
+#include "oci-cli.h"
 
 #include "err.h"
 #include "log.h"
@@ -105,6 +106,11 @@ int main(int argc, char **argv)
 	 * the one channel, never a reason for ucrt and its other VMs to die. */
 	signal(SIGPIPE, SIG_IGN);
 	log_init_from_env();
+	/* podman, conmon and containerd call runc's syntax: the ucrt-oci
+	 * link picks that command line (docs/oci-runtime.md). */
+	const char *base = strrchr(argv[0], '/');
+	if (strcmp(base ? base + 1 : argv[0], OCI_PROG) == 0)
+		return oci_main(argc, argv);
 	/* '+': stop at the first non-option, the command's own options follow. */
 	int c;
 	while ((c = getopt_long(argc, argv, "+hV", global_opts, NULL)) != -1) {

@@ -197,6 +197,9 @@ struct ctr_config {
 	struct ctr_mount *mounts;	/* resolved (ctr_mounts_resolve) */
 	size_t nmounts;
 	bool read_only;			/* --read-only: root disk mounted read-only */
+	/* An OCI bundle's root filesystem (bundle.c): this host directory,
+	 * shared over 9p, is the guest's root instead of disk/overlay. */
+	char *root_dir;
 };
 
 /* state.json: who owns the VM, and how it ended. */
@@ -376,6 +379,44 @@ int ctr_ctl_simple(const char *root, const char *id, const char *cmd, struct err
  * on the terminal and the socket; the reactor is not needed here). Returns
  * the process's docker status or 125/126/127. */
 int ctr_ctl_exec(const char *root, const char *id, const struct ctr_spec *s, struct err *err);
+
+/* ---- OCI runtime-spec bundles (bundle.c, docs/oci-runtime.md) ----------*/
+
+struct ctr_bundle {
+	struct ctr_config cfg;		/* root_dir, spec, mounts (unresolved), hostname,
+					 * cpus/mem_mib, read_only; id and name left to the caller */
+	bool terminal;			/* process.terminal: a pty via --console-socket */
+	char *netns;			/* linux.namespaces network path, or NULL */
+	char *oci_version;
+	char **annotations;		/* "key", "value" pairs, NULL-terminated */
+	char **ignored;			/* settings accepted but not applied (for the log) */
+};
+
+/* config.json text of the bundle at dir (relative root.path and mount
+ * sources resolve against dir) -> b. Fails on what ucrt cannot honour:
+ * no process args, a relative cwd, a non-directory root. */
+int ctr_bundle_parse(const char *json, size_t len, const char *dir, struct ctr_bundle *b,
+		     struct err *err);
+/* Read and parse <dir>/config.json. */
+int ctr_bundle_load(const char *dir, struct ctr_bundle *b, struct err *err);
+void ctr_bundle_free(struct ctr_bundle *b);
+/* The per-container process (bundle-run.c), in the child `create` forks:
+ * b->cfg.id names <root>/containers/<id>/ (made by the caller, with
+ * start.fifo in it). Keeps fds 0-2, writes state.json (owner: this
+ * process), writes 'R' (or 'E' and the error) to ready_fd once start,
+ * kill and exec can reach it, boots and runs on the fifo's first byte,
+ * forwards signals, serves exec on ctl.sock (ctr_ctl_exec). Returns the
+ * container's exit status, for the caller to exit with. */
+struct ctr_bundle_run {
+	const char *root;
+	int ready_fd;			/* -1: nobody waits */
+	void (*error)(const char *msg, void *ud);	/* why it ended, if it failed */
+	void *ud;
+};
+int ctr_bundle_run(const struct ctr_bundle_run *o, struct ctr_bundle *b);
+/* Signal by number ("9"), name ("KILL", "SIGKILL", case-insensitive) or
+ * real-time ("RTMIN+3"); -EINVAL otherwise. */
+int ctr_signal_parse(const char *s);
 
 /* ---- network (netcfg.c) -------------------------------------------------
  * --network none|bridge, --ip, --dns, --network-policy. The options live

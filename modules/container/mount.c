@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "bundle-internal.h"
 #include "container-internal.h"
 #include "container/container.h"
 #include "buf.h"
@@ -386,7 +387,7 @@ struct ctr_mounts_live {
 	size_t nfds;
 	bool rw_disks;
 	struct agent_mount am[PROTO_MAX_MOUNTS];
-	char *strs[2 * PROTO_MAX_MOUNTS];
+	char *strs[2 * PROTO_MAX_MOUNTS + 1];	/* + a bundle root's command line */
 	size_t n, nstrs;
 };
 
@@ -410,12 +411,14 @@ int ctr_mounts_attach(const struct ctr_config *cfg, struct vm_config *vc, struct
 	int r = 0;
 
 	*out = NULL;
-	if (!cfg->nmounts)
+	if (!cfg->nmounts && !cfg->root_dir)
 		return 0;
 	if (cfg->nmounts > PROTO_MAX_MOUNTS)
 		return err_set(err, E2BIG, "%zu mounts: at most %u", cfg->nmounts, PROTO_MAX_MOUNTS);
 	lv = xcalloc(1, sizeof(*lv));
-	lv->fds = xcalloc(cfg->nmounts, sizeof(*lv->fds));
+	lv->fds = xcalloc(cfg->nmounts + 1, sizeof(*lv->fds));
+	if (cfg->root_dir)
+		ctr_bundle_root_share(cfg, vc, ctr_live_str(lv, ctr_bundle_root_cmdline(cfg)));
 	for (size_t i = 0; r == 0 && i < cfg->nmounts; i++) {
 		const struct ctr_mount *m = &cfg->mounts[i];
 		struct agent_mount *a = &lv->am[lv->n++];

@@ -1,0 +1,17 @@
+/* modules/container: the bundle root's hook into ctr_mounts_attach. */
+#ifndef UCRT_CONTAINER_BUNDLE_INTERNAL_H
+#define UCRT_CONTAINER_BUNDLE_INTERNAL_H
+
+struct ctr_config;
+struct vm_config;
+
+#define CTR_BUNDLE_ROOT_TAG "ucrtroot"
+
+/* The kernel command line that makes guest-init mount the root share
+ * (malloc'ed). */
+char *ctr_bundle_root_cmdline(const struct ctr_config *cfg);
+/* Replace vc's root disk with the share of cfg->root_dir; cmdline (from
+ * ctr_bundle_root_cmdline) must live as long as vc. */
+void ctr_bundle_root_share(const struct ctr_config *cfg, struct vm_config *vc, const char *cmdline);
+
+#endif
