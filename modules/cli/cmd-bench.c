@@ -301,7 +301,7 @@ static void bench_job_done(struct bjob *j, int status)
 	if (B->mode == BENCH_STARTUP && v->kind == BENCH_K_UCRT && status == 0 &&
 	    !isfinite(run->at[BENCH_P_PROCESS]))
 		snprintf(run->error, sizeof(run->error), "no timeline from the run (UCRT_TIMELINE_FD)");
-	if (v->kind == BENCH_K_BASELINE && status != 0)
+	if (v->kind == BENCH_K_BASELINE && status != 0 && j->vm)
 		snprintf(run->error, sizeof(run->error), "QEMU: %s", vm_qemu_stderr(j->vm));
 	if (B->interrupted && status != 0)
 		snprintf(run->error, sizeof(run->error), "interrupted");
@@ -676,6 +676,7 @@ static int bench_main(struct cli_ctx *ctx, enum bench_mode mode, int argc, char 
 	struct err e = { 0 };
 	char self[4096];
 	ssize_t n;
+	size_t kept = 0;
 	int r, status = EXIT_RUNTIME;
 
 	if ((r = bench_parse(&B, &a, argc, argv)) != 0) {
@@ -748,11 +749,15 @@ static int bench_main(struct cli_ctx *ctx, enum bench_mode mode, int argc, char 
 		bench_density_cleanup(&B);
 	}
 
+	/* Runs skipped (podman that failed) were never launched. */
+	for (size_t i = 0; i < B.next; i++)
+		if (B.run[i].status != -2)
+			B.run[kept++] = B.run[i];
 	rep = (struct bench_report){
 		.mode = mode, .image = B.image, .cmd = B.cmd, .runs = mode == BENCH_DENSITY ? B.max : B.runs,
 		.parallel = B.parallel, .warmup = mode == BENCH_DENSITY ? 0 : B.warmup,
 		.accel = vm_accel_name(B.host.accel), .kernel = B.host.kernel.path,
-		.variants = B.variants, .nvariants = B.nvariants, .run = B.run, .nrun = B.next,
+		.variants = B.variants, .nvariants = B.nvariants, .run = B.run, .nrun = kept,
 		.notes = B.notes, .interrupted = B.interrupted,
 		.wall_s = (double)(loop_now_ns() - B.t_begin) / 1e9, .density_max = B.max,
 		.stop_reason = B.stop_reason, .mem_total_kib = (double)bench_meminfo_kib("MemTotal"),
