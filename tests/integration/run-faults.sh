@@ -3,8 +3,8 @@
 # supervisor keeps none of its caller's fds; a guest that halts ends
 # `run` (foreground, --rm, -d) with 125 and an error naming it, whose
 # console tail is quoted when the log went with the container; SIGTERM
-# ends `run` and `exec` on a halted guest promptly; rm/stop/kill without
-# a container are usage errors. TAP.
+# ends `run` and `exec` on a halted guest (or a stopped supervisor)
+# promptly; rm/stop/kill without a container are usage errors. TAP.
 set -u
 . "${UCRT_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/registry.sh"
 . "$T_LIB_DIR/run.sh"
@@ -44,9 +44,22 @@ if [ -n "$sup" ] && [ -d "/proc/$sup/fd" ]; then
 	is "the supervisor holds none of the caller's fds" "$(ls -l "/proc/$sup/fd" | grep -c "$tmp/marker")" 0
 	qemu=$(pgrep -P "$sup" -f qemu-system | head -1)
 	is "nor does its QEMU" "$(ls -l "/proc/${qemu:-0}/fd" 2>/dev/null | grep -c "$tmp/marker")" 0
+	# An exec whose supervisor cannot answer (stopped) gives up after a
+	# signal instead of waiting forever.
+	kill -STOP "$sup"
+	timeout -s KILL 240 "$UCRT_BIN" --root "$tmp/root" exec fds echo alive >/dev/null 2>"$tmp/err" &
+	ex=$!
+	client=$(pgrep -P $ex | head -1)
+	t_blocks_term "${client:-0}"
+	kill -TERM "${client:-0}"
+	wait $ex; st=$?
+	kill -CONT "$sup"
+	is "SIGTERM ends an exec whose supervisor is stopped: 125" "$st" 125
+	grep -q "neither its guest nor its supervisor answered" "$tmp/err" && ok "saying so" || nok "saying so"
 else
 	nok "the supervisor runs (state.json names it)"
 	nok "its QEMU runs"
+	nok "exec with a stopped supervisor"; nok "(skipped)"
 fi
 U rm -f fds >/dev/null 2>&1
 
@@ -87,7 +100,7 @@ U rm -f sigt >/dev/null 2>&1
 
 # 4. Detached: a guest halted by an exec ends the container; ps no
 #    longer shows it Up; the exec ends too, with the reason.
-UCRT_GUEST_TIMEOUT=3 U run -d --name hd "$IMG" sleep 1000 >/dev/null 2>"$tmp/err"
+UCRT_GUEST_TIMEOUT=10 U run -d --name hd "$IMG" sleep 1000 >/dev/null 2>"$tmp/err"
 timeout -s KILL 240 "$UCRT_BIN" --root "$tmp/root" exec hd busybox halt -f >/dev/null 2>"$tmp/err"
 is "exec that halts the guest ends with 125" "$?" 125
 grep -q "stopped answering" "$tmp/err" && ok "and says the guest stopped answering" ||
