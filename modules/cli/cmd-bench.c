@@ -318,8 +318,8 @@ static void bench_job_done(struct bjob *j, int status)
 		close(j->err_fd);
 	j->active = false;
 	B->done++;
-	B->failed += !run->ok;
-	/* podman that does not work is said once, not measured N times. */
+	/* podman that does not work is said once, not measured N times, and
+	 * is no failure of ucrt's measurements. */
 	if (v->kind == BENCH_K_PODMAN && !run->ok && run->warmup) {
 		char *note = xasprintf("podman: %s", run->error);
 		strv_push(&B->notes, note);
@@ -327,6 +327,8 @@ static void bench_job_done(struct bjob *j, int status)
 		for (size_t i = B->next; i < B->nplanned; i++)
 			if (B->run[i].variant == run->variant)
 				B->run[i].warmup = true, B->run[i].status = -2;
+	} else {
+		B->failed += !run->ok;
 	}
 	bench_launch_next(B);
 }

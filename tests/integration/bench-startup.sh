@@ -16,7 +16,7 @@ done
 python3 -c 'import jsonschema' 2>/dev/null || { echo "1..0 # SKIP python3-jsonschema not installed"; exit 0; }
 trap 't_reg_stop; rm -rf "$tmp"' EXIT
 t_run_setup "$tmp" >"$tmp/setup.log" 2>&1 || { echo "1..0 # SKIP registry setup failed"; exit 0; }
-echo 1..23
+echo 1..24
 
 U image pull -q "$IMG" >/dev/null 2>"$tmp/err"; is "image pulled before measuring" "$?" 0
 
@@ -70,6 +70,23 @@ is "table + --plot FILE.png exits 0" "$st" 0
 grep -q "ms after launch .* min .* p50 .* p90 .* p99 .* max" "$tmp/table" && grep -q "guest-init ready" "$tmp/table" &&
 	grep -q "runtime overhead" "$tmp/table" && [ "$(head -c 4 "$tmp/t.png" | tail -c 3)" = PNG ] &&
 	ok "table has the percentiles of each phase, and the PNG was written" || { nok "table and PNG"; sed 's/^/# /' "$tmp/table"; }
+
+# --compare podman with a podman that does not work: said once, not measured.
+mkdir -p "$tmp/fakebin"
+printf '#!/bin/sh\necho "Error: no runtime here (fake podman)" >&2\nexit 125\n' >"$tmp/fakebin/podman"
+chmod +x "$tmp/fakebin/podman"
+PATH=$tmp/fakebin:$PATH U bench startup --runs 1 --warmup 1 --compare podman --format json "$IMG" true \
+	>"$tmp/pm.json" 2>"$tmp/err"; st=$?
+python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert [v["name"] for v in d["variants"]] == ["ucrt", "podman"], d["variants"]
+assert "podman: Error: no runtime here (fake podman)" in d["notes"], d["notes"]
+pm = [r for r in d["runs"] if r["variant"] == "podman"]
+assert len(pm) == 1 and pm[0]["warmup"] and not pm[0]["ok"], pm
+assert [r["ok"] for r in d["runs"] if r["variant"] == "ucrt"] == [True, True]' "$tmp/pm.json" >"$tmp/py" 2>&1
+[ $? = 0 ] && [ $st = 0 ] && ok "a podman that fails is noted with its error and not measured further" ||
+	{ nok "podman that fails ($st)"; sed 's/^/# /' "$tmp/py" | tail -3; }
 
 out=$(U bench startup --help 2>&1); st=$?
 [ $st = 0 ] && grep -q "^Usage: ucrt bench startup" <<<"$out" && [ "$(t_qemu_count "$tmp/root")" = 0 ] &&
