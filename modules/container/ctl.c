@@ -214,14 +214,14 @@ static int ctl_loop(struct ctl_exec *x)
 			{ .fd = x->sfd, .events = POLLIN },
 			{ .fd = x->stdin_open ? STDIN_FILENO : -1, .events = POLLIN },
 		};
-		int wait = -1;
+		int tmo = -1;
 		if (x->alive_by) {
 			uint64_t now = ctl_now_ms();
 			if (now >= x->alive_by)
 				return -ETIMEDOUT;
-			wait = (int)(x->alive_by - now);
+			tmo = (int)(x->alive_by - now);
 		}
-		if (poll(p, 3, wait) < 0) {
+		if (poll(p, 3, tmo) < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;

@@ -190,7 +190,6 @@ static void t_killed_rm(void)
 	t_ok(finished, "a removal needs %u unlinkat calls", k - 1);
 	t_ok(all_ok, "a removal killed at any of them leaves the container as it was, or gone");
 	char **ids = NULL;
-	_cleanup_free_ char *trash = NULL;
 	ctr_list(root, &ids);
 	t_is(strv_len(ids), 0, "nothing listed");
 	strv_free(ids);
