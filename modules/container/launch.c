@@ -26,6 +26,7 @@
 
 #define CTR_EOF_WAIT_MS 300u	/* after EXIT, for the last output frames */
 #define CTR_QUIT_GRACE_MS 1500u
+#define CTR_BYE_GRACE_MS 3000u	/* for the guest's power-off (sync, unmount) */
 #define CTR_BOOT_TIMEOUT_S 120u	/* TCG boots take ~1-3 s; a hung kernel must not hang ucrt */
 /* Liveness of a running guest (docs/run.md, "Unresponsive guests"): a
  * STATS request and a QMP query-status every CTR_PING_MS; a guest whose
@@ -73,6 +74,8 @@ struct ctr {
 	uint64_t t_main_exit;		/* EXIT of the main process (timeline) */
 	uint64_t guest_start_ns, guest_sent_ns;	/* guest-init's clock in its HELLO (timeline) */
 	struct ctr_netvm *net;		/* tap + lease + filter, NULL: no network */
+	struct ctr_mounts_live *mounts;	/* shares, disks and their locks */
+	struct loop_timer bye_timer;	/* the guest's own power-off, then quit */
 	struct loop_timer eof_timer, stop_timer, boot_timer, live_timer;
 };
 
@@ -105,6 +108,7 @@ static void ctr_quit(struct ctr *c)
 	loop_timer_stop(c->l, &c->eof_timer);
 	loop_timer_stop(c->l, &c->stop_timer);
 	loop_timer_stop(c->l, &c->boot_timer);
+	loop_timer_stop(c->l, &c->bye_timer);
 	loop_timer_stop(c->l, &c->live_timer);
 	if (c->vm)
 		vm_quit(c->vm, CTR_QUIT_GRACE_MS);
@@ -329,10 +333,25 @@ static void ctr_stop_timeout(struct loop_timer *t)
 	ctr_quit(c);
 }
 
+static void ctr_bye_timeout(struct loop_timer *t)
+{
+	ctr_quit(t->data);
+}
+
+/* A guest with disks that outlive it (a kept container's overlay, volumes
+ * attached read-write) powers off by itself after the host's SHUTDOWN:
+ * it syncs and unmounts them first, which a QMP quit would cut short.
+ * Others are simply ended. */
 static void ctr_maybe_quit(struct ctr *c)
 {
-	if (c->main_exited && c->main.out_eof && c->main.err_eof)
-		ctr_quit(c);
+	if (!(c->main_exited && c->main.out_eof && c->main.err_eof) || c->quitting)
+		return;
+	if (c->o.cfg->overlay || ctr_mounts_rw_disks(c->mounts)) {
+		if (!loop_timer_armed(&c->bye_timer))
+			loop_timer_start(c->l, &c->bye_timer, CTR_BYE_GRACE_MS * 1000000ull);
+		return;
+	}
+	ctr_quit(c);
 }
 
 static void ctr_on_ready(struct agent *a, const struct agent_hello *h, void *ud)
@@ -343,6 +362,7 @@ static void ctr_on_ready(struct agent *a, const struct agent_hello *h, void *ud)
 	int r;
 
 	ctr_netvm_agent_config(c->net, cfg, &ac);
+	ctr_mounts_agent(c->mounts, &ac);
 
 	c->ready = true;
 	loop_timer_stop(c->l, &c->boot_timer);
@@ -351,7 +371,7 @@ static void ctr_on_ready(struct agent *a, const struct agent_hello *h, void *ud)
 	c->guest_start_ns = h->guest_start_ns;
 	c->guest_sent_ns = h->guest_sent_ns;
 	log_debug("container %s: guest-init ready (kernel %s)", cfg->name, h->kernel);
-	if ((cfg->hostname || c->net) && (r = agent_config(a, &ac)) < 0)
+	if ((cfg->hostname || c->net || ac.nmounts) && (r = agent_config(a, &ac)) < 0)
 		log_warn("container %s: guest config: %s", cfg->name, strerror(-r));
 	ctr_spec_to_agent(&cfg->spec, &c->main.spec, c->o.rows, c->o.cols);
 	r = agent_start(a, &c->main.spec, &c->main.stream);
@@ -572,6 +592,7 @@ static void ctr_vm_exited(struct vm *vm, int wstatus, void *data)
 	 * of the lease file, ~1 ms, deliberately in this callback so a
 	 * --parallel run reuses addresses as instances end). */
 	ctr_netvm_destroy(TAKE_PTR(c->net));
+	ctr_mounts_detach(TAKE_PTR(c->mounts));
 	ctr_log_timeline(c);
 	ctr_timeline_emit(c);
 	if (c->ev.done)
@@ -603,6 +624,7 @@ int ctr_start(struct loop *l, const struct ctr_launch *o, const struct ctr_event
 		.console_log = o->console_log,
 		.agent = true,
 		.agent_timeout_ms = CTR_BOOT_TIMEOUT_S * 1000u,
+		.cmdline = cfg->read_only ? "ucrt.ro" : NULL,
 	};
 	struct vm_events vev = { .exited = ctr_vm_exited, .agent = ctr_vm_agent };
 	struct ctr *c = xcalloc(1, sizeof(*c));
@@ -625,13 +647,17 @@ int ctr_start(struct loop *l, const struct ctr_launch *o, const struct ctr_event
 	loop_timer_init(&c->boot_timer, ctr_boot_timeout, c);
 	loop_timer_init(&c->live_timer, ctr_live_tick, c);
 	c->guest_timeout_ms = ctr_guest_timeout_ms();
+	loop_timer_init(&c->bye_timer, ctr_bye_timeout, c);
 	/* Blocking network setup (netlink, flock, BPF load; see netcfg.c)
 	 * before QEMU, which inherits the tap. */
-	r = ctr_netvm_create(o->net, o->net_opts, cfg, &vc, &c->net, err);
+	r = ctr_mounts_attach(cfg, &vc, &c->mounts, err);
+	if (r == 0)
+		r = ctr_netvm_create(o->net, o->net_opts, cfg, &vc, &c->net, err);
 	if (r == 0)
 		r = vm_start(l, o->host, &vc, &vev, c, &c->vm, err);
 	if (r < 0) {
 		ctr_netvm_destroy(c->net);
+		ctr_mounts_detach(c->mounts);
 		free(c->console);
 		free(c);
 		return err_wrap(err, "starting the VM of %s", cfg->name);
@@ -786,6 +812,7 @@ void ctr_free(struct ctr *c)
 		return;
 	c->freeing = true;
 	loop_timer_stop(c->l, &c->live_timer);
+	loop_timer_stop(c->l, &c->bye_timer);
 	loop_timer_stop(c->l, &c->eof_timer);
 	loop_timer_stop(c->l, &c->stop_timer);
 	loop_timer_stop(c->l, &c->boot_timer);
@@ -794,6 +821,7 @@ void ctr_free(struct ctr *c)
 	if (c->vm)
 		vm_free(c->vm);
 	ctr_netvm_destroy(c->net);	/* freed before QEMU exited */
+	ctr_mounts_detach(c->mounts);
 	while (c->procs) {
 		struct ctr_proc *p = c->procs;
 		c->procs = p->next;
