@@ -1,0 +1,126 @@
+#!/bin/bash
+# podman with ucrt-oci as its OCI runtime (docs/oci-runtime.md), real
+# podman + conmon from Debian, the image pulled by podman from the local
+# registry: `run --rm` output and exit statuses 0/1/42/127; run -d, ps,
+# logs, exec, stop (SIGTERM, then SIGKILL for a process that ignores it),
+# rm; run -t driven through tmux; a -v bind mount both ways. Everything
+# podman keeps is test-local (containers.conf via CONTAINERS_CONF,
+# --root/--runroot/--tmpdir): the machine's podman config is not touched.
+# TAP.
+set -u
+. "${UCRT_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/registry.sh"
+. "$T_LIB_DIR/run.sh"
+t_run_init
+[ "$(id -u)" = 0 ] || { echo "1..0 # SKIP podman as an OCI runtime host needs root"; exit 0; }
+for t in podman conmon tmux; do
+	command -v $t >/dev/null || { echo "1..0 # SKIP $t not installed (./configure --install-deps)"; exit 0; }
+done
+OCI=$(dirname "$UCRT_BIN")/ucrt-oci
+[ -x "$OCI" ] || { echo "1..0 # SKIP $OCI not built"; exit 0; }
+P() {
+	CONTAINERS_CONF=$tmp/containers.conf CONTAINERS_STORAGE_CONF=$tmp/storage.conf \
+		podman --root "$tmp/graph" --runroot "$tmp/runroot" --tmpdir "$tmp/libpod" \
+		--events-backend file "$@"
+}
+cleanup() {
+	P rm -a -f -t 0 >/dev/null 2>&1
+	P system reset -f >/dev/null 2>&1
+	[ -n "${TMUX_SOCK:-}" ] && tmux -S "$TMUX_SOCK" kill-server 2>/dev/null
+	t_reg_stop
+	findmnt -rn -o TARGET | grep "^$tmp" | sort -r | xargs -r umount -l 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+t_run_setup "$tmp" >"$tmp/setup.log" 2>&1 || { echo "1..0 # SKIP registry setup failed"; exit 0; }
+cat >"$tmp/containers.conf" <<EOF
+[engine]
+runtime = "ucrt"
+events_logger = "file"
+[engine.runtimes]
+ucrt = ["$OCI"]
+[network]
+network_config_dir = "$tmp/networks"
+EOF
+cat >"$tmp/storage.conf" <<EOF
+[storage]
+driver = "overlay"
+runroot = "$tmp/runroot"
+graphroot = "$tmp/graph"
+EOF
+
+P pull -q --tls-verify=false "$IMG" >/dev/null 2>"$tmp/err"; is "podman pulls the test image" "$?" 0
+is "podman uses ucrt-oci" "$(P info --format '{{.Host.OCIRuntime.Name}}' 2>"$tmp/err")" "ucrt"
+
+out=$(P run --rm --network none "$IMG" echo hello 2>"$tmp/err"); st=$?
+is "podman run --rm IMG echo hello" "$out" "hello"
+is "... exits 0" "$st" 0
+P run --rm --network none "$IMG" sh -c 'exit 1' >/dev/null 2>"$tmp/err"; is "exit 1 passed through" "$?" 1
+P run --rm --network none "$IMG" sh -c 'exit 42' >/dev/null 2>"$tmp/err"; is "exit 42 passed through" "$?" 42
+P run --rm --network none "$IMG" no-such-command >/dev/null 2>"$tmp/err"; is "command not found: 127" "$?" 127
+out=$(P run --rm --network none -e FROMCLI=cli -w /tmp --hostname box "$IMG" \
+	sh -c 'echo $FROMCLI $IMGVAR; pwd; hostname; id -u' 2>"$tmp/err")
+is "env (image + -e), -w, --hostname reach the VM" "$out" "cli from-image
+/tmp
+box
+0"
+is "-u 1000:50 from config.json's process.user" \
+	"$(P run --rm --network none -u 1000:50 "$IMG" sh -c 'id -u; id -g' 2>"$tmp/err")" "1000
+50"
+is "stdin (-i) reaches the process" "$(echo piped | P run --rm -i --network none "$IMG" cat 2>"$tmp/err")" "piped"
+
+mkdir -p "$tmp/data"
+echo from-host >"$tmp/data/in"
+out=$(P run --rm --network none -v "$tmp/data:/data" "$IMG" sh -c 'cat /data/in; echo from-guest >/data/out' 2>"$tmp/err")
+is "-v: the guest reads the host's file" "$out" "from-host"
+is "-v: the host reads the guest's file" "$(cat "$tmp/data/out" 2>/dev/null)" "from-guest"
+P run --rm --network none -v "$tmp/data:/data:ro" "$IMG" sh -c 'echo x >/data/ro' >/dev/null 2>"$tmp/err"
+[ $? -ne 0 ] && [ ! -e "$tmp/data/ro" ] && ok "-v :ro cannot be written" || nok "-v :ro cannot be written"
+
+# Detached: ps, logs, exec, stop with SIGTERM, rm.
+P run -d --name web --network none "$IMG" sh -c 'echo started; trap "echo got-term; exit 3" TERM; while :; do sleep 0.2; done' \
+	>"$tmp/cid" 2>"$tmp/err"; is "run -d" "$?" 0
+for _ in $(seq 150); do P logs web 2>/dev/null | grep -q started && break; sleep 0.2; done
+P ps --format '{{.Names}} {{.Status}}' >"$tmp/ps" 2>"$tmp/err"
+grep -q "^web Up" "$tmp/ps" && ok "podman ps shows it up" || { nok "podman ps shows it up"; sed 's/^/# /' "$tmp/ps"; }
+is "podman logs" "$(P logs web 2>"$tmp/err")" "started"
+out=$(P exec web sh -c 'echo in-exec; hostname >/dev/null; exit 5' 2>"$tmp/err"); st=$?
+is "podman exec output" "$out" "in-exec"
+is "podman exec exit status" "$st" 5
+echo via-stdin | P exec -i web cat >"$tmp/exec-in" 2>"$tmp/err"
+is "podman exec -i stdin" "$(cat "$tmp/exec-in")" "via-stdin"
+P stop -t 10 web >/dev/null 2>"$tmp/err"; is "podman stop" "$?" 0
+is "SIGTERM reached the process (its trap ran)" "$(P logs web 2>"$tmp/err" | tail -1)" "got-term"
+is "its exit status (3) is the container's" "$(P inspect web --format '{{.State.ExitCode}}' 2>"$tmp/err")" 3
+P rm web >/dev/null 2>"$tmp/err"; is "podman rm" "$?" 0
+is "nothing left in podman" "$(P ps -a -q 2>"$tmp/err")" ""
+
+P run -d --name stubborn --network none "$IMG" sh -c 'trap "" TERM; echo up; while :; do sleep 0.2; done' >/dev/null 2>"$tmp/err"
+for _ in $(seq 150); do P logs stubborn 2>/dev/null | grep -q up && break; sleep 0.2; done
+P stop -t 1 stubborn >/dev/null 2>"$tmp/err"; is "stop of a process ignoring SIGTERM" "$?" 0
+is "... ends with SIGKILL (137)" "$(P inspect stubborn --format '{{.State.ExitCode}}' 2>"$tmp/err")" 137
+P rm -f stubborn >/dev/null 2>&1
+is "no QEMU left behind by stop/rm" "$(t_qemu_count "$tmp")" 0
+
+# A terminal session, typed into through tmux.
+TMUX_SOCK=$tmp/tmux.sock
+cat >"$tmp/tty.sh" <<EOF
+#!/bin/bash
+CONTAINERS_CONF=$tmp/containers.conf CONTAINERS_STORAGE_CONF=$tmp/storage.conf \
+podman --root $tmp/graph --runroot $tmp/runroot --tmpdir $tmp/libpod --events-backend file \
+	run -it --rm --network none $IMG sh
+echo "EXIT=\$?" >$tmp/tty-exit
+sleep 30
+EOF
+chmod +x "$tmp/tty.sh"
+tmux -S "$TMUX_SOCK" new-session -d -x 100 -y 30 "$tmp/tty.sh"
+pane() { tmux -S "$TMUX_SOCK" capture-pane -p 2>/dev/null; }
+waitpane() { for _ in $(seq 300); do pane | grep -q "$1" && return 0; sleep 0.2; done; return 1; }
+waitpane '#' && ok "run -t: the shell's prompt shows in tmux" || { nok "run -t: the shell's prompt"; pane | sed 's/^/# /'; }
+tmux -S "$TMUX_SOCK" send-keys 'echo tty-$((6*7)); tty' Enter
+waitpane 'tty-42' && ok "run -t: typed command ran" || { nok "run -t: typed command ran"; pane | sed 's/^/# /'; }
+waitpane '/dev/pts/' && ok "run -t: the process has a terminal" || nok "run -t: the process has a terminal"
+tmux -S "$TMUX_SOCK" send-keys 'exit 7' Enter
+for _ in $(seq 150); do [ -s "$tmp/tty-exit" ] && break; sleep 0.2; done
+is "run -t: exit status of the session" "$(cat "$tmp/tty-exit" 2>/dev/null)" "EXIT=7"
+
+echo "1..$n"
