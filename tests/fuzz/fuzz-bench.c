@@ -3,6 +3,7 @@
  * timeline line (what parses yields phases that are finite and >= 0, and
  * a report made of that run renders). First byte picks the parser. */
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,9 +22,21 @@ static void variant(const char *s)
 		return;
 	if (!v.name[0] || strlen(v.name) > 32 || strchr(v.name, ':'))
 		abort();
-	for (char **a = v.args; a && *a; a++)
-		if (!strcmp(*a, "--rm") || !strcmp(*a, "-d"))
+	/* "--rm" may only be the value of an option that takes one. */
+	for (char **a = v.args; a && *a; a++) {
+		static const char *const takes[] = { "-e", "--env", "--env-file", "-w", "--workdir", "-u",
+						     "--user", "--entrypoint", "--hostname", "--cpus", "-m",
+						     "--memory", "--kernel", "--accel", "--tls-verify", "--network",
+						     "--ip", "--dns", "--network-policy" };
+		bool value = false;
+
+		if (a == v.args && (*a)[0] != '-')
 			abort();
+		for (size_t i = 0; a > v.args && i < sizeof(takes) / sizeof(*takes); i++)
+			value |= !strcmp(a[-1], takes[i]);
+		if ((!strcmp(*a, "--rm") || !strcmp(*a, "-d")) && !value)
+			abort();
+	}
 	bench_variant_free(&v);
 }
 
