@@ -14,7 +14,7 @@ done
 python3 -c 'import jsonschema' 2>/dev/null || { echo "1..0 # SKIP python3-jsonschema not installed"; exit 0; }
 trap 'U rm -f $(U ps -a -q 2>/dev/null) >/dev/null 2>&1; t_reg_stop; rm -rf "$tmp"' EXIT
 t_run_setup "$tmp" >"$tmp/setup.log" 2>&1 || { echo "1..0 # SKIP registry setup failed"; exit 0; }
-echo 1..8
+echo 1..9
 
 U image pull -q "$IMG" >/dev/null 2>"$tmp/err"; is "image pulled before measuring" "$?" 0
 U bench density --max 3 --format json --plot "$tmp/d.svg" "$IMG" >"$tmp/out.json" 2>"$tmp/err"
@@ -42,6 +42,9 @@ rsvg-convert -f png -o "$tmp/d.png" "$tmp/d.svg" 2>"$tmp/err"
 size=$(python3 -c 'import struct,sys; b=open(sys.argv[1],"rb").read(24); print("%dx%d" % struct.unpack(">II", b[16:24]) if b[:8] == b"\x89PNG\r\n\x1a\n" else "not a PNG")' "$tmp/d.png" 2>&1)
 is "SVG renders to a 960x600 PNG" "$size" "960x600"
 is "the containers were removed" "$(U ps -a -q 2>&1)" ""
-U bench density --max 1 "$IMG" >"$tmp/table" 2>"$tmp/err"
+# On a terminal (script(1) gives it one): the progress line, then the table.
+script -qec "$UCRT_BIN --root $tmp/root bench density --max 1 $IMG" /dev/null >"$tmp/table" 2>"$tmp/err"
 grep -q "running .*started ms .*PSS MiB" "$tmp/table" && grep -q "stopped: max" "$tmp/table" &&
 	ok "table output" || { nok "table output"; sed 's/^/# /' "$tmp/table"; }
+grep -aq "bench density: [01]/1 runs done, 0 failed" "$tmp/table" && ok "a progress line on a terminal" ||
+	{ nok "progress line"; sed 's/^/# /' "$tmp/table" | cat -v | head -5; }
