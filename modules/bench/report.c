@@ -94,6 +94,22 @@ static int bench_ratio(const struct bench_report *r, size_t v, double *ratio, do
 	return bench_ratio_ci(a, na, b, nb, BENCH_CI_ITERS, 0.95, BENCH_CI_SEED, ratio, lo, hi);
 }
 
+/* p50 total of variant v minus the baseline's: what the runtime adds to
+ * the floor. NAN without a baseline. */
+static double bench_above_floor(const struct bench_report *r, size_t v)
+{
+	struct bench_summary a, f;
+
+	for (size_t b = 0; b < r->nvariants; b++) {
+		if (r->variants[b].kind != BENCH_K_BASELINE || b == v)
+			continue;
+		bench_summary_of(r, v, BENCH_P_END, &a);
+		bench_summary_of(r, b, BENCH_P_END, &f);
+		return a.p50 - f.p50;
+	}
+	return NAN;
+}
+
 static size_t bench_count(const struct bench_report *r, size_t v, bool ok)
 {
 	size_t k = 0;
@@ -149,6 +165,12 @@ static void bench_table_startup(const struct bench_report *r, struct buf *b)
 		bench_table_row(b, "host CPU ms", &s, 1);
 		bench_summary_of(r, v, BENCH_F_PSS, &s);
 		bench_table_row(b, "peak PSS MiB", &s, 1.0 / 1024);
+	}
+	for (size_t v = 0; v < r->nvariants; v++) {
+		double d = bench_above_floor(r, v);
+		if (isfinite(d))
+			buf_printf(b, "%s%-22s %+.1f ms p50 total above the floor (baseline)\n",
+				   v ? "" : "\n", r->variants[v].name, d);
 	}
 	if (r->nvariants < 2)
 		return;
@@ -300,6 +322,8 @@ static void bench_json_variant(const struct bench_report *r, size_t v, struct js
 	jw_summary(w, "cpu_ms", &s);
 	bench_summary_of(r, v, BENCH_F_PSS, &s);
 	jw_summary(w, "pss_kib", &s);
+	jw_key(w, "above_floor_ms");
+	jw_num(w, var->kind == BENCH_K_BASELINE ? NAN : bench_above_floor(r, v));
 	jw_key(w, "ratio");
 	if (v && bench_ratio(r, v, &ratio, &lo, &hi) == 0) {
 		jw_obj_begin(w);

@@ -51,7 +51,7 @@ int main(void)
 	const char *line;
 	struct bench_run t;
 
-	t_plan(43);
+	t_plan(45);
 	t_is(n, 15, "plan: (1 warm-up + 4) rounds x 3 variants");
 	t_ok(run[0].variant == 0 && run[1].variant == 1 && run[2].variant == 2 && run[3].variant == 0 &&
 	     run[14].variant == 2, "plan interleaves A B C A B C ...");
@@ -129,6 +129,8 @@ int main(void)
 	     strstr(b.data, "guest-init ready") && strstr(b.data, "note: podman: not installed"),
 	     "table: header, variant line, phases, notes");
 	t_ok(strstr(b.data, "b                    x2.00") != NULL, "table: b is x2.00 of a");
+	t_ok(strstr(b.data, "a                      +70.0 ms p50 total above the floor") &&
+	     strstr(b.data, "b                      +210.0 ms"), "table: each variant above the floor");
 	buf_reset(&b);
 	bench_report_csv(&rep, &b);
 	t_is(count(b.data, "\n"), 16, "CSV: header and one line per run");
@@ -145,6 +147,8 @@ int main(void)
 		int ratio = json_get(&d, v1, "ratio");
 		t_ok(json_str_eq(&d, json_get(&d, ratio, "to"), "a") && json_type(&d, json_get(&d, ratio, "p50")) == JSON_PRIMITIVE,
 		     "JSON: ratio of b to a");
+		int af = json_get(&d, v1, "above_floor_ms");
+		t_ok(af >= 0 && fabs(strtod(d.src + d.toks[af].start, NULL) - 210) < 1e-9, "JSON: b above the floor");
 		int r13 = json_array_at(&d, json_get(&d, 0, "runs"), 13);
 		char *err = json_str(&d, json_get(&d, r13, "error"));
 		t_streq(err, "boom \"quoted\"", "JSON: error text escaped and kept");
