@@ -282,8 +282,13 @@ static void ctr_live_tick(struct loop_timer *t)
 		return;
 	}
 	if (!c->probe_sent) {
-		if (agent_request_stats(c->ag) < 0)
-			return;	/* the channel is closing: closed() reports it */
+		if (agent_request_stats(c->ag) < 0) {
+			/* A closing channel: closed() reports. Else all request
+			 * slots are taken (execs pending): try again later. */
+			if (agent_is_open(c->ag))
+				ctr_live_arm(c, CTR_PING_MS);
+			return;
+		}
 		c->probe_sent = now;
 		c->probe_deadline = now + (uint64_t)c->guest_timeout_ms * 1000000u;
 		ctr_qmp_poll(c);
