@@ -41,6 +41,7 @@ extern char **environ;
 
 #define BENCH_SAMPLE_NS (100ull * 1000000)	/* PSS sampling period */
 #define BENCH_PROGRESS_NS (500ull * 1000000)
+#define BENCH_KILL_NS (3000ull * 1000000)	/* after Ctrl-C, for the runs to clean up */
 #define BENCH_TIMELINE_FD 3
 #define BENCH_MAX_RUNS 100000u
 #define BENCH_MEM_FLOOR_PCT 10	/* density stops below this much MemAvailable */
@@ -79,7 +80,7 @@ struct bench {
 	const char *stop_reason;
 	uint64_t t_begin;
 	struct rusage ru_children;	/* at the previous reap: CPU per reaped child */
-	struct loop_timer sampler, progress;
+	struct loop_timer sampler, progress, killer;
 	struct loop_signal sigint, sigterm;
 };
 
@@ -362,6 +363,7 @@ static void bench_launch_next(struct bench *B)
 	if (!bench_active(B) && (B->stopping || B->next >= B->nplanned)) {
 		loop_timer_stop(B->l, &B->sampler);
 		loop_timer_stop(B->l, &B->progress);
+		loop_timer_stop(B->l, &B->killer);
 		loop_signal_unwatch(B->l, &B->sigint);
 		loop_signal_unwatch(B->l, &B->sigterm);
 		bench_progress_clear(B);
@@ -406,21 +408,39 @@ static void bench_show_progress(struct loop_timer *t)
 	loop_timer_start(B->l, t, BENCH_PROGRESS_NS);
 }
 
-static void bench_on_signal(struct loop_signal *s, int signo)
+static void bench_kill_all(struct bench *B, int sig)
 {
-	struct bench *B = s->data;
-
-	B->stopping = B->interrupted = true;
 	for (unsigned i = 0; i < B->parallel; i++) {
 		struct bjob *j = &B->jobs[i];
 		if (!j->active)
 			continue;
-		/* The child's QEMU dies with it (PR_SET_PDEATHSIG). */
 		if (j->pid)
-			kill(j->pid, SIGKILL);
+			kill(j->pid, sig);
 		if (j->vm)
 			vm_kill(j->vm, SIGKILL);
 	}
+}
+
+static void bench_kill_timeout(struct loop_timer *t)
+{
+	/* A child's QEMU dies with it (PR_SET_PDEATHSIG). */
+	bench_kill_all(t->data, SIGKILL);
+}
+
+/* First signal: SIGTERM lets each `ucrt run --rm` end its VM and remove
+ * its container; what still runs after BENCH_KILL_NS, or on a second
+ * signal, is killed. */
+static void bench_on_signal(struct loop_signal *s, int signo)
+{
+	struct bench *B = s->data;
+
+	if (B->interrupted) {
+		bench_kill_all(B, SIGKILL);
+		return;
+	}
+	B->stopping = B->interrupted = true;
+	bench_kill_all(B, SIGTERM);
+	loop_timer_start(B->l, &B->killer, BENCH_KILL_NS);
 	bench_launch_next(B);
 }
 
@@ -734,6 +754,7 @@ static int bench_main(struct cli_ctx *ctx, enum bench_mode mode, int argc, char 
 	getrusage(RUSAGE_CHILDREN, &B.ru_children);
 	loop_timer_init(&B.sampler, bench_sample, &B);
 	loop_timer_init(&B.progress, bench_show_progress, &B);
+	loop_timer_init(&B.killer, bench_kill_timeout, &B);
 	loop_signal_watch(B.l, &B.sigint, SIGINT, bench_on_signal, &B);
 	loop_signal_watch(B.l, &B.sigterm, SIGTERM, bench_on_signal, &B);
 	loop_timer_start(B.l, &B.sampler, BENCH_SAMPLE_NS);

@@ -108,4 +108,5 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 assert d["interrupted"] is True and len(d["runs"]) >= 1 and any(r["error"] == "interrupted" for r in d["runs"])' "$tmp/int.json" 2>"$tmp/err"
 [ $? = 0 ] && [ $st = 130 ] && ok "Ctrl-C: exit 130, JSON with the interrupted run" || nok "Ctrl-C ($st)"
-[ "$(t_qemu_count "$tmp/root")" = 0 ] && ok "... and no QEMU left behind" || nok "QEMU left after Ctrl-C"
+[ "$(t_qemu_count "$tmp/root")" = 0 ] && [ -z "$(U ps -a -q 2>&1)" ] && ok "... no QEMU and no container left behind" ||
+	{ nok "left after Ctrl-C"; U ps -a | sed 's/^/# /'; }
