@@ -70,7 +70,8 @@ static char *bundle_host_path(const char *dir, const char *p)
 {
 	if (!p || !*p)
 		return NULL;
-	return p[0] == '/' ? xstrdup(p) : xasprintf("%s/%s", dir, p);
+	/* Without a directory (parsing alone) relative paths stay as given. */
+	return p[0] == '/' || !dir ? xstrdup(p) : xasprintf("%s/%s", dir, p);
 }
 
 static bool bundle_has_opt(char *const *opts, const char *o)
