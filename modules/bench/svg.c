@@ -10,9 +10,11 @@
 
 static const char *const bench_colors[] = {
 	"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
-	"#7f7f7f", "#bcbd22", "#393b79", "#637939",
+	"#7f7f7f", "#bcbd22", "#393b79", "#637939", "#e7ba52", "#843c39",
 };
+/* One colour per phase (BENCH_P_COUNT of them), reused for variants. */
 #define BENCH_COLOR(i) bench_colors[(i) % ARRAY_SIZE(bench_colors)]
+_Static_assert(ARRAY_SIZE(bench_colors) >= BENCH_P_COUNT, "a colour per phase");
 
 struct bench_panel {
 	double x0, y0, w, h;		/* plot area on the canvas */
@@ -260,8 +262,8 @@ static void bench_svg_density(const struct bench_report *r, struct buf *b, struc
 
 void bench_report_svg(const struct bench_report *r, struct buf *b)
 {
-	struct bench_panel left = { .x0 = 70, .y0 = 90, .w = 380, .h = 380 };
-	struct bench_panel right = { .x0 = 540, .y0 = 90, .w = 390, .h = 380 };
+	struct bench_panel left = { .x0 = 70, .y0 = 90, .w = 380, .h = 360 };
+	struct bench_panel right = { .x0 = 540, .y0 = 90, .w = 390, .h = 360 };
 	char title[512];
 	size_t n = 0;
 
