@@ -68,6 +68,9 @@ struct gi_mount {
 int gi_mount_parse(const uint8_t *v, size_t len, struct gi_mount *m);
 /* Mount them in order; the first failure stops, with msg. */
 int gi_mount_data(const struct gi_mount *m, unsigned n, char *msg, size_t msglen);
+/* binfmt.c: mount the emulator disk dev read-only at dir, register the
+ * lines of dir/binfmt with binfmt_misc, unmount it (PROTO_MOUNT_BINFMT). */
+int gi_binfmt_register(const char *dev, const char *dir, char *msg, size_t msglen);
 /* Before power-off: leave the read-write disks clean. */
 void gi_unmount_data(void);
 

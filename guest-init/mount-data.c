@@ -162,11 +162,14 @@ static int gi_mount_one(const struct gi_mount *m, unsigned idx, char *msg, size_
 		r = mount(m->src, m->target, "9p", flags, GI_9P_OPTS);
 		break;
 	case PROTO_MOUNT_DISK:
+	case PROTO_MOUNT_BINFMT:
 		r = gi_disk_by_serial(m->src, dev, sizeof(dev));
 		if (r < 0) {
 			snprintf(msg, msglen, "mount %s: no disk with serial %s", m->target, m->src);
 			return r;
 		}
+		if (m->kind == PROTO_MOUNT_BINFMT)
+			return gi_binfmt_register(dev, m->target, msg, msglen);
 		r = mount(dev, m->target, "ext4", flags, NULL);
 		break;
 	case PROTO_MOUNT_TMPFS:
@@ -239,7 +242,7 @@ int gi_mount_parse(const uint8_t *v, size_t len, struct gi_mount *m)
 	m->src[sl] = 0;
 	memcpy(m->target, v + 4 + sl, tl);
 	m->target[tl] = 0;
-	if (m->kind < PROTO_MOUNT_9P || m->kind > PROTO_MOUNT_TMPFS || m->target[0] != '/' ||
+	if (m->kind < PROTO_MOUNT_9P || m->kind > PROTO_MOUNT_BINFMT || m->target[0] != '/' ||
 	    strstr(m->target, "/../") || (tl >= 3 && strcmp(m->target + tl - 3, "/..") == 0))
 		return -EINVAL;
 	return 0;

@@ -270,7 +270,7 @@ static void agent_put_mount(struct agent_tlv *t, const struct agent_mount *m)
 	size_t sl = m->src ? strlen(m->src) : 0, tl = m->target ? strlen(m->target) : 0;
 	uint8_t *v;
 
-	if (m->kind < PROTO_MOUNT_9P || m->kind > PROTO_MOUNT_TMPFS || !sl || sl > UINT16_MAX ||
+	if (m->kind < PROTO_MOUNT_9P || m->kind > PROTO_MOUNT_BINFMT || !sl || sl > UINT16_MAX ||
 	    tl < 1 || m->target[0] != '/' || tl > PROTO_MAX_PATH) {
 		t->err = t->err ? t->err : -EINVAL;
 		return;

@@ -156,6 +156,11 @@ enum proto_mount_kind {
 	PROTO_MOUNT_9P_FILE = 2,
 	PROTO_MOUNT_DISK = 3,
 	PROTO_MOUNT_TMPFS = 4,
+	/* A read-only ext4 disk (by serial) holding qemu-user and a file
+	 * "binfmt" of binfmt_misc register lines naming it under target:
+	 * guest-init mounts it, registers them (F flag: the kernel keeps the
+	 * interpreter open) and unmounts it again (docs/platforms.md). */
+	PROTO_MOUNT_BINFMT = 5,
 };
 #define PROTO_MOUNT_RO 0x1u
 #define PROTO_MAX_MOUNTS 32u

@@ -41,6 +41,7 @@ struct run_opts {
 	struct ctr_mount *mounts;	/* -v, --mount, --tmpfs in order */
 	size_t nmounts;
 	bool read_only;
+	struct oci_platform platform;	/* --platform; os NULL: the host's */
 };
 
 static void run_usage(FILE *f)
@@ -63,6 +64,8 @@ static void run_usage(FILE *f)
 		"  -m, --memory SIZE    guest memory (default 256M)\n"
 		"      --kernel PATH    guest kernel\n"
 		"      --accel auto|kvm|tcg\n"
+		"      --platform OS/ARCH[/VARIANT]  the image's platform (e.g. linux/arm64;\n"
+		"                       a foreign one runs under qemu-user, see `ucrt info`)\n"
 		"      --pull missing|never\n"
 		"      --tls-verify=false  allow plain HTTP to a non-local registry\n"
 		"      --rootfs DISK    run on an ext4 disk instead of an image (no image config)\n"
@@ -85,7 +88,7 @@ static void run_usage(FILE *f)
 
 enum {
 	O_RM = 256, O_NAME, O_ENVFILE, O_ENTRYPOINT, O_CPUS, O_KERNEL, O_ACCEL, O_PARALLEL, O_MAXC,
-	O_OUTDIR, O_ROOTFS, O_PULL, O_TLS, O_HOSTNAME, O_MOUNT, O_TMPFS, O_READONLY,
+	O_OUTDIR, O_ROOTFS, O_PULL, O_TLS, O_HOSTNAME, O_MOUNT, O_TMPFS, O_READONLY, O_PLATFORM,
 	/* in the order of enum ctr_net_opt */
 	O_NETWORK = 512, O_IP, O_DNS, O_NETPOLICY,
 };
@@ -107,6 +110,7 @@ static const struct option run_longopts[] = {
 	{ "kernel", required_argument, NULL, O_KERNEL },
 	{ "accel", required_argument, NULL, O_ACCEL },
 	{ "pull", required_argument, NULL, O_PULL },
+	{ "platform", required_argument, NULL, O_PLATFORM },
 	{ "tls-verify", required_argument, NULL, O_TLS },
 	{ "rootfs", required_argument, NULL, O_ROOTFS },
 	{ "parallel", required_argument, NULL, O_PARALLEL },
@@ -217,6 +221,15 @@ static int run_parse_one(struct run_opts *o, int c, struct err *e)
 		break;
 	}
 	case O_READONLY: o->read_only = true; break;
+	case O_PLATFORM: {
+		struct err pe = { 0 };
+		oci_platform_free(&o->platform);
+		if (oci_platform_parse(optarg, &o->platform, &pe) < 0) {
+			cli_error("--platform: %s", err_msg(&pe));
+			return -EINVAL;
+		}
+		break;
+	}
 	case 'h':
 		run_usage(stdout);
 		return 1;
@@ -301,7 +314,7 @@ static int run_prepare(struct cli_ctx *ctx, struct run_opts *o, struct ctr_image
 		.env = o->env, .workdir = o->workdir, .user = o->user,
 	};
 	struct ctr_image_opts io = { .pull_missing = !o->pull_never, .tls_verify = o->tls_verify,
-				     .quiet = o->quiet };
+				     .quiet = o->quiet, .platform = o->platform.os ? &o->platform : NULL };
 	struct err e = { 0 };
 	int r;
 
@@ -332,6 +345,8 @@ static int run_prepare(struct cli_ctx *ctx, struct run_opts *o, struct ctr_image
 	cfg->mounts = TAKE_PTR(o->mounts);
 	cfg->nmounts = o->nmounts;
 	o->nmounts = 0;
+	if ((r = ctr_emulator_mount(ctx->root, img->config, &cfg->mounts, &cfg->nmounts, &e)) < 0)
+		goto fail;
 	if (o->parallel) {
 		/* Instances are not kept: no directory to stage a file in. */
 		for (size_t i = 0; i < cfg->nmounts; i++) {
@@ -675,6 +690,7 @@ int cmd_run(struct cli_ctx *ctx, int argc, char **argv)
 	if (r != 0) {
 		strv_free(o.env);
 		ctr_mounts_free(o.mounts, o.nmounts);
+		oci_platform_free(&o.platform);
 		ctr_net_opts_free(&o.net);
 		return r > 0 ? 0 : EXIT_RUNTIME;
 	}
@@ -719,5 +735,6 @@ out:
 	ctr_net_opts_free(&o.net);
 	strv_free(o.env);
 	ctr_mounts_free(o.mounts, o.nmounts);
+	oci_platform_free(&o.platform);
 	return status;
 }

@@ -88,7 +88,9 @@ int ctr_spec_resolve_user(struct ctr_spec *s, const char *disk, struct err *err)
 
 /* ---- data mounts (mount.c) ----------------------------------------------*/
 
-enum ctr_mount_type { CTR_MOUNT_BIND, CTR_MOUNT_VOLUME, CTR_MOUNT_DISK, CTR_MOUNT_TMPFS };
+/* CTR_MOUNT_EMULATOR: the qemu-user disk of a foreign-architecture image
+ * (emulator.c); guest-init registers it with binfmt_misc and unmounts it. */
+enum ctr_mount_type { CTR_MOUNT_BIND, CTR_MOUNT_VOLUME, CTR_MOUNT_DISK, CTR_MOUNT_TMPFS, CTR_MOUNT_EMULATOR };
 
 struct ctr_mount {
 	enum ctr_mount_type type;
@@ -149,6 +151,7 @@ struct ctr_image_opts {
 	bool pull_missing;		/* pull through the registry when not in the store */
 	bool tls_verify;
 	bool quiet;
+	const struct oci_platform *platform;	/* --platform; NULL: the host's */
 };
 
 /* Find (and pull if allowed and missing) image ref in the store at root,
@@ -172,6 +175,34 @@ struct ctr_stream *ctr_stream_new(struct loop *l, struct store *s);
 void ctr_stream_hook(struct ctr_stream *st, struct reg_layer_hook *hk);
 int ctr_stream_end(struct ctr_stream *st, int pull_status, struct err *err);
 void ctr_stream_free(struct ctr_stream *st);
+
+/* ---- foreign-architecture images (emulator.c) ----------------------------*/
+
+/* How this host runs an image of os/arch/variant. */
+enum ctr_platform_how { CTR_PLATFORM_NATIVE, CTR_PLATFORM_EMULATED, CTR_PLATFORM_UNSUPPORTED };
+struct ctr_platform_info {
+	char platform[48];		/* "linux/arm64" */
+	enum ctr_platform_how how;
+	char emulator[256];		/* host path of qemu-ARCH-static, "" when native */
+	bool emulator_found;
+};
+/* Every platform ucrt knows, for `ucrt info`; out has room for n. Returns
+ * how many were written. */
+size_t ctr_platforms(struct ctr_platform_info *out, size_t n);
+/* How the image with this config's os/arch/variant runs here; for an
+ * emulated one, where its emulator is (found or not). */
+enum ctr_platform_how ctr_platform_probe(const char *os, const char *arch, const char *variant,
+					  struct ctr_platform_info *info);
+/* The binfmt_misc register line of an emulated platform, with interp as
+ * the interpreter's path in the guest and the F flag; NULL when native or
+ * unknown. */
+char *ctr_emulator_binfmt(const char *arch, const char *variant, const char *interp);
+/* For an image this host cannot run natively: the emulator's disk, built
+ * once under root/emulators/ and cached, appended to *m as a read-only
+ * CTR_MOUNT_EMULATOR (already resolved). Native images: nothing. Errors
+ * name the missing emulator and its Debian package. */
+int ctr_emulator_mount(const char *root, const struct oci_image_config *img, struct ctr_mount **m,
+		       size_t *n, struct err *err);
 
 /* ---- state on disk (state.c) --------------------------------------------*/
 

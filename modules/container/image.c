@@ -220,8 +220,8 @@ static int ctr_disk_ensure(struct loop *l, struct store *s, const struct oci_man
 	return 0;
 }
 
-static int ctr_image_lookup(struct store *s, const char *ref, struct store_image *si, char **norm,
-			    struct err *err)
+static int ctr_image_lookup(struct store *s, const char *ref, const struct oci_platform *want,
+			    struct store_image *si, char **norm, struct err *err)
 {
 	struct oci_ref pr = { 0 };
 	struct err e2 = { 0 };
@@ -232,12 +232,12 @@ static int ctr_image_lookup(struct store *s, const char *ref, struct store_image
 	if (oci_ref_parse(ref, &pr, &e2) == 0) {
 		*norm = oci_ref_string(&pr);
 		oci_ref_free(&pr);
-		r = store_image_find(s, *norm, si, &e2);
+		r = store_image_find_platform(s, *norm, want, si, &e2);
 		if (r != -ENOENT)
 			return r < 0 ? err_set(err, -r, "%s", err_msg(&e2)) : 0;
 	}
 	/* An image id prefix or a digest. */
-	r = store_image_find(s, ref, si, err);
+	r = store_image_find_platform(s, ref, want, si, err);
 	return r;
 }
 
@@ -260,12 +260,12 @@ int ctr_image_get(struct loop *l, const char *root, const char *ref,
 	r = store_lock(s, false, true, err);
 	if (r < 0)
 		goto fail;
-	r = ctr_image_lookup(s, ref, &si, &norm, err);
+	r = ctr_image_lookup(s, ref, o->platform, &si, &norm, err);
 	if (r == -ENOENT && o->pull_missing && norm) {
 		err_clear(err);
 		r = ctr_image_pull(l, s, norm, o, err);
 		if (r == 0)
-			r = ctr_image_lookup(s, ref, &si, &norm, err);
+			r = ctr_image_lookup(s, ref, o->platform, &si, &norm, err);
 		out->pulled = r == 0;
 	}
 	if (r < 0) {

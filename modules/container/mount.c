@@ -26,7 +26,7 @@
 
 static const char *const ctr_mount_types[] = {
 	[CTR_MOUNT_BIND] = "bind", [CTR_MOUNT_VOLUME] = "volume",
-	[CTR_MOUNT_DISK] = "disk", [CTR_MOUNT_TMPFS] = "tmpfs",
+	[CTR_MOUNT_DISK] = "disk", [CTR_MOUNT_TMPFS] = "tmpfs", [CTR_MOUNT_EMULATOR] = "emulator",
 };
 
 const char *ctr_mount_type_name(enum ctr_mount_type t)
@@ -319,6 +319,11 @@ static int ctr_resolve_one(const char *root, const char *id, size_t idx, struct 
 	switch (m->type) {
 	case CTR_MOUNT_TMPFS:
 		return 0;
+	case CTR_MOUNT_EMULATOR:	/* ucrt's own cached disk (emulator.c) */
+		if (!m->src)
+			return err_set(err, EINVAL, "emulator disk missing");
+		m->host = xstrdup(m->src);
+		return 0;
 	case CTR_MOUNT_VOLUME:
 		r = volume_get(root, m->src, &v, err);
 		if (r == -ENOENT) {	/* docker creates a named volume on first use */
@@ -452,6 +457,7 @@ int ctr_mounts_attach(const struct ctr_config *cfg, struct vm_config *vc, struct
 			break;
 		case CTR_MOUNT_VOLUME:
 		case CTR_MOUNT_DISK:
+		case CTR_MOUNT_EMULATOR:
 			if (vc->ndisks >= VM_MAX_DISKS || vc->ndisks + vc->nshares + 3 >= VM_MAX_DEVICES) {
 				r = err_set(err, E2BIG, "too many disks and shared paths (at most %u)",
 					    VM_MAX_DEVICES - 3);
@@ -469,7 +475,7 @@ int ctr_mounts_attach(const struct ctr_config *cfg, struct vm_config *vc, struct
 				.path = m->host, .readonly = m->readonly,
 				.serial = ctr_live_str(lv, xasprintf("ucrt-disk%zu", i)),
 			};
-			a->kind = PROTO_MOUNT_DISK;
+			a->kind = m->type == CTR_MOUNT_EMULATOR ? PROTO_MOUNT_BINFMT : PROTO_MOUNT_DISK;
 			a->src = vc->disks[vc->ndisks].serial;
 			vc->ndisks++;
 			break;

@@ -19,6 +19,7 @@ struct ctr_pull_job {
 	struct oci_ref ref;
 	struct reg_pull_result res;
 	bool quiet;
+	const struct oci_platform *platform;
 	struct ctr_stream *stream;
 	int r;
 	struct err err;
@@ -42,7 +43,8 @@ static void ctr_pull_fn(void *arg)
 {
 	struct ctr_pull_job *j = arg;
 	struct reg_layer_hook hk;
-	struct reg_pull_opts po = { .progress = ctr_pull_progress, .progress_arg = j, .hook = &hk };
+	struct reg_pull_opts po = { .progress = ctr_pull_progress, .progress_arg = j, .hook = &hk,
+				    .platform = j->platform };
 
 	ctr_stream_hook(j->stream, &hk);
 	j->r = reg_pull(j->rc, j->s, &j->ref, &po, &j->res, &j->err);
@@ -53,7 +55,7 @@ static void ctr_pull_fn(void *arg)
 int ctr_image_pull(struct loop *l, struct store *s, const char *norm_ref,
 		   const struct ctr_image_opts *o, struct err *err)
 {
-	struct ctr_pull_job j = { .s = s, .quiet = o->quiet };
+	struct ctr_pull_job j = { .s = s, .quiet = o->quiet, .platform = o->platform };
 	struct reg_opts ro;
 	int r;
 

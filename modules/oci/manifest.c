@@ -274,6 +274,12 @@ static bool variant_matches(const struct oci_platform *want, const struct oci_pl
 	return h && strcmp(w, h) == 0;
 }
 
+bool oci_platform_match(const struct oci_platform *want, const struct oci_platform *have)
+{
+	return want->os && want->arch && have->os && have->arch && strcmp(want->os, have->os) == 0 &&
+	       strcmp(want->arch, have->arch) == 0 && variant_matches(want, have);
+}
+
 int oci_index_select(const struct oci_index *ix, const struct oci_platform *want, struct err *err)
 {
 	int fallback = -1;

@@ -76,6 +76,9 @@ int oci_platform_parse(const char *s, struct oci_platform *out, struct err *err)
 void oci_platform_host(struct oci_platform *out);
 void oci_platform_free(struct oci_platform *p);
 char *oci_platform_string(const struct oci_platform *p);
+/* Does have satisfy want? Same os and arch; want's variant, when given,
+ * must be have's (arm64's v8 and no variant are the same thing). */
+bool oci_platform_match(const struct oci_platform *want, const struct oci_platform *have);
 
 /* ---- manifests and indexes ---------------------------------------------*/
 struct oci_descriptor {

@@ -151,6 +151,13 @@ int store_image_list(struct store *s, struct store_image **out, size_t *n, struc
 	return index_read(s, out, n, err);
 }
 
+/* One name may hold one image per platform (pull --platform): they are
+ * distinct entries. */
+static bool same_platform(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
 /* Read-modify-write under images/lock. op: set (img) or remove (name). */
 static int index_update(struct store *s, const struct store_image *img, const char *remove, struct err *err)
 {
@@ -165,16 +172,22 @@ static int index_update(struct store *s, const struct store_image *img, const ch
 	const char *name = img ? img->name : remove;
 	size_t i;
 	for (i = 0; i < n; i++)
-		if (strcmp(v[i].name, name) == 0)
+		if (strcmp(v[i].name, name) == 0 && (remove || same_platform(v[i].platform, img->platform)))
 			break;
 	if (remove) {
 		if (i == n) {
 			store_images_free(v, n);
 			return err_set(err, ENOENT, "no image named %s", remove);
 		}
-		store_image_free(&v[i]);
-		memmove(&v[i], &v[i + 1], (n - i - 1) * sizeof(*v));
-		n--;
+		/* A name goes with every platform pulled under it. */
+		size_t k = 0;
+		for (i = 0; i < n; i++) {
+			if (strcmp(v[i].name, remove) == 0)
+				store_image_free(&v[i]);
+			else
+				v[k++] = v[i];
+		}
+		n = k;
 	} else {
 		if (i == n) {
 			v = xrealloc(v, (n + 1) * sizeof(*v));
@@ -209,17 +222,60 @@ static bool image_matches_digest(const struct store_image *img, const char *what
 	       (img->config && strcmp(img->config, what) == 0);
 }
 
+static bool image_platform_is(const struct store_image *img, const struct oci_platform *want)
+{
+	struct oci_platform have;
+	if (!img->platform || oci_platform_parse(img->platform, &have, NULL) < 0)
+		return false;
+	bool m = oci_platform_match(want, &have);
+	oci_platform_free(&have);
+	return m;
+}
+
 int store_image_find(struct store *s, const char *what, struct store_image *out, struct err *err)
+{
+	return store_image_find_platform(s, what, NULL, out, err);
+}
+
+int store_image_find_platform(struct store *s, const char *what, const struct oci_platform *want,
+			      struct store_image *out, struct err *err)
 {
 	struct store_image *v;
 	size_t n;
 	int r = index_read(s, &v, &n, err);
 	if (r < 0)
 		return r;
-	ssize_t hit = -1;
-	for (size_t i = 0; i < n && hit < 0; i++)
-		if (strcmp(v[i].name, what) == 0 || image_matches_digest(&v[i], what))
+	struct oci_platform host = { 0 };
+	if (!want) {
+		oci_platform_host(&host);
+	}
+	ssize_t hit = -1, other = -1;
+	_cleanup_free_ char *others = NULL;
+	for (size_t i = 0; i < n && hit < 0; i++) {
+		if (strcmp(v[i].name, what) != 0 && !image_matches_digest(&v[i], what))
+			continue;
+		if (image_platform_is(&v[i], want ? want : &host)) {
 			hit = (ssize_t)i;
+			continue;
+		}
+		if (other < 0)
+			other = (ssize_t)i;
+		char *o = xasprintf("%s%s%s", others ? others : "", others ? ", " : "",
+				    v[i].platform ? v[i].platform : "unknown");
+		free(others);
+		others = o;
+	}
+	oci_platform_free(&host);
+	/* Without --platform, a name holding only other platforms' images
+	 * still runs (docker does the same, emulated). */
+	if (hit < 0 && !want)
+		hit = other;
+	if (hit < 0 && other >= 0) {
+		store_images_free(v, n);
+		_cleanup_free_ char *ws = oci_platform_string(want);
+		return err_set(err, ENOENT, "%s: no image for platform %s in the store (it has: %s)", what, ws,
+			       others);
+	}
 	size_t wl = strlen(what);
 	if (hit < 0 && wl >= 4 && wl <= 64 && str_is_hex(what, wl)) {
 		for (size_t i = 0; i < n; i++) {

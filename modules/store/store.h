@@ -94,17 +94,23 @@ struct store_image {
 void store_image_free(struct store_image *img);
 void store_images_free(struct store_image *v, size_t n);
 int store_image_list(struct store *s, struct store_image **out, size_t *n, struct err *err);
-/* Add or replace the entry with img->name (atomic replace of the index). */
+/* Add or replace the entry with img->name and img->platform (atomic
+ * replace of the index). */
 int store_image_set(struct store *s, const struct store_image *img, struct err *err);
 /* Name an image whose blobs are in the store: digest is a manifest or an
  * index (then the manifest for want, default the host, is recorded). */
 int store_image_register(struct store *s, const char *name, const char *digest, const struct oci_platform *want,
 			 const char *source, struct err *err);
-/* Remove by exact name: -ENOENT when absent. */
+/* Remove by exact name, every platform: -ENOENT when absent. */
 int store_image_remove(struct store *s, const char *name, struct err *err);
 /* Find by exact name, by a digest any field holds, or by an image id prefix
  * (>= 4 hex digits of the config digest). -ENOENT, or -EINVAL if ambiguous. */
 int store_image_find(struct store *s, const char *what, struct store_image *out, struct err *err);
+/* The same, among the entries of one name or digest, the one for want:
+ * -ENOENT naming the platforms stored when none fits. want NULL: the
+ * host's platform if stored, else any. */
+int store_image_find_platform(struct store *s, const char *what, const struct oci_platform *want,
+			      struct store_image *out, struct err *err);
 
 /* ---- adding: blobs of a pull or load that no image names yet ----------- */
 /* A pull or load holds the store's "lock.add" shared from its first blob to

@@ -30,6 +30,7 @@ static const struct {
 	{ "vmw_vsock_virtio_transport", false },
 	{ "9pnet_virtio", false },
 	{ "9p", false },
+	{ "binfmt_misc", false },	/* foreign-architecture images (docs/platforms.md) */
 };
 
 #define VM_MODDEP_MAX (8u << 20)
