@@ -545,6 +545,7 @@ int oci_run(struct oci_ctx *o, int argc, char **argv)
 	if (oci_do_start(o, id) < 0) {
 		kill(child, SIGKILL);
 		waitpid(child, NULL, 0);
+		ctr_remove(o->root, id, true, NULL);
 		return 1;
 	}
 	if (detach)
