@@ -187,7 +187,7 @@ static void bench_table_startup(const struct bench_report *r, struct buf *b)
 
 static void bench_table_density(const struct bench_report *r, struct buf *b)
 {
-	buf_printf(b, "\n  %7s %12s %12s %16s  %s\n", "running", "started ms", "PSS MiB", "MemAvailable MiB", "");
+	buf_printf(b, "\n  %7s %12s %12s %16s\n", "running", "started ms", "PSS MiB", "MemAvailable MiB");
 	for (size_t i = 0; i < r->nrun; i++) {
 		const struct bench_run *x = &r->run[i];
 
@@ -195,7 +195,9 @@ static void bench_table_density(const struct bench_report *r, struct buf *b)
 		bench_cell(b, x->at[BENCH_P_END], 12);
 		bench_cell(b, x->pss_kib / 1024, 12);
 		bench_cell(b, x->mem_avail_kib / 1024, 16);
-		buf_printf(b, "  %s\n", x->ok ? "" : x->error);
+		if (!x->ok)
+			buf_printf(b, "  %s", x->error);
+		buf_putc(b, '\n');
 	}
 	buf_printf(b, "stopped: %s\n", r->stop_reason ? r->stop_reason : "-");
 }
@@ -205,8 +207,12 @@ void bench_report_table(const struct bench_report *r, struct buf *b)
 	buf_printf(b, "ucrt bench %s: %s", r->mode == BENCH_STARTUP ? "startup" : "density", r->image);
 	for (char *const *a = r->cmd; a && *a; a++)
 		buf_printf(b, " %s", *a);
-	buf_printf(b, "\n%u runs per variant (%u warm-up), %u at a time, accel %s, kernel %s, %.1f s%s\n",
-		   r->runs, r->warmup, r->parallel, r->accel ? r->accel : "?",
+	if (r->mode == BENCH_STARTUP)
+		buf_printf(b, "\n%u runs per variant (%u warm-up), %u at a time", r->runs, r->warmup,
+			   r->parallel);
+	else
+		buf_printf(b, "\nup to %u containers, one at a time", r->density_max);
+	buf_printf(b, ", accel %s, kernel %s, %.1f s%s\n", r->accel ? r->accel : "?",
 		   r->kernel ? r->kernel : "?", r->wall_s, r->interrupted ? ", INTERRUPTED: partial" : "");
 	if (r->mode == BENCH_STARTUP)
 		bench_table_startup(r, b);

@@ -241,7 +241,7 @@ static void bench_svg_density(const struct bench_report *r, struct buf *b, struc
 				   "ms until `ucrt run -d` returned", false);
 		else
 			bench_axes(b, p, "host memory per VM", "containers already running",
-				   "peak PSS of its QEMU, MiB", false);
+				   "PSS of its QEMU once started, MiB", false);
 		buf_printf(b, "<polyline fill=\"none\" stroke-width=\"2\" stroke=\"%s\" points=\"", BENCH_COLOR(k));
 		for (size_t i = 0; i < r->nrun; i++) {
 			double y = field[k] == BENCH_F_PSS ? r->run[i].pss_kib / 1024 : r->run[i].at[field[k]];
@@ -284,8 +284,12 @@ void bench_report_svg(const struct bench_report *r, struct buf *b)
 	} else {
 		bench_svg_density(r, b, &left, &right);
 	}
-	snprintf(title, sizeof(title), "accel %s, %u runs per variant, %u at a time%s",
-		 r->accel ? r->accel : "?", r->runs, r->parallel, r->interrupted ? ", interrupted" : "");
+	if (r->mode == BENCH_STARTUP)
+		snprintf(title, sizeof(title), "accel %s, %u runs per variant, %u at a time%s",
+			 r->accel ? r->accel : "?", r->runs, r->parallel, r->interrupted ? ", interrupted" : "");
+	else
+		snprintf(title, sizeof(title), "accel %s, up to %u containers, stopped: %s",
+			 r->accel ? r->accel : "?", r->density_max, r->stop_reason ? r->stop_reason : "-");
 	bench_svg_text(b, BENCH_SVG_W / 2.0, BENCH_SVG_H - 8, "middle", 11, title);
 	buf_puts(b, "</svg>\n");
 }
