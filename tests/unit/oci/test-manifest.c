@@ -153,6 +153,33 @@ static void indexes(void)
 	     "a manifest is no index: %s", e.msg);
 }
 
+/* What the store uses to tell one name's platforms apart. */
+static void platform_match(void)
+{
+	static const struct { const char *want, *have; bool match; } cases[] = {
+		{ "linux/arm64", "linux/arm64/v8", true },
+		{ "linux/arm64/v8", "linux/arm64", true },
+		{ "linux/aarch64", "linux/arm64", true },
+		{ "linux/amd64", "linux/arm64", false },
+		{ "linux/arm", "linux/arm/v6", true },
+		{ "linux/arm/v7", "linux/arm/v6", false },
+		{ "linux/arm/v7", "linux/arm", false },
+		{ "windows/amd64", "linux/amd64", false },
+	};
+	struct err e = { 0 };
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct oci_platform w, h;
+		oci_platform_parse(cases[i].want, &w, &e);
+		oci_platform_parse(cases[i].have, &h, &e);
+		t_ok(oci_platform_match(&w, &h) == cases[i].match, "%s %s %s", cases[i].want,
+		     cases[i].match ? "matches" : "does not match", cases[i].have);
+		oci_platform_free(&w);
+		oci_platform_free(&h);
+	}
+	struct oci_platform empty = { 0 }, amd = { "linux", "amd64", NULL };
+	t_is(oci_platform_match(&empty, &amd), false, "an empty platform matches nothing");
+}
+
 static void configs(void)
 {
 	struct oci_image_config c;
@@ -198,6 +225,7 @@ int main(void)
 	doc_kinds();
 	manifests();
 	indexes();
+	platform_match();
 	configs();
 	return t_done();
 }

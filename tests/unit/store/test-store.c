@@ -2,11 +2,13 @@
 #include "tests/lib/tap.h"
 
 #include <errno.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "err.h"
 #include "sha256.h"
+#include "oci/oci.h"
 #include "store/store.h"
 #include "util.h"
 
@@ -53,6 +55,44 @@ int main(void)
 	store_image_free(&f);
 	t_is(store_image_remove(s, "docker.io/library/x:1", &e), 0, "remove");
 	t_is(store_image_remove(s, "docker.io/library/x:1", &e), -ENOENT, "remove again: ENOENT");
+
+	/* One name, two platforms: two entries, picked by platform. */
+	char d2[OCI_DIGEST_LEN + 1], c2[OCI_DIGEST_LEN + 1];
+	t_ok(store_blob_put(s, "arm", 3, NULL, d2, &e) >= 0 && store_blob_put(s, "armc", 4, NULL, c2, &e) >= 0,
+	     "blobs of a second platform");
+	struct store_image amd = { .name = "r/x:1", .digest = d, .manifest = d, .config = want,
+				   .platform = "linux/amd64" };
+	struct store_image arm = { .name = "r/x:1", .digest = d2, .manifest = d2, .config = c2,
+				   .platform = "linux/arm64/v8" };
+	t_is(store_image_set(s, &amd, &e), 0, "name the amd64 image");
+	t_is(store_image_set(s, &arm, &e), 0, "the arm64 image under the same name");
+	struct store_image *v;
+	size_t nv;
+	t_is(store_image_list(s, &v, &nv, &e), 0, "list");
+	t_is(nv, 2, "both platforms are kept");
+	store_images_free(v, nv);
+	struct oci_platform parm = { "linux", "arm64", NULL }, pamd = { "linux", "amd64", NULL },
+			    ps390 = { "linux", "s390x", NULL };
+	t_is(store_image_find_platform(s, "r/x:1", &parm, &f, &e), 0, "find linux/arm64");
+	t_streq(f.config, c2, "... the arm64 one (v8 implied)");
+	store_image_free(&f);
+	t_is(store_image_find_platform(s, "r/x:1", &pamd, &f, &e), 0, "find linux/amd64");
+	t_streq(f.config, want, "... the amd64 one");
+	store_image_free(&f);
+	t_ok(store_image_find_platform(s, "r/x:1", &ps390, &f, &e) == -ENOENT &&
+	     strstr(e.msg, "linux/s390x") && strstr(e.msg, "linux/amd64") && strstr(e.msg, "linux/arm64/v8"),
+	     "a platform not stored: ENOENT naming those that are: %s", e.msg);
+	t_is(store_image_set(s, &arm, &e), 0, "the arm64 image again");
+	t_is(store_image_list(s, &v, &nv, &e), 0, "list");
+	t_is(nv, 2, "replaced, not added");
+	store_images_free(v, nv);
+	t_is(store_image_remove(s, "r/x:1", &e), 0, "remove the name");
+	t_is(store_image_find(s, "r/x:1", &f, &e), -ENOENT, "every platform went with it");
+	/* Without a platform, another one's image is still found (emulated). */
+	t_is(store_image_set(s, &arm, &e), 0, "only arm64 stored");
+	t_is(store_image_find(s, "r/x:1", &f, &e), 0, "found without --platform");
+	t_streq(f.platform, "linux/arm64/v8", "... the arm64 one");
+	store_image_free(&f);
 	store_close(s);
 	char cmd[128];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
