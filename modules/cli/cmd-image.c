@@ -19,7 +19,13 @@
 
 int cli_find_image(struct store *s, const char *what, struct store_image *out, struct err *err)
 {
-	int r = store_image_find(s, what, out, err);
+	return cli_find_image_platform(s, what, NULL, out, err);
+}
+
+int cli_find_image_platform(struct store *s, const char *what, const struct oci_platform *want,
+			    struct store_image *out, struct err *err)
+{
+	int r = store_image_find_platform(s, what, want, out, err);
 	if (r != -ENOENT)
 		return r;
 	struct oci_ref ref;
@@ -27,8 +33,12 @@ int cli_find_image(struct store *s, const char *what, struct store_image *out, s
 		return r;
 	_cleanup_free_ char *full = oci_ref_string(&ref);
 	oci_ref_free(&ref);
-	r = store_image_find(s, full, out, NULL);
-	if (r == -ENOENT)
+	struct err e2 = { 0 };
+	r = store_image_find_platform(s, full, want, out, &e2);
+	/* A name stored only for other platforms says which. */
+	if (r == -ENOENT && want && strstr(err_msg(&e2), "platform"))
+		err_set(err, ENOENT, "%s", err_msg(&e2));
+	else if (r == -ENOENT)
 		err_set(err, ENOENT, "no such image: %s", what);
 	return r;
 }
@@ -89,7 +99,7 @@ int cmd_image_ls(struct cli_ctx *ctx, int argc, char **argv)
 	if (json)
 		jw_arr_begin(&w);
 	else if (!quiet)
-		printf("%-50s %-14s %-12s %-12s %s\n", "NAME", "IMAGE ID", "PLATFORM", "SIZE", "CREATED");
+		printf("%-50s %-14s %-16s %-12s %s\n", "NAME", "IMAGE ID", "PLATFORM", "SIZE", "CREATED");
 	for (size_t i = 0; i < n; i++) {
 		/* -q prints ids only: no manifest walk and blob stats. */
 		uint64_t size = json || !quiet ? image_size(s, &v[i]) : 0;
@@ -111,8 +121,10 @@ int cmd_image_ls(struct cli_ctx *ctx, int argc, char **argv)
 			struct tm tm;
 			if (t && localtime_r(&t, &tm))
 				strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm);
-			printf("%-50s %-14.12s %-12s %-12.1fMB %s\n", v[i].name, v[i].config ? v[i].config + 7 : "",
-			       v[i].platform ? v[i].platform : "", (double)size / 1e6, when);
+			char sz[32];
+			snprintf(sz, sizeof(sz), "%.1f MB", (double)size / 1e6);
+			printf("%-50s %-14.12s %-16s %-12s %s\n", v[i].name, v[i].config ? v[i].config + 7 : "",
+			       v[i].platform ? v[i].platform : "", sz, when);
 		}
 	}
 	if (json) {
@@ -147,13 +159,42 @@ static void inspect_one(struct json_writer *w, struct store *s, const struct sto
 
 int cmd_image_inspect(struct cli_ctx *ctx, int argc, char **argv)
 {
+	static const struct option opts[] = { { "platform", required_argument, NULL, 'p' },
+					      { "help", no_argument, NULL, 'h' }, { 0 } };
+	static const char usage[] = "usage: ucrt image inspect [--platform OS/ARCH[/VARIANT]] IMAGE...";
+	struct oci_platform plat = { 0 };
+	struct err pe = { 0 };
+	int c;
+	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+		if (c == 'h') {
+			printf("%s\nShow images' manifest and config as JSON; one name may hold an\n"
+			       "image per platform (default: this host's).\n", usage);
+			oci_platform_free(&plat);
+			return 0;
+		}
+		if (c != 'p') {
+			cli_error("%s", usage);
+			oci_platform_free(&plat);
+			return EXIT_RUNTIME;
+		}
+		oci_platform_free(&plat);
+		if (oci_platform_parse(optarg, &plat, &pe) < 0) {
+			cli_error("--platform: %s", err_msg(&pe));
+			return EXIT_RUNTIME;
+		}
+	}
+	argc -= optind - 1;
+	argv += optind - 1;
 	if (argc < 2) {
-		cli_error("usage: ucrt image inspect IMAGE...");
+		cli_error("%s", usage);
+		oci_platform_free(&plat);
 		return EXIT_RUNTIME;
 	}
 	_cleanup_store_ struct store *s = NULL;
-	if (open_store(ctx, &s) < 0)
+	if (open_store(ctx, &s) < 0) {
+		oci_platform_free(&plat);
 		return EXIT_RUNTIME;
+	}
 	_cleanup_buf_ struct buf b = BUF_INIT;
 	struct json_writer w;
 	jw_init(&w, &b, true);
@@ -162,7 +203,7 @@ int cmd_image_inspect(struct cli_ctx *ctx, int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		struct store_image img = { 0 };
 		struct err e = { 0 };
-		if (cli_find_image(s, argv[i], &img, &e) < 0) {
+		if (cli_find_image_platform(s, argv[i], plat.os ? &plat : NULL, &img, &e) < 0) {
 			cli_error("%s", err_msg(&e));
 			ret = EXIT_RUNTIME;
 			continue;
@@ -172,6 +213,7 @@ int cmd_image_inspect(struct cli_ctx *ctx, int argc, char **argv)
 	}
 	jw_arr_end(&w);
 	printf("%s\n", b.data);
+	oci_platform_free(&plat);
 	return ret;
 }
 

@@ -3,6 +3,7 @@
  * command; the functions live in cmd-*.c. No include guard: expanded with
  * different CMD definitions. */
 CMD(NULL, "version", cmd_version, "print version information")
+CMD(NULL, "info", cmd_info, "platforms this host runs images of: native or emulated")
 CMD("rootfs", "build", cmd_rootfs_build, "build an ext4 image from layer tarballs")
 CMD(NULL, "run", cmd_run, "run a command in a new container (microVM)")
 CMD(NULL, "ps", cmd_ps, "list containers")
