@@ -676,6 +676,19 @@ static int bench_parse(struct bench *B, struct bench_args *a, int argc, char **a
 		return -EINVAL;
 	}
 	B->image = argv[optind++];
+	/* `bench density IMAGE --max N` reads as the issue writes it. */
+	if (B->mode == BENCH_DENSITY && optind < argc && str_startswith(argv[optind], "--max")) {
+		const char *m = argv[optind][5] == '=' ? argv[optind] + 6 : NULL;
+
+		if (!m && argv[optind][5] == 0 && optind + 1 < argc)
+			m = argv[++optind];
+		if (!m || bench_uint("--max", m, 1, 4096, &B->max) < 0) {
+			if (!m)
+				cli_error("--max needs a number");
+			return -EINVAL;
+		}
+		optind++;
+	}
 	for (; optind < argc; optind++)
 		strv_push(&B->cmd, argv[optind]);
 	if (!B->cmd) {

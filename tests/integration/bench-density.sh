@@ -42,8 +42,9 @@ rsvg-convert -f png -o "$tmp/d.png" "$tmp/d.svg" 2>"$tmp/err"
 size=$(python3 -c 'import struct,sys; b=open(sys.argv[1],"rb").read(24); print("%dx%d" % struct.unpack(">II", b[16:24]) if b[:8] == b"\x89PNG\r\n\x1a\n" else "not a PNG")' "$tmp/d.png" 2>&1)
 is "SVG renders to a 960x600 PNG" "$size" "960x600"
 is "the containers were removed" "$(U ps -a -q 2>&1)" ""
-# On a terminal (script(1) gives it one): the progress line, then the table.
-script -qec "$UCRT_BIN --root $tmp/root bench density --max 1 $IMG" /dev/null >"$tmp/table" 2>"$tmp/err"
+# On a terminal (script(1) gives it one): the progress line, then the
+# table; --max may follow IMAGE.
+script -qec "$UCRT_BIN --root $tmp/root bench density $IMG --max 1" /dev/null >"$tmp/table" 2>"$tmp/err"
 grep -q "running .*started ms .*PSS MiB" "$tmp/table" && grep -q "stopped: max" "$tmp/table" &&
 	ok "table output" || { nok "table output"; sed 's/^/# /' "$tmp/table"; }
 grep -aq "bench density: [01]/1 runs done, 0 failed" "$tmp/table" && ok "a progress line on a terminal" ||
