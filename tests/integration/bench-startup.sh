@@ -16,7 +16,7 @@ done
 python3 -c 'import jsonschema' 2>/dev/null || { echo "1..0 # SKIP python3-jsonschema not installed"; exit 0; }
 trap 't_reg_stop; rm -rf "$tmp"' EXIT
 t_run_setup "$tmp" >"$tmp/setup.log" 2>&1 || { echo "1..0 # SKIP registry setup failed"; exit 0; }
-echo 1..24
+echo 1..25
 
 U image pull -q "$IMG" >/dev/null 2>"$tmp/err"; is "image pulled before measuring" "$?" 0
 
@@ -87,6 +87,14 @@ assert len(pm) == 1 and pm[0]["warmup"] and not pm[0]["ok"], pm
 assert [r["ok"] for r in d["runs"] if r["variant"] == "ucrt"] == [True, True]' "$tmp/pm.json" >"$tmp/py" 2>&1
 [ $? = 0 ] && [ $st = 0 ] && ok "a podman that fails is noted with its error and not measured further" ||
 	{ nok "podman that fails ($st)"; sed 's/^/# /' "$tmp/py" | tail -3; }
+
+U bench startup --runs 1 --warmup 1 --format csv "$IMG" true >"$tmp/out.csv" 2>"$tmp/err"
+python3 -c '
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+assert [(r["seq"], r["warmup"], r["ok"]) for r in rows] == [("0", "1", "1"), ("1", "0", "1")], rows
+assert all(float(r["end_ms"]) >= float(r["process_started_ms"]) > 0 for r in rows), rows' "$tmp/out.csv" >"$tmp/py" 2>&1
+[ $? = 0 ] && ok "--format csv: a line per run, warm-up marked" || { nok "csv"; sed 's/^/# /' "$tmp/py" | tail -3; }
 
 out=$(U bench startup --help 2>&1); st=$?
 [ $st = 0 ] && grep -q "^Usage: ucrt bench startup" <<<"$out" && [ "$(t_qemu_count "$tmp/root")" = 0 ] &&
