@@ -260,16 +260,19 @@ int ctr_image_get(struct loop *l, const char *root, const char *ref,
 	r = store_lock(s, false, true, err);
 	if (r < 0)
 		goto fail;
+	bool pull_failed = false;
 	r = ctr_image_lookup(s, ref, o->platform, &si, &norm, err);
 	if (r == -ENOENT && o->pull_missing && norm) {
 		err_clear(err);
 		r = ctr_image_pull(l, s, norm, o, err);
+		pull_failed = r < 0;
 		if (r == 0)
 			r = ctr_image_lookup(s, ref, o->platform, &si, &norm, err);
 		out->pulled = r == 0;
 	}
 	if (r < 0) {
-		if (r == -ENOENT)
+		/* A pull's own error (a platform the index lacks) says more. */
+		if (r == -ENOENT && !pull_failed)
 			err_set(err, ENOENT, "image %s not found", ref);
 		goto fail;
 	}
