@@ -14,4 +14,10 @@ char *ctr_bundle_root_cmdline(const struct ctr_config *cfg);
  * ctr_bundle_root_cmdline) must live as long as vc. */
 void ctr_bundle_root_share(const struct ctr_config *cfg, struct vm_config *vc, const char *cmdline);
 
+/* The namespace's tap and MAC for QEMU; its addresses for guest-init. */
+struct agent_config;
+struct ctr_bundle_net;
+void ctr_bundle_net_vm(const struct ctr_bundle_net *n, struct vm_config *vc);
+void ctr_bundle_net_agent(const struct ctr_bundle_net *n, struct agent_config *ac);
+
 #endif

@@ -513,6 +513,12 @@ static void shim_boot(struct shim *s)
 		err_setx(&s->e, r, "creating %s", cache);
 	if (r == 0 && (r = vm_host_probe(&s->host, &ho, &s->e)) == 0)
 		s->have_host = true;
+	if (r == 0 && s->b->netns)
+		r = ctr_bundle_net_open(s->b->netns, &s->b->cfg.bundle_net, &s->e);
+	/* guest-init gets its network in the CONFIG request, which launch.c
+	 * sends when there is a hostname to set. */
+	if (r == 0 && s->b->cfg.bundle_net && !s->b->cfg.hostname)
+		s->b->cfg.hostname = xstrndup(s->b->cfg.id, CTR_SHORT_ID);
 	if (r == 0)
 		r = ctr_start(s->l, &lo, &ev, &shim_main_ops, s, &s->c, &s->e);
 	if (r < 0) {
@@ -660,6 +666,7 @@ int ctr_bundle_run(const struct ctr_bundle_run *o, struct ctr_bundle *b)
 	}
 	if (s->c)
 		ctr_free(s->c);
+	ctr_bundle_net_close(TAKE_PTR(b->cfg.bundle_net));
 	if (s->l) {
 		while (loop_pending(s->l) && loop_run_once(s->l, false) > 0)
 			;

@@ -445,4 +445,5 @@ void ctr_bundle_root_share(const struct ctr_config *cfg, struct vm_config *vc, c
 	};
 	vc->nshares++;
 	vc->cmdline = cmdline;
+	ctr_bundle_net_vm(cfg->bundle_net, vc);
 }

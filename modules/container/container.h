@@ -231,6 +231,8 @@ struct ctr_config {
 	/* An OCI bundle's root filesystem (bundle.c): this host directory,
 	 * shared over 9p, is the guest's root instead of disk/overlay. */
 	char *root_dir;
+	/* Its network namespace joined to the VM (bundle-net.c), or NULL. */
+	struct ctr_bundle_net *bundle_net;
 };
 
 /* state.json: who owns the VM, and how it ended. */
@@ -445,6 +447,15 @@ struct ctr_bundle_run {
 	void *ud;
 };
 int ctr_bundle_run(const struct ctr_bundle_run *o, struct ctr_bundle *b);
+/* Kata's tcfilter model (bundle-net.c): enter the network namespace at
+ * netns (this whole process, so QEMU inherits it), make a tap there and
+ * join it to the namespace's interface with tc redirect both ways; the
+ * guest takes that interface's MAC, IPv4 addresses, default route and
+ * MTU. Set cfg.bundle_net to the result before ctr_start; NULL (and 0)
+ * when the namespace has only loopback (podman --network none). */
+struct ctr_bundle_net;
+int ctr_bundle_net_open(const char *netns, struct ctr_bundle_net **out, struct err *err);
+void ctr_bundle_net_close(struct ctr_bundle_net *n);
 /* Signal by number ("9"), name ("KILL", "SIGKILL", case-insensitive) or
  * real-time ("RTMIN+3"); -EINVAL otherwise. */
 int ctr_signal_parse(const char *s);

@@ -394,6 +394,7 @@ struct ctr_mounts_live {
 	struct agent_mount am[PROTO_MAX_MOUNTS];
 	char *strs[2 * PROTO_MAX_MOUNTS + 1];	/* + a bundle root's command line */
 	size_t n, nstrs;
+	const struct ctr_bundle_net *bnet;	/* an OCI bundle's network namespace */
 };
 
 static const char *ctr_live_str(struct ctr_mounts_live *lv, char *s)
@@ -422,8 +423,10 @@ int ctr_mounts_attach(const struct ctr_config *cfg, struct vm_config *vc, struct
 		return err_set(err, E2BIG, "%zu mounts: at most %u", cfg->nmounts, PROTO_MAX_MOUNTS);
 	lv = xcalloc(1, sizeof(*lv));
 	lv->fds = xcalloc(cfg->nmounts + 1, sizeof(*lv->fds));
-	if (cfg->root_dir)
+	if (cfg->root_dir) {
 		ctr_bundle_root_share(cfg, vc, ctr_live_str(lv, ctr_bundle_root_cmdline(cfg)));
+		lv->bnet = cfg->bundle_net;
+	}
 	for (size_t i = 0; r == 0 && i < cfg->nmounts; i++) {
 		const struct ctr_mount *m = &cfg->mounts[i];
 		struct agent_mount *a = &lv->am[lv->n++];
@@ -500,6 +503,7 @@ void ctr_mounts_agent(const struct ctr_mounts_live *lv, struct agent_config *ac)
 		return;
 	ac->mounts = lv->am;
 	ac->nmounts = lv->n;
+	ctr_bundle_net_agent(lv->bnet, ac);
 }
 
 void ctr_mounts_detach(struct ctr_mounts_live *lv)
