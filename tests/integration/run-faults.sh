@@ -63,17 +63,19 @@ else
 fi
 U rm -f fds >/dev/null 2>&1
 
-# 2. A halted guest ends `run --rm` with 125 (the guest timeout made short);
-#    the console log went with the container, so its tail is quoted.
+# 2. A halted guest ends `run --rm` with 125 (the guest timeout made short;
+#    a kernel without a way to power off halts on poweroff -f too); the
+#    console log went with the container, so its tail is quoted.
 for how in halt poweroff; do
 	UCRT_GUEST_TIMEOUT=3 timeout -s KILL 240 "$UCRT_BIN" --root "$tmp/root" run --rm "$IMG" \
 		sh -c "busybox $how -f" >/dev/null 2>"$tmp/err"
 	is "run --rm of a guest that runs '$how -f': 125" "$?" 125
-	grep -q "stopped answering" "$tmp/err" && ok "the error names the unresponsive guest ($how)" ||
-		nok "the error names the unresponsive guest ($how)"
+	# A kernel that can power off ends QEMU: that is said too.
+	grep -q "stopped answering\|VM ended before the process did" "$tmp/err" &&
+		ok "the error says the guest stopped ($how)" || nok "the error says the guest stopped ($how)"
 	if grep -q "containers/" "$tmp/err"; then
 		nok "the error names no removed console log ($how)"
-	elif grep -q "System halted\|console was empty\|Power down" "$tmp/err"; then
+	elif grep -q "console: .*reboot\|console was empty" "$tmp/err"; then
 		ok "the error quotes the console instead ($how)"
 	else
 		nok "the error quotes the console instead ($how)"
