@@ -1,5 +1,6 @@
 /* Reference and platform parsers on arbitrary strings; whatever parses
- * must print back to a string that parses to the same reference. */
+ * must print back to a string that parses to the same reference (the same
+ * platform, by oci_platform_match). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,7 +43,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	oci_digest_valid(s);
 	struct oci_platform p;
 	if (oci_platform_parse(s, &p, &e) == 0) {
-		free(oci_platform_string(&p));
+		/* What the store writes back must select the same platform. */
+		_cleanup_free_ char *ps = oci_platform_string(&p);
+		struct oci_platform q;
+		if (oci_platform_parse(ps, &q, &e) < 0 || !oci_platform_match(&p, &q) || !oci_platform_match(&q, &p))
+			abort();
+		oci_platform_free(&q);
 		oci_platform_free(&p);
 	}
 	free(s);
