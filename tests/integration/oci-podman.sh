@@ -26,6 +26,7 @@ cleanup() {
 	P rm -a -f -t 0 >/dev/null 2>&1
 	P system reset -f >/dev/null 2>&1
 	[ -n "${TMUX_SOCK:-}" ] && tmux -S "$TMUX_SOCK" kill-server 2>/dev/null
+	[ -n "${HTTP_PID:-}" ] && kill "$HTTP_PID" 2>/dev/null
 	t_reg_stop
 	findmnt -rn -o TARGET | grep "^$tmp" | sort -r | xargs -r umount -l 2>/dev/null
 	rm -rf "$tmp"
@@ -100,6 +101,41 @@ P stop -t 1 stubborn >/dev/null 2>"$tmp/err"; is "stop of a process ignoring SIG
 is "... ends with SIGKILL (137)" "$(P inspect stubborn --format '{{.State.ExitCode}}' 2>"$tmp/err")" 137
 P rm -f stubborn >/dev/null 2>&1
 is "no QEMU left behind by stop/rm" "$(t_qemu_count "$tmp")" 0
+
+# podman's bridge network (netavark or CNI, a test-local network: ucrt's
+# own bridge takes podman's default 10.88.0.0/16), joined to the VM by tc
+# redirect: the guest reaches a host service on the bridge's address, and
+# the host reaches a server in the guest at the container's address.
+NETSUB=10.213.$((RANDOM % 200 + 20))
+P network create --subnet "$NETSUB.0/24" ucrt-test-net >/dev/null 2>"$tmp/err"; is "podman network create" "$?" 0
+mkdir -p "$tmp/www"; echo served-by-host >"$tmp/www/index.html"
+python3 -m http.server 0 --bind 0.0.0.0 --directory "$tmp/www" >"$tmp/http.log" 2>&1 &
+HTTP_PID=$!
+out=$(P run --rm --network ucrt-test-net "$IMG" sh -c \
+	"busybox ip -4 addr show eth0 | busybox grep -q '$NETSUB\.' && echo addressed; busybox ip route | busybox grep -q 'default via $NETSUB.1' && echo routed" 2>"$tmp/err")
+is "the guest's eth0 has podman's address and default route" "$out" "addressed
+routed"
+HTTP_PORT=
+for _ in $(seq 50); do
+	HTTP_PORT=$(ss -ltnp 2>/dev/null | awk -v p="pid=$HTTP_PID," '$0 ~ p { n = split($4, a, ":"); print a[n]; exit }')
+	[ -n "$HTTP_PORT" ] && break; sleep 0.1
+done
+[ -n "$HTTP_PORT" ] || HTTP_PORT=0
+out=$(P run --rm --network ucrt-test-net "$IMG" sh -c \
+	"printf 'GET /index.html HTTP/1.0\r\n\r\n' | busybox nc -w 10 $NETSUB.1 $HTTP_PORT | busybox tail -1" 2>"$tmp/err")
+is "the guest reaches a host service over podman's bridge (tc redirect)" "$out" "served-by-host"
+kill $HTTP_PID 2>/dev/null; wait $HTTP_PID 2>/dev/null
+P run -d --name srv --network ucrt-test-net "$IMG" sh -c \
+	'mkdir -p /tmp/www; echo served-by-guest >/tmp/www/index.html; busybox httpd -f -p 8080 -h /tmp/www' >/dev/null 2>"$tmp/err"
+SRV_IP=$(P inspect srv --format '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' 2>/dev/null)
+out=
+for _ in $(seq 100); do
+	out=$(curl -s -m 2 "http://$SRV_IP:8080/index.html" 2>/dev/null) && [ -n "$out" ] && break
+	sleep 0.3
+done
+is "the host reaches a server in the guest at the container's address ($SRV_IP)" "$out" "served-by-guest"
+P rm -f -t 0 srv >/dev/null 2>&1
+P network rm -f ucrt-test-net >/dev/null 2>&1
 
 # A terminal session, typed into through tmux.
 TMUX_SOCK=$tmp/tmux.sock
