@@ -5,7 +5,8 @@
 # linux/arm64` runs translated by qemu-user inside the VM (uname -m,
 # a pipeline, exit statuses, a binary exec'ed by another), the same name
 # with linux/amd64 natively; both stay apart in the store; a missing
-# platform and a missing qemu-user-static give clear errors. TAP.
+# platform and a missing qemu-user-static give clear errors; --parallel
+# instances each get the emulator; `ucrt info`. TAP.
 set -u
 . "${UCRT_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/registry.sh"
 . "$T_LIB_DIR/run.sh"
@@ -41,6 +42,8 @@ is "stdin through a translated cat" "$out" from-stdin
 out=$(U run --rm --platform linux/arm64 "$IMG" sh -c 'test -e /run/ucrt-emu && echo still-there; head -n 1 /proc/sys/fs/binfmt_misc/qemu-aarch64' 2>"$tmp/err")
 is "emulator disk unmounted before the start; handler enabled" "$out" "enabled"
 
+out=$(U run --parallel 3 --max-concurrent 2 --platform linux/arm64 "$IMG" sh -c 'echo $UCRT_TASK_INDEX $(uname -m)' 2>"$tmp/err")
+is "--parallel: every instance gets the emulator" "$(printf '%s\n' "$out" | grep -c 'aarch64$')" 3
 out=$(U run --rm --platform linux/amd64 "$IMG" uname -m 2>"$tmp/err")
 is "the same name with --platform linux/amd64 runs natively" "$out" x86_64
 out=$(U run --rm "$IMG" uname -m 2>"$tmp/err")
