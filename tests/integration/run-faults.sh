@@ -23,6 +23,17 @@ t_halted() {
 	return 1
 }
 
+# The pid of process $1's child (here: ucrt under timeout), once forked.
+t_child() {
+	local c
+	for _ in $(seq 600); do
+		c=$(pgrep -P "$1" | head -1)
+		[ -n "$c" ] && { echo "$c"; return 0; }
+		sleep 0.05
+	done
+	echo 999999999
+}
+
 # Wait (bounded) until process $1 blocks SIGTERM: its signalfd is set up.
 t_blocks_term() {
 	local m
@@ -49,9 +60,9 @@ if [ -n "$sup" ] && [ -d "/proc/$sup/fd" ]; then
 	kill -STOP "$sup"
 	timeout -s KILL 240 "$UCRT_BIN" --root "$tmp/root" exec fds echo alive >/dev/null 2>"$tmp/err" &
 	ex=$!
-	client=$(pgrep -P $ex | head -1)
-	t_blocks_term "${client:-0}"
-	kill -TERM "${client:-0}"
+	client=$(t_child $ex)
+	t_blocks_term "$client"
+	kill -TERM "$client"
 	wait $ex; st=$?
 	kill -CONT "$sup"
 	is "SIGTERM ends an exec whose supervisor is stopped: 125" "$st" 125
@@ -88,9 +99,9 @@ UCRT_GUEST_TIMEOUT=3600 timeout -s KILL 240 "$UCRT_BIN" --root "$tmp/root" run -
 	sh -c 'busybox halt -f' >/dev/null 2>"$tmp/err.sigt" &
 fg=$!
 if t_halted sigt; then
-	pid=$(pgrep -P $fg -f "run --name sigt" | head -1)
-	t_blocks_term "${pid:-0}"
-	kill -TERM "${pid:-0}" 2>/dev/null
+	pid=$(t_child $fg)
+	t_blocks_term "$pid"
+	kill -TERM "$pid" 2>/dev/null
 	wait $fg; st=$?
 	is "SIGTERM ends run on a halted guest: 125" "$st" 125
 	grep -q "guest of sigt stopped answering" "$tmp/err.sigt" && ok "naming the guest" || nok "naming the guest"
@@ -121,9 +132,9 @@ halter=$!
 if t_halted ex; then
 	timeout -s KILL 240 "$UCRT_BIN" --root "$tmp/root" exec ex echo alive >"$tmp/out" 2>"$tmp/err" &
 	ex=$!
-	client=$(pgrep -P $ex | head -1)
-	t_blocks_term "${client:-0}"
-	kill -TERM "${client:-0}"
+	client=$(t_child $ex)
+	t_blocks_term "$client"
+	kill -TERM "$client"
 	wait $ex; st=$?
 	is "SIGTERM ends exec into a halted guest: 125" "$st" 125
 	grep -q "guest of ex stopped answering" "$tmp/err" && ok "naming the unresponsive guest" ||
