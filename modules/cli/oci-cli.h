@@ -21,6 +21,9 @@ int oci_main(int argc, char **argv);
 /* An error for the user: stderr, and --log in the format asked for
  * (podman and containerd show the last JSON line's "msg"). */
 void oci_error(const struct oci_ctx *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Set in the per-container process when stderr is the --log file: errors
+ * are then written to it once, in the log's format. */
+extern bool oci_quiet_stderr;
 
 /* The commands (oci-cmds.c, oci-exec.c); argv[0] is the command name. */
 int oci_create(struct oci_ctx *o, int argc, char **argv);

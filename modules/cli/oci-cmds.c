@@ -287,9 +287,10 @@ static void oci_shim_error(const char *msg, void *ud)
 static __attribute__((noreturn)) void oci_child(const struct oci_ctx *o, struct ctr_bundle *b,
 						 int ready, int tty)
 {
-	struct ctr_bundle_run ro = { .root = o->root, .ready_fd = 3, .error = oci_shim_error,
-				     .ud = (void *)o };
+	struct ctr_bundle_run ro = { .root = o->root, .ready_fd = 3, .out_fd = STDOUT_FILENO,
+				     .err_fd = STDERR_FILENO, .error = oci_shim_error, .ud = (void *)o };
 	sigset_t none;
+	int logfd;
 
 	setsid();
 	if (tty >= 0) {
@@ -309,6 +310,17 @@ static __attribute__((noreturn)) void oci_child(const struct oci_ctx *o, struct 
 	fcntl(3, F_SETFD, FD_CLOEXEC);
 	for (int fd = 0; fd < 3; fd++)
 		fcntl(fd, F_SETFD, 0);
+	/* ucrt's own messages (warnings from the launch, --debug) go to
+	 * --log, never into the container's stderr. */
+	if (o->log && (logfd = open(o->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)) >= 0) {
+		ro.err_fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 4);
+		if (ro.err_fd >= 0)
+			dup2(logfd, STDERR_FILENO);
+		else
+			ro.err_fd = STDERR_FILENO;
+		close(logfd);
+		oci_quiet_stderr = ro.err_fd != STDERR_FILENO;
+	}
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	_exit(ctr_bundle_run(&ro, b));

@@ -179,6 +179,13 @@ int oci_exec(struct oci_ctx *o, int argc, char **argv)
 		ctr_spec_free(&s);
 		return 1;
 	}
+	/* Fail here, not in the detached relay, when nothing runs. */
+	if (!oci_id_valid(id) || (r = ctr_ctl_connect(o->root, id, &e)) < 0) {
+		oci_error(o, "exec in %s: %s", id, e.code ? err_msg(&e) : "no such container");
+		ctr_spec_free(&s);
+		return 1;
+	}
+	close(r);
 	if (s.tty && x.console_socket) {
 		if (openpty(&master, &slave, NULL, NULL, NULL) < 0 ||
 		    (r = oci_send_console(x.console_socket, master, "/dev/ptmx")) < 0) {

@@ -49,6 +49,8 @@ static void oci_time(char *out, size_t cap)
 		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long)tv.tv_usec);
 }
 
+bool oci_quiet_stderr;
+
 void oci_error(const struct oci_ctx *o, const char *fmt, ...)
 {
 	char msg[2048], ts[96];
@@ -59,7 +61,8 @@ void oci_error(const struct oci_ctx *o, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, OCI_PROG ": %s\n", msg);
+	if (!oci_quiet_stderr)
+		fprintf(stderr, OCI_PROG ": %s\n", msg);
 	if (!o || !o->log)
 		return;
 	oci_time(ts, sizeof(ts));

@@ -608,8 +608,8 @@ static int shim_setup(struct shim *s, struct err *err)
 		if (loop_signal_watch(s->l, &s->sigs[s->nsigs], sigs[i], shim_signal, s) == 0)
 			s->nsigs++;
 	}
-	ctr_sink_init(&s->out, s->l, STDOUT_FILENO);
-	ctr_sink_init(&s->err, s->l, s->b->terminal ? STDOUT_FILENO : STDERR_FILENO);
+	ctr_sink_init(&s->out, s->l, s->o->out_fd);
+	ctr_sink_init(&s->err, s->l, s->b->terminal ? s->o->out_fd : s->o->err_fd);
 	s->fifo_op.cb = shim_fifo_read;
 	if (loop_read(s->l, &s->fifo_op, s->fifo, s->fifo_buf, sizeof(s->fifo_buf), (uint64_t)-1) < 0)
 		return err_set(err, EIO, "waiting on %s", fifo);

@@ -443,6 +443,9 @@ void ctr_bundle_free(struct ctr_bundle *b);
 struct ctr_bundle_run {
 	const char *root;
 	int ready_fd;			/* -1: nobody waits */
+	/* The container's stdout and stderr (fd 2 may then be a log for
+	 * ucrt's own messages, which must not mix into the container's). */
+	int out_fd, err_fd;
 	void (*error)(const char *msg, void *ud);	/* why it ended, if it failed */
 	void *ud;
 };

@@ -80,7 +80,7 @@ valid "$tmp/features-schema.json" <"$tmp/features" 2>"$tmp/err" && ok "features 
 
 # The whole life of one container.
 bundle "$tmp/b1" '{"args": ["sh", "-c", "echo out; echo err >&2; trap \"echo got-usr1; exit 12\" USR1; while :; do sleep 0.1; done"], "env": ["PATH=/bin"], "cwd": "/"}'
-R create --bundle "$tmp/b1" --pid-file "$tmp/c1.pid" c1 >"$tmp/c1.out" 2>"$tmp/c1.err" &
+R --log "$tmp/c1.log" --debug create --bundle "$tmp/b1" --pid-file "$tmp/c1.pid" c1 >"$tmp/c1.out" 2>"$tmp/c1.err" &
 CPID=$!
 wait $CPID; is "create" "$?" 0
 R state c1 >"$tmp/state.out" 2>"$tmp/err"; is "state" "$?" 0
@@ -102,7 +102,10 @@ R kill c1 USR1 2>"$tmp/err"; is "kill with a named signal" "$?" 0
 waitstatus c1 stopped && ok "state: stopped" || nok "state: stopped"
 R state c1 | valid "$SCHEMA/state-schema.json" 2>"$tmp/err" && ok "state validates (stopped)" || nok "state validates (stopped)"
 grep -q "out" "$tmp/c1.out" && grep -q "got-usr1" "$tmp/c1.out" && ok "stdout went to create's stdout" || nok "stdout to create's stdout"
-grep -q "^err" "$tmp/c1.err" && ok "stderr went to create's stderr" || nok "stderr to create's stderr"
+is "stderr went to create's stderr, ucrt's own --debug lines did not" "$(cat "$tmp/c1.err")" "err"
+grep -q "container c1" "$tmp/c1.log" && ok "... they went to --log" || nok "ucrt's messages in --log"
+R exec c1 true 2>"$tmp/err"; [ $? -ne 0 ] && grep -q "exec in c1" "$tmp/err" && ok "exec in a stopped container fails at once" ||
+	nok "exec in a stopped container fails at once"
 R kill c1 TERM 2>"$tmp/err"; [ $? -ne 0 ] && ok "kill of a stopped container fails" || nok "kill of a stopped container fails"
 R delete c1 2>"$tmp/err"; is "delete" "$?" 0
 [ ! -e "$tmp/oci/containers/c1" ] && ok "delete removed its state" || nok "delete removed its state"
