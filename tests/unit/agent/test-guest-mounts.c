@@ -64,6 +64,12 @@ static void t_encoder(void)
 	t_is(agent_encode_config(&b, 1, &c), -EINVAL, "unknown kind refused");
 	c.mounts = &nosrc;
 	t_is(agent_encode_config(&b, 1, &c), -EINVAL, "empty source refused");
+	struct agent_mount emu = { .kind = PROTO_MOUNT_BINFMT, .src = "ucrt-disk0", .target = "/run/ucrt-emu",
+				   .readonly = true };
+	c.mounts = &emu;
+	t_ok(agent_encode_config(&b, 1, &c) == 0, "an emulator disk (PROTO_MOUNT_BINFMT) encodes");
+	emu.kind = PROTO_MOUNT_BINFMT + 1;
+	t_is(agent_encode_config(&b, 1, &c), -EINVAL, "the kind after the last refused");
 	c.mounts = &ok;
 	c.nmounts = PROTO_MAX_MOUNTS + 1;
 	t_is(agent_encode_config(&b, 1, &c), -E2BIG, "more than PROTO_MAX_MOUNTS mounts refused");
