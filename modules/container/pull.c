@@ -12,6 +12,7 @@
 #include "oci/oci.h"
 #include "registry/registry.h"
 #include "store/store.h"
+#include "util.h"
 
 struct ctr_pull_job {
 	struct reg_client *rc;
@@ -64,8 +65,12 @@ int ctr_image_pull(struct loop *l, struct store *s, const char *norm_ref,
 	r = oci_ref_parse(norm_ref, &j.ref, err);
 	if (r < 0)
 		return r;
-	if (!o->quiet)
+	if (!o->quiet && o->platform) {
+		_cleanup_free_ char *ps = oci_platform_string(o->platform);
+		fprintf(stderr, "Unable to find image '%s' (%s) locally: pulling\n", norm_ref, ps);
+	} else if (!o->quiet) {
 		fprintf(stderr, "Unable to find image '%s' locally: pulling\n", norm_ref);
+	}
 	r = reg_client_new(&j.rc, l, &ro, err);
 	if (r < 0) {
 		oci_ref_free(&j.ref);
