@@ -47,7 +47,7 @@ static int gi_binfmt_read(const char *dir, char *buf, size_t cap)
 static int gi_binfmt_lines(char *lines, char *msg, size_t msglen)
 {
 	char *save = NULL;
-	unsigned n = 0;
+	unsigned nreg = 0;
 
 	for (char *l = strtok_r(lines, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
 		if (l[0] != ':')
@@ -66,12 +66,12 @@ static int gi_binfmt_lines(char *lines, char *msg, size_t msglen)
 			snprintf(msg, msglen, "binfmt_misc: registering %s: %s", name, strerror(e));
 			return -e;
 		}
-		n++;
+		nreg++;
 		if (gi_debug)
 			gi_log("binfmt_misc: registered %.*s", (int)strcspn(l + 1, ":"), l + 1);
 	}
 	/* Without a handler every exec would fail later as ENOEXEC: say why now. */
-	if (!n) {
+	if (!nreg) {
 		snprintf(msg, msglen, "emulator disk: no binfmt_misc line in its binfmt file");
 		return -EINVAL;
 	}
