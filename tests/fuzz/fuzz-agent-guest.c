@@ -7,6 +7,7 @@
 #include "guest-init/config.c"
 #include "guest-init/net.c"
 #include "guest-init/mount-data.c"
+#include "guest-init/binfmt.c"
 
 /* main.c's logging, which the harness does not link. */
 bool gi_debug;
@@ -40,7 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (unsigned i = 0; i < c->nmounts; i++) {
 			const struct gi_mount *m = &c->mounts[i];
 			if (m->target[0] != '/' || strstr(m->target, "/../") || !m->src[0] ||
-			    m->kind < PROTO_MOUNT_9P || m->kind > PROTO_MOUNT_TMPFS)
+			    m->kind < PROTO_MOUNT_9P || m->kind > PROTO_MOUNT_BINFMT)
 				__builtin_trap();
 		}
 	}
