@@ -249,6 +249,10 @@ static __attribute__((noreturn)) void vm_child(char **argv, const int *fds, pid_
 	 * signal will never come: give up now. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
 		_exit(127);
+	/* Transparent huge pages give an idle QEMU's heap and TCG cache
+	 * 2 MiB pages it mostly does not touch (measured: RSS 112 -> 98.5 MB
+	 * without); the flag survives exec. */
+	prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0);
 	/* Own session: a terminal's Ctrl-C goes to ucrt, which decides. */
 	setsid();
 	sigemptyset(&none);

@@ -75,6 +75,11 @@ static void t_quit(struct t_ctx *x)
 	t_ok(vm_time(t.vm, VM_T_CONSOLE) != 0, "console output seen (%.0f ms)",
 	     (double)(vm_time(t.vm, VM_T_CONSOLE) - vm_time(t.vm, VM_T_START)) / 1e6);
 	t_ok(vm_running(t.vm), "vm_running while QEMU runs");
+	_cleanup_free_ char *status_path = xasprintf("/proc/%d/status", (int)vm_pid(t.vm));
+	_cleanup_free_ char *status = NULL;
+	size_t slen;
+	t_ok(read_file_at(AT_FDCWD, status_path, 1 << 16, &status, &slen) == 0 && strstr(status, "THP_enabled:\t0"),
+	     "QEMU runs without transparent huge pages");
 	vm_quit(t.vm, 5000);
 	t_wait(&t, &t.exited, 10000);
 	t_ok(t.exited && WIFEXITED(t.wstatus) && WEXITSTATUS(t.wstatus) == 0, "QMP quit ends QEMU with status 0");
