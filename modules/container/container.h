@@ -376,7 +376,7 @@ void ctr_sink_release(struct ctr_sink *s);
 /* ---- --parallel (parallel.c) --------------------------------------------*/
 
 struct ctr_parallel_opts {
-	unsigned n, max_concurrent;	/* max 0: n */
+	unsigned n, max_concurrent;	/* max 0: ctr_parallel_default_max */
 	const char *output_dir;		/* per-instance logs; NULL: prefixed lines */
 	const struct ctr_config *cfg;	/* template (spec env gets the task vars) */
 	const struct vm_host *host;
@@ -390,6 +390,17 @@ struct ctr_parallel_opts {
  * 0 when all succeeded, 1 when an instance failed, 130/143 when
  * interrupted, 125 when none could start. */
 int ctr_parallel_run(struct loop *l, const struct ctr_parallel_opts *o);
+
+/* How many VMs of mem_mib each to run at once when the user does not say:
+ * VMs started together beyond what the CPUs can boot only queue inside
+ * the hypervisor (start latencies then measure the queue), and beyond the
+ * host's available memory they swap or fail. 4 per CPU under TCG (a boot
+ * is CPU-bound), 16 per CPU with KVM, and what fits in 80 % of the
+ * available memory at the guest's size plus QEMU's own ~64 MiB; at least
+ * 1, at most n. */
+unsigned ctr_parallel_max(unsigned n, unsigned ncpu, uint64_t avail_mib, unsigned mem_mib, bool kvm);
+/* The same for this host (CPUs online, MemAvailable). */
+unsigned ctr_parallel_default_max(unsigned n, unsigned mem_mib, bool kvm);
 
 /* Percentile (0..100) of sorted values, nearest rank. */
 uint64_t ctr_percentile(const uint64_t *sorted, size_t n, unsigned pct);

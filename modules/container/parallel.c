@@ -8,7 +8,9 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "agent/proto.h"
 #include "buf.h"
@@ -18,6 +20,7 @@
 #include "loop.h"
 #include "str.h"
 #include "util.h"
+#include "vm/vm.h"
 
 struct par;
 
@@ -44,6 +47,7 @@ struct par {
 	int signo;
 	struct loop_signal sigs[2];
 	uint64_t t_begin;
+	unsigned max;			/* instances at once */
 };
 
 uint64_t ctr_percentile(const uint64_t *sorted, size_t n, unsigned pct)
@@ -200,9 +204,35 @@ static void par_launch(struct par *pr, struct par_inst *in)
 	ctr_manual_credit(in->c);
 }
 
+unsigned ctr_parallel_max(unsigned n, unsigned ncpu, uint64_t avail_mib, unsigned mem_mib, bool kvm)
+{
+	uint64_t by_cpu = (uint64_t)(ncpu ? ncpu : 1) * (kvm ? 16 : 4);
+	uint64_t per_vm = (uint64_t)(mem_mib ? mem_mib : 256) + 64;
+	uint64_t by_mem = avail_mib * 8 / 10 / per_vm;
+	uint64_t m = MIN(MIN((uint64_t)n, by_cpu), by_mem);
+
+	return m ? (unsigned)m : 1;
+}
+
+unsigned ctr_parallel_default_max(unsigned n, unsigned mem_mib, bool kvm)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	uint64_t avail_kib = 0;
+	char *text = NULL, *p;
+	size_t len;
+
+	if (read_file_at(AT_FDCWD, "/proc/meminfo", 1 << 16, &text, &len) == 0 &&
+	    (p = strstr(text, "MemAvailable:")))
+		avail_kib = strtoull(p + 13, NULL, 10);
+	free(text);
+	/* Without /proc/meminfo: assume room for all, the CPUs still bound it. */
+	return ctr_parallel_max(n, ncpu > 0 ? (unsigned)ncpu : 1, avail_kib ? avail_kib / 1024 : UINT64_MAX / 16,
+				mem_mib, kvm);
+}
+
 static void par_launch_more(struct par *pr)
 {
-	unsigned max = pr->o->max_concurrent ? pr->o->max_concurrent : pr->o->n;
+	unsigned max = pr->max;
 
 	while (!pr->signo && pr->next < pr->o->n && pr->running < max)
 		par_launch(pr, &pr->v[pr->next++]);
@@ -303,6 +333,13 @@ int ctr_parallel_run(struct loop *l, const struct ctr_parallel_opts *o)
 	if (o->output_dir && mkdir_p_at(AT_FDCWD, o->output_dir, 0755) < 0) {
 		fprintf(stderr, "ucrt: creating %s: %s\n", o->output_dir, strerror(errno));
 		return 125;
+	}
+	pr.max = o->max_concurrent;
+	if (!pr.max) {
+		pr.max = ctr_parallel_default_max(o->n, o->cfg->mem_mib, o->host && o->host->accel == VM_ACCEL_KVM);
+		if (pr.max < o->n)
+			log_info("parallel: at most %u instances at once on this host (--max-concurrent sets it)",
+				 pr.max);
 	}
 	pr.v = xcalloc(o->n, sizeof(*pr.v));
 	for (unsigned i = 0; i < o->n; i++)

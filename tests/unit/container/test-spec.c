@@ -149,11 +149,24 @@ static void t_percentiles(void)
 	t_is(ctr_percentile(v, 0, 50), 0, "no values");
 }
 
+static void t_parallel_max(void)
+{
+	t_is(ctr_parallel_max(64, 2, 24576, 256, false), 8, "2 CPUs under TCG: 8 at once");
+	t_is(ctr_parallel_max(64, 2, 24576, 256, true), 32, "with KVM: 16 per CPU");
+	t_is(ctr_parallel_max(64, 64, 2000, 256, true), 5, "memory bounds it: 80% of 2000 MiB / 320 MiB");
+	t_is(ctr_parallel_max(3, 2, 24576, 256, false), 3, "never more than n");
+	t_is(ctr_parallel_max(64, 2, 100, 4096, false), 1, "at least one");
+	t_is(ctr_parallel_max(64, 0, 24576, 0, false), 4, "unknown CPUs count as one, default memory 256M");
+	unsigned m = ctr_parallel_default_max(1000, 256, false);
+	t_ok(m >= 1 && m <= 1000, "this host's default: %u", m);
+}
+
 int main(void)
 {
 	t_argv_rules();
 	t_env_args();
 	t_users();
 	t_percentiles();
+	t_parallel_max();
 	return t_done();
 }
