@@ -513,6 +513,10 @@ static void shim_boot(struct shim *s)
 		err_setx(&s->e, r, "creating %s", cache);
 	if (r == 0 && (r = vm_host_probe(&s->host, &ho, &s->e)) == 0)
 		s->have_host = true;
+	/* Debian's cloud kernel has no 9p: the guest could not mount its root. */
+	if (r == 0 && !s->host.kernel.builtin)
+		r = err_set(&s->e, ENOTSUP, "a bundle's root directory needs ucrt's own kernel with 9p "
+			    "(make kernel, or UCRT_KERNEL); %s has none", s->host.kernel.path);
 	if (r == 0 && s->b->netns)
 		r = ctr_bundle_net_open(s->b->netns, &s->b->cfg.bundle_net, &s->e);
 	/* guest-init gets its network in the CONFIG request, which launch.c
