@@ -50,6 +50,9 @@
 
 #define BNET_TAP "ucrt0"
 #define BNET_MAX_ADDRS 8
+/* ffff:, the ingress qdisc's handle (libnl's TC_HANDLE(0xffff, 0) shifts an int
+ * into its sign bit) */
+#define BNET_INGRESS_HANDLE 0xffff0000u
 
 struct ctr_bundle_net {
 	int tap_fd;
@@ -159,7 +162,7 @@ static int bnet_redirect(struct nl_sock *nl, int from, int to)
 
 	rtnl_tc_set_ifindex(TC_CAST(q), from);
 	rtnl_tc_set_parent(TC_CAST(q), TC_H_INGRESS);
-	rtnl_tc_set_handle(TC_CAST(q), TC_HANDLE(0xffff, 0));
+	rtnl_tc_set_handle(TC_CAST(q), BNET_INGRESS_HANDLE);
 	r = rtnl_tc_set_kind(TC_CAST(q), "ingress");
 	if (r == 0)
 		r = rtnl_qdisc_add(nl, q, NLM_F_CREATE);
@@ -169,7 +172,7 @@ static int bnet_redirect(struct nl_sock *nl, int from, int to)
 	cls = rtnl_cls_alloc();
 	act = rtnl_act_alloc();
 	rtnl_tc_set_ifindex(TC_CAST(cls), from);
-	rtnl_tc_set_parent(TC_CAST(cls), TC_HANDLE(0xffff, 0));
+	rtnl_tc_set_parent(TC_CAST(cls), BNET_INGRESS_HANDLE);
 	rtnl_cls_set_protocol(cls, ETH_P_ALL);
 	rtnl_cls_set_prio(cls, 1);
 	if ((r = rtnl_tc_set_kind(TC_CAST(cls), "u32")) == 0 &&

@@ -41,6 +41,7 @@ cat >"$tmp/containers.conf" <<EOF
 [engine]
 runtime = "ucrt"
 events_logger = "file"
+conmon_env_vars = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "UCRT_KERNEL=$UCRT_KERNEL"]
 [engine.runtimes]
 ucrt = ["$OCI"]
 [network]
