@@ -60,6 +60,8 @@ is "podman uses ucrt-oci" "$(P info --format '{{.Host.OCIRuntime.Name}}' 2>"$tmp
 out=$(P run --rm --network none "$IMG" echo hello 2>"$tmp/err"); st=$?
 is "podman run --rm IMG echo hello" "$out" "hello"
 is "... exits 0" "$st" 0
+is "podman --runtime PATH-OF-ucrt-oci run --rm IMG echo hello" \
+	"$(P --runtime "$OCI" run --rm --network none "$IMG" echo hello 2>"$tmp/err")" "hello"
 P run --rm --network none "$IMG" sh -c 'exit 1' >/dev/null 2>"$tmp/err"; is "exit 1 passed through" "$?" 1
 P run --rm --network none "$IMG" sh -c 'exit 42' >/dev/null 2>"$tmp/err"; is "exit 42 passed through" "$?" 42
 P run --rm --network none "$IMG" no-such-command >/dev/null 2>"$tmp/err"; is "command not found: 127" "$?" 127
