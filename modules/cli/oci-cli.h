@@ -39,7 +39,8 @@ int oci_features(struct oci_ctx *o, int argc, char **argv);
 
 /* Shared by the commands (oci-cmds.c). */
 bool oci_id_valid(const char *id);
-/* Write path atomically with "PID\n" semantics runc uses (no newline). */
+/* The pid file: the decimal PID without a newline, as runc writes it,
+ * renamed into place so a reader never sees it half-written. */
 int oci_write_pid_file(const char *path, int pid);
 /* Send fd over the unix socket at path (runc's --console-socket). */
 int oci_send_console(const char *path, int fd, const char *name);
