@@ -15,8 +15,8 @@ mb=${BENCH_MOUNT_MB:-256}
 for t in docker-registry qemu-system-x86_64 python3; do
 	command -v $t >/dev/null || { echo "mounts bench: SKIP ($t not installed)"; exit 0; }
 done
-[ -f "$UCRT_SRC/build/kernel/vmlinux" ] || [ -n "${UCRT_KERNEL:-}" ] ||
-	{ echo "mounts bench: SKIP (shares need ucrt's kernel: make kernel)"; exit 0; }
+[ -n "${UCRT_KERNEL:-}" ] || [ ! -f "$UCRT_SRC/build/kernel/vmlinux" ] || export UCRT_KERNEL=$UCRT_SRC/build/kernel/vmlinux
+[ -n "${UCRT_KERNEL:-}" ] || { echo "mounts bench: SKIP (shares need ucrt's kernel: make kernel)"; exit 0; }
 tmp=$(mktemp -d /tmp/ucrt-bench-mounts.XXXXXX)
 trap 't_reg_stop; rm -rf "$tmp"' EXIT
 t_run_setup "$tmp" >"$tmp/setup.log" 2>&1 || { echo "mounts bench: SKIP (registry setup failed)"; exit 0; }

@@ -132,7 +132,7 @@ check "every lease released when the containers ended" test "$(leases)" = 0
 check "every tap (and its filter) gone" test "$(taps)" = 0
 
 # 16 at once from one ucrt (one host setup), then ucrt is killed.
-ip netns exec "$NETNS" "$ucrt" --root "$root" run --parallel 16 --rootfs "$disk" sleep 120 >/dev/null 2>&1 &
+ip netns exec "$NETNS" "$ucrt" --root "$root" run --parallel 16 --max-concurrent 16 --rootfs "$disk" sleep 120 >/dev/null 2>&1 &
 par=$!
 for _ in $(seq 1 120); do [ "$(leases)" -ge 16 ] && [ "$(taps)" -ge 16 ] && break; sleep 0.5; done
 check "16 containers hold 16 leases" test "$(leases)" = 16

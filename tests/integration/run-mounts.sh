@@ -19,9 +19,11 @@ cleanup() {
 trap cleanup EXIT
 t_run_setup "$tmp" >"$tmp/setup.log" 2>&1 || { echo "1..0 # SKIP registry setup failed"; exit 0; }
 # -v needs 9p in the guest kernel: ucrt's own kernel has it, Debian's cloud
-# kernel does not.
+# kernel does not. A binary outside build/ (the ASan one) would not find
+# ucrt's kernel next to itself: name it.
 kernel_9p=yes
-if [ -z "${UCRT_KERNEL:-}" ] && [ ! -f "$UCRT_SRC/build/kernel/vmlinux" ]; then kernel_9p=no; fi
+[ -n "${UCRT_KERNEL:-}" ] || [ ! -f "$UCRT_SRC/build/kernel/vmlinux" ] || export UCRT_KERNEL=$UCRT_SRC/build/kernel/vmlinux
+[ -n "${UCRT_KERNEL:-}" ] || kernel_9p=no
 U image pull -q "$IMG" >/dev/null 2>"$tmp/err" || { echo "1..0 # SKIP pull failed"; exit 0; }
 BB=/bin/busybox
 
@@ -115,7 +117,7 @@ mkdir -p "$tmp/input"
 echo "input data" >"$tmp/input/data.txt"
 tar -C "$tmp/input" -cf "$tmp/input.tar" data.txt
 U rootfs build -o "$tmp/input.ext4" "$tmp/input.tar" 2>"$tmp/err"
-out=$(U run --parallel 4 --mount "type=disk,src=$tmp/input.ext4,dst=/in" "$IMG" cat /in/data.txt 2>"$tmp/err" | sort)
+out=$(U run --parallel 4 --max-concurrent 4 --mount "type=disk,src=$tmp/input.ext4,dst=/in" "$IMG" cat /in/data.txt 2>"$tmp/err" | sort)
 is "a read-only disk is attached to 4 --parallel instances at once" "$out" "$(printf '[%s] input data\n' 0 1 2 3)"
 
 out=$(U run --rm --tmpfs /scratch:size=1m "$IMG" sh -c 'dd if=/dev/zero of=/scratch/f bs=1k count=2048 2>&1; wc -c </scratch/f' 2>"$tmp/err")
