@@ -1,8 +1,9 @@
 /* The per-container process of an OCI bundle (`ucrt-oci create`): the
  * process whose PID podman's conmon or containerd's shim waits for. It
- * keeps the stdio it was given (their pipes, or a pty slave), waits on
- * start.fifo for `ucrt-oci start`, then boots the VM and runs the
- * bundle's process in it, forwards every signal it gets to that process,
+ * keeps the stdio it was given (their pipes, or a pty slave), boots the
+ * VM at once (guest configured, main process held), waits on start.fifo
+ * for `ucrt-oci start`, which only lets the bundle's process run, forwards
+ * every signal it gets to that process,
  * serves exec on ctl.sock (the protocol of supervisor.c, so
  * ctr_ctl_exec is the client) and exits with the process's status
  * (128+N for a signal): the parent that reaps it sees the container's
@@ -500,7 +501,8 @@ static void shim_boot(struct shim *s)
 	static const struct ctr_net_opts no_net = { .mode = CTR_NET_NONE };
 	struct vm_host_opts ho = { .cache_dir = cache };
 	struct ctr_launch lo = { .cfg = &s->b->cfg, .host = &s->host, .console_log = console,
-				 .t0 = loop_now_ns(), .rows = 24, .cols = 80, .net_opts = &no_net };
+				 .t0 = loop_now_ns(), .rows = 24, .cols = 80, .net_opts = &no_net,
+				 .hold = true };
 	struct ctr_events ev = { .done = shim_done, .alive = shim_alive };
 	int r;
 
@@ -548,7 +550,9 @@ static void shim_fifo_read(struct loop_op *op, int res, uint32_t flags)
 	}
 	close(s->fifo);
 	s->fifo = -1;
-	shim_boot(s);
+	/* The VM booted at create: start only lets the process run. */
+	if (s->c)
+		ctr_release(s->c);
 }
 
 static void shim_signal(struct loop_signal *sig, int signo)
@@ -564,11 +568,11 @@ static void shim_signal(struct loop_signal *sig, int signo)
 	}
 	/* Before the process runs there is nothing to forward to: like a
 	 * runc container whose init got the signal, this one ends. */
-	if (!s->c) {
-		shim_end(s, 128 + signo, NULL);
+	if (!s->c || !ctr_process_started(s->c)) {
+		shim_end(s, 128 + signo, NULL);	/* the booted VM ends with us */
 		return;
 	}
-	if (!ctr_process_started(s->c) || ctr_signal(s->p, signo) < 0)
+	if (ctr_signal(s->p, signo) < 0)
 		ctr_kill_vm(s->c);
 }
 
@@ -651,6 +655,8 @@ int ctr_bundle_run(const struct ctr_bundle_run *o, struct ctr_bundle *b)
 	if (r < 0) {
 		s->done = true;
 		s->status = 125;
+	} else {
+		shim_boot(s);
 	}
 	while (s->l && !shim_finished(s)) {
 		shim_sweep(s);

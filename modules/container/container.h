@@ -311,10 +311,17 @@ struct ctr_launch {
 	 * set and net_opts says bridge; NULL: loopback only. */
 	struct ctr_nethost *net;
 	const struct ctr_net_opts *net_opts;
+	/* Boot the VM and configure the guest, but start the main process
+	 * only at ctr_release (an OCI runtime's create, then start). */
+	bool hold;
 };
 
 int ctr_start(struct loop *l, const struct ctr_launch *o, const struct ctr_events *ev,
 	      const struct ctr_proc_ops *main_ops, void *ud, struct ctr **out, struct err *err);
+/* Start the main process of a container launched with hold: at once when
+ * the guest is ready, else as soon as it is. -EALREADY when it was
+ * released already or never held. */
+int ctr_release(struct ctr *c);
 /* The main process (valid from ctr_start until ctr_free). */
 struct ctr_proc *ctr_main(struct ctr *c);
 /* Run another process in the running container. */

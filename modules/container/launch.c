@@ -359,6 +359,17 @@ static void ctr_maybe_quit(struct ctr *c)
 	ctr_quit(c);
 }
 
+static void ctr_start_main(struct ctr *c)
+{
+	const struct ctr_config *cfg = c->o.cfg;
+	int r;
+
+	ctr_spec_to_agent(&cfg->spec, &c->main.spec, c->o.rows, c->o.cols);
+	r = agent_start(c->ag, &c->main.spec, &c->main.stream);
+	if (r < 0)
+		ctr_fail(c, -r, "starting %s in the guest: %s", cfg->spec.argv[0], strerror(-r));
+}
+
 static void ctr_on_ready(struct agent *a, const struct agent_hello *h, void *ud)
 {
 	struct ctr *c = ud;
@@ -378,10 +389,18 @@ static void ctr_on_ready(struct agent *a, const struct agent_hello *h, void *ud)
 	log_debug("container %s: guest-init ready (kernel %s)", cfg->name, h->kernel);
 	if ((cfg->hostname || c->net || ac.nmounts) && (r = agent_config(a, &ac)) < 0)
 		log_warn("container %s: guest config: %s", cfg->name, strerror(-r));
-	ctr_spec_to_agent(&cfg->spec, &c->main.spec, c->o.rows, c->o.cols);
-	r = agent_start(a, &c->main.spec, &c->main.stream);
-	if (r < 0)
-		ctr_fail(c, -r, "starting %s in the guest: %s", cfg->spec.argv[0], strerror(-r));
+	if (!c->o.hold)
+		ctr_start_main(c);
+}
+
+int ctr_release(struct ctr *c)
+{
+	if (!c->o.hold)
+		return -EALREADY;
+	c->o.hold = false;
+	if (c->ready && !c->quitting)
+		ctr_start_main(c);
+	return 0;
 }
 
 static void ctr_on_result(struct agent *a, uint32_t stream, const struct agent_result *r, void *ud)

@@ -93,6 +93,12 @@ grep -q "\"pid\": $(cat "$tmp/c1.pid" 2>/dev/null)," "$tmp/state.out" && ok "sta
 grep -q '"org.test": "yes"' "$tmp/state.out" && ok "state carries the annotations" || nok "state carries the annotations"
 valid "$SCHEMA/state-schema.json" <"$tmp/state.out" 2>"$tmp/err" && ok "state validates (created)" || nok "state validates (created)"
 kill -0 "$(cat "$tmp/c1.pid")" && ok "the per-container process lives on after create" || nok "per-container process lives"
+# create boots the VM; start only lets the held process run.
+for _ in $(seq 100); do pgrep -P "$(cat "$tmp/c1.pid")" qemu-system >/dev/null && break; sleep 0.1; done
+pgrep -P "$(cat "$tmp/c1.pid")" qemu-system >/dev/null && ok "create boots the VM (QEMU runs before start)" ||
+	nok "create boots the VM (QEMU runs before start)"
+sleep 1
+is "... and the process waits for start" "$(cat "$tmp/c1.out")" ""
 R start c1 2>"$tmp/err"; is "start" "$?" 0
 waitstatus c1 running && ok "state: running" || nok "state: running"
 R state c1 | valid "$SCHEMA/state-schema.json" 2>"$tmp/err" && ok "state validates (running)" || nok "state validates (running)"
