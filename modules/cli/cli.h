@@ -26,6 +26,12 @@ struct loop *cli_loop(void);
 /* Print "ucrt: <msg>" to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Is the command's first argument --help or -h? Then usage goes to stdout
+ * and the command does nothing else. Only the first argument counts: what
+ * follows a command's own options may be another program's (run IMG
+ * grep --help). */
+bool cli_help(int argc, char **argv, const char *usage);
+
 /* getenv as the lookup that ctr_env_arg/ctr_env_file take (-e KEY). */
 const char *cli_getenv(const char *key);
 

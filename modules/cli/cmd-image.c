@@ -71,6 +71,8 @@ int cmd_image_ls(struct cli_ctx *ctx, int argc, char **argv)
 					      { "quiet", no_argument, NULL, 'q' }, { 0 } };
 	bool json = false, quiet = false;
 	int c;
+	if (cli_help(argc, argv, "Usage: ucrt image ls [--format table|json] [-q]\nList images, one line per platform.\n"))
+		return 0;
 	while ((c = getopt_long(argc, argv, "f:q", opts, NULL)) != -1) {
 		if (c == 'f' && strcmp(optarg, "json") == 0)
 			json = true;
@@ -165,7 +167,7 @@ int cmd_image_inspect(struct cli_ctx *ctx, int argc, char **argv)
 	struct oci_platform plat = { 0 };
 	struct err pe = { 0 };
 	int c;
-	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
 		if (c == 'h') {
 			printf("%s\nShow images' manifest and config as JSON; one name may hold an\n"
 			       "image per platform (default: this host's).\n", usage);
@@ -219,6 +221,8 @@ int cmd_image_inspect(struct cli_ctx *ctx, int argc, char **argv)
 
 int cmd_image_tag(struct cli_ctx *ctx, int argc, char **argv)
 {
+	if (cli_help(argc, argv, "Usage: ucrt image tag SOURCE TARGET\nGive an image another name.\n"))
+		return 0;
 	if (argc != 3) {
 		cli_error("usage: ucrt image tag SOURCE TARGET");
 		return EXIT_RUNTIME;
@@ -247,6 +251,8 @@ int cmd_image_tag(struct cli_ctx *ctx, int argc, char **argv)
 
 int cmd_image_rm(struct cli_ctx *ctx, int argc, char **argv)
 {
+	if (cli_help(argc, argv, "Usage: ucrt image rm IMAGE...\nRemove image names (every platform of a name).\n"))
+		return 0;
 	if (argc < 2) {
 		cli_error("usage: ucrt image rm IMAGE...");
 		return EXIT_RUNTIME;
@@ -274,6 +280,30 @@ int cmd_image_rm(struct cli_ctx *ctx, int argc, char **argv)
 
 int cmd_image_prune(struct cli_ctx *ctx, int argc, char **argv)
 {
+	static const char usage[] = "Usage: ucrt image prune [-f]\n"
+				    "Remove blobs, partial downloads and image disks no image uses\n"
+				    "(asks on a terminal; -f: do not ask).\n";
+	bool force = false;
+	char line[16];
+
+	if (cli_help(argc, argv, usage))
+		return 0;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-f") != 0 && strcmp(argv[i], "--force") != 0) {
+			fputs(usage, stderr);
+			return EXIT_RUNTIME;
+		}
+		force = true;
+	}
+	if (!force && !isatty(STDIN_FILENO)) {
+		cli_error("image prune deletes data: confirm with -f");
+		return EXIT_RUNTIME;
+	}
+	if (!force) {
+		fprintf(stderr, "Remove what no image uses? [y/N] ");
+		if (!fgets(line, sizeof(line), stdin) || (line[0] != 'y' && line[0] != 'Y'))
+			return EXIT_RUNTIME;
+	}
 	_cleanup_store_ struct store *s = NULL;
 	if (open_store(ctx, &s) < 0)
 		return EXIT_RUNTIME;
@@ -292,6 +322,8 @@ int cmd_image_save(struct cli_ctx *ctx, int argc, char **argv)
 {
 	const char *out = NULL;
 	int c;
+	if (cli_help(argc, argv, "Usage: ucrt image save -o FILE.tar IMAGE...\nWrite images as an OCI layout tar.\n"))
+		return 0;
 	while ((c = getopt(argc, argv, "o:")) != -1) {
 		if (c != 'o') {
 			cli_error("usage: ucrt image save -o FILE.tar IMAGE...");
@@ -338,6 +370,9 @@ int cmd_image_load(struct cli_ctx *ctx, int argc, char **argv)
 					      { "name", required_argument, NULL, 'n' }, { 0 } };
 	const char *in = NULL, *name = NULL;
 	int c;
+	if (cli_help(argc, argv, "Usage: ucrt image load [-i FILE.tar] [--name NAME]\n"
+			       "Read images from an OCI layout tar (standard input without -i).\n"))
+		return 0;
 	while ((c = getopt_long(argc, argv, "i:n:", opts, NULL)) != -1) {
 		if (c == 'i')
 			in = optarg;

@@ -63,6 +63,8 @@ int cmd_logs(struct cli_ctx *ctx, int argc, char **argv)
 	char id[CTR_ID_LEN + 1], buf[65536];
 	int c;
 
+	if (cli_help(argc, argv, "Usage: ucrt logs [-f] CONTAINER\nPrint a container's output (-f: follow it).\n"))
+		return 0;
 	while ((c = getopt(argc, argv, "+fh")) != -1) {
 		if (c == 'f') {
 			follow = true;
@@ -218,6 +220,9 @@ int cmd_stop(struct cli_ctx *ctx, int argc, char **argv)
 	uint64_t secs = 10;
 	int c, status = 0;
 
+	if (cli_help(argc, argv, "Usage: ucrt stop [-t SECS] CONTAINER...\n"
+			       "SIGTERM, then end the VM after SECS (default 10).\n"))
+		return 0;
 	while ((c = getopt(argc, argv, "+t:h")) != -1) {
 		if (c == 't' && str_to_u64(optarg, &secs) == 0 && secs <= 3600)
 			continue;
@@ -255,6 +260,9 @@ int cmd_stop(struct cli_ctx *ctx, int argc, char **argv)
 
 int cmd_kill(struct cli_ctx *ctx, int argc, char **argv)
 {
+	if (cli_help(argc, argv, "Usage: ucrt kill [-s SIGNAL] CONTAINER...\n"
+			       "Send a signal (default SIGKILL) to containers' main processes.\n"))
+		return 0;
 	int sig = SIGKILL, c, status = 0;
 
 	while ((c = getopt(argc, argv, "+s:h")) != -1) {
@@ -300,6 +308,8 @@ int cmd_rm(struct cli_ctx *ctx, int argc, char **argv)
 	bool force = false;
 	int c, status = 0;
 
+	if (cli_help(argc, argv, "Usage: ucrt rm [-f] CONTAINER...\nRemove containers (-f: kill running ones first).\n"))
+		return 0;
 	while ((c = getopt(argc, argv, "+fh")) != -1) {
 		if (c == 'f') {
 			force = true;

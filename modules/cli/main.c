@@ -51,6 +51,25 @@ void cli_error(const char *fmt, ...)
 	fprintf(stderr, "ucrt: %s\n", line);
 }
 
+bool cli_help(int argc, char **argv, const char *usage)
+{
+	if (argc < 2 || (strcmp(argv[1], "--help") != 0 && strcmp(argv[1], "-h") != 0))
+		return false;
+	fputs(usage, stdout);
+	return true;
+}
+
+/* `ucrt GROUP [--help]`: the group's commands. */
+static void group_usage(FILE *f, const char *group)
+{
+	fprintf(f, "Usage: ucrt %s COMMAND [ARG...]\n\nCommands:\n", group);
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
+		if (commands[i].group && strcmp(commands[i].group, group) == 0)
+			fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	}
+	fprintf(f, "\nRun 'ucrt %s COMMAND --help' for a command's options.\n", group);
+}
+
 const char *cli_getenv(const char *key)
 {
 	return getenv(key);
@@ -72,6 +91,8 @@ static void usage(FILE *f)
 
 int cmd_version(struct cli_ctx *ctx, int argc, char **argv)
 {
+	if (cli_help(argc, argv, "Usage: ucrt version\nPrint version information.\n"))
+		return 0;
 	printf("ucrt version %s\n", UCRT_VERSION);
 	return 0;
 }
@@ -168,8 +189,16 @@ int main(int argc, char **argv)
 			loop_free(the_loop);
 		return r;
 	}
+	if (group_known && argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		group_usage(stdout, argv[0]);
+		return 0;
+	}
+	if (group_known && argc < 2) {
+		group_usage(stderr, argv[0]);
+		return EXIT_RUNTIME;
+	}
 	if (group_known)
-		cli_error("unknown command '%s %s'; see 'ucrt --help'", argv[0], argc > 1 ? argv[1] : "");
+		cli_error("unknown command '%s %s'; see 'ucrt %s --help'", argv[0], argv[1], argv[0]);
 	else
 		cli_error("unknown command '%s'; see 'ucrt --help'", argv[0]);
 	return EXIT_RUNTIME;

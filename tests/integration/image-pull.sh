@@ -69,7 +69,7 @@ check "tag" U image tag "$REG/fx/oci-gzip:v1" local/copy:t1
 U image ls | grep -q "docker.io/local/copy:t1" && ok "tag shows in ls" || nok "tag in ls"
 check "rm" U image rm "$REG/fx/oci-none:v1"
 before=$(ls "$tmp/store/blobs/sha256" | wc -l)
-check "prune" U image prune
+check "prune" U image prune -f
 after=$(ls "$tmp/store/blobs/sha256" | wc -l)
 [ "$after" -lt "$before" ] && ok "prune removed unreferenced blobs ($before -> $after)" || nok "prune removed nothing"
 check "images still complete after prune" U image save -o "$tmp/all.tar" "$REG/fx/oci-gzip:v1" "$REG/fx/docker-gzip:v1"
