@@ -177,42 +177,6 @@ static const struct ctr_proc_ops shim_exec_ops = {
 	.exit = shim_exec_exit,
 };
 
-/* The exec request: what ctl.c's ctl_spec_json writes. The client is a
- * local process of the same user (the socket is 0700 below --root), but
- * the text is still checked like any other input. */
-static int shim_parse_exec(const char *json, size_t len, struct ctr_spec *sp, uint16_t *rows,
-			   uint16_t *cols)
-{
-	struct json_doc d;
-	int64_t v;
-	bool b;
-
-	memset(sp, 0, sizeof(*sp));
-	if (json_parse(&d, json, len, 1 << 14) < 0)
-		return -EINVAL;
-	if (json_strv(&d, json_get(&d, 0, "args"), &sp->argv) < 0 || !sp->argv || !sp->argv[0] ||
-	    json_strv(&d, json_get(&d, 0, "env"), &sp->env) < 0) {
-		json_free(&d);
-		ctr_spec_free(sp);
-		return -EINVAL;
-	}
-	sp->cwd = json_str(&d, json_get(&d, 0, "cwd"));
-	if (json_int(&d, json_get(&d, 0, "uid"), &v) == 0 && v >= 0 && v < UINT32_MAX)
-		sp->uid = (uint32_t)v;
-	if (json_int(&d, json_get(&d, 0, "gid"), &v) == 0 && v >= 0 && v < UINT32_MAX)
-		sp->gid = (uint32_t)v;
-	if (json_bool(&d, json_get(&d, 0, "tty"), &b) == 0)
-		sp->tty = b;
-	if (json_bool(&d, json_get(&d, 0, "stdin"), &b) == 0)
-		sp->stdin_open = b;
-	if (json_int(&d, json_get(&d, 0, "rows"), &v) == 0 && v >= 0 && v <= UINT16_MAX)
-		*rows = (uint16_t)v;
-	if (json_int(&d, json_get(&d, 0, "cols"), &v) == 0 && v >= 0 && v <= UINT16_MAX)
-		*cols = (uint16_t)v;
-	json_free(&d);
-	return 0;
-}
-
 static void shim_command(struct shim_client *cl, char *line)
 {
 	struct shim *s = cl->s;
@@ -225,7 +189,7 @@ static void shim_command(struct shim_client *cl, char *line)
 		shim_client_fail(cl, "unknown or invalid request");
 		return;
 	}
-	if (shim_parse_exec(arg, strlen(arg), &cl->spec, &rows, &cols) < 0) {
+	if (ctr_ctl_parse_exec(arg, strlen(arg), &cl->spec, &rows, &cols) < 0) {
 		shim_client_fail(cl, "bad exec request");
 		return;
 	}

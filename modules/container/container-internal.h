@@ -46,6 +46,10 @@ void ctr_disk_unlock(struct store *s, const char *chain, int fd);
  * "kill SIGNO" (answered "ok\n" or "error ...\n") or "exec {json spec}";
  * after an exec line both sides exchange frames: u8 type, u32 length
  * (little-endian), payload. */
+/* Parse an "exec" request's JSON spec (what ctr_ctl_exec sends): args
+ * (non-empty), env, cwd, uid, gid, tty, stdin, rows, cols. -EINVAL when
+ * it is not that; sp is then empty. */
+int ctr_ctl_parse_exec(const char *json, size_t len, struct ctr_spec *sp, uint16_t *rows, uint16_t *cols);
 #define CTR_CTL_MAX_FRAME (64u * 1024u)
 enum {
 	CTR_CTL_STDIN = 'i',		/* client: stdin bytes */

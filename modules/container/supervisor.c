@@ -157,38 +157,6 @@ static const struct ctr_proc_ops sup_exec_ops = {
 	.exit = sup_exec_exit,
 };
 
-static int sup_parse_spec(const char *json, size_t len, struct ctr_spec *s, uint16_t *rows, uint16_t *cols)
-{
-	struct json_doc d;
-	int64_t v;
-	bool b;
-
-	memset(s, 0, sizeof(*s));
-	if (json_parse(&d, json, len, 1 << 14) < 0)
-		return -EINVAL;
-	if (json_strv(&d, json_get(&d, 0, "args"), &s->argv) < 0 || !s->argv || !s->argv[0] ||
-	    json_strv(&d, json_get(&d, 0, "env"), &s->env) < 0) {
-		json_free(&d);
-		ctr_spec_free(s);
-		return -EINVAL;
-	}
-	s->cwd = json_str(&d, json_get(&d, 0, "cwd"));
-	if (json_int(&d, json_get(&d, 0, "uid"), &v) == 0)
-		s->uid = (uint32_t)v;
-	if (json_int(&d, json_get(&d, 0, "gid"), &v) == 0)
-		s->gid = (uint32_t)v;
-	if (json_bool(&d, json_get(&d, 0, "tty"), &b) == 0)
-		s->tty = b;
-	if (json_bool(&d, json_get(&d, 0, "stdin"), &b) == 0)
-		s->stdin_open = b;
-	if (json_int(&d, json_get(&d, 0, "rows"), &v) == 0)
-		*rows = (uint16_t)v;
-	if (json_int(&d, json_get(&d, 0, "cols"), &v) == 0)
-		*cols = (uint16_t)v;
-	json_free(&d);
-	return 0;
-}
-
 static void sup_command(struct sup_client *cl, char *line)
 {
 	struct sup *s = cl->s;
@@ -200,7 +168,7 @@ static void sup_command(struct sup_client *cl, char *line)
 	if (strcmp(line, "exec") == 0 && arg) {
 		uint16_t rows = 0, cols = 0;
 		cl->exec = true;
-		if (sup_parse_spec(arg, strlen(arg), &cl->spec, &rows, &cols) < 0) {
+		if (ctr_ctl_parse_exec(arg, strlen(arg), &cl->spec, &rows, &cols) < 0) {
 			sup_client_fail(cl, "bad exec request");
 			return;
 		}

@@ -1,0 +1,22 @@
+/* libFuzzer target: the exec request a supervisor (or an OCI runtime's
+ * per-container process) reads from ctl.sock. Whatever parses has a
+ * non-empty argv. */
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "container/container-internal.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct ctr_spec s;
+	uint16_t rows = 0, cols = 0;
+
+	if (ctr_ctl_parse_exec((const char *)data, size, &s, &rows, &cols) == 0) {
+		if (!s.argv || !s.argv[0])
+			abort();
+		ctr_spec_free(&s);
+	}
+	return 0;
+}

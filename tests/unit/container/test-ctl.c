@@ -1,0 +1,40 @@
+/* The exec request of ctl.sock as the supervisor and the OCI runtime's
+ * per-container process read it: the fields, and what is refused or
+ * ignored (the text crosses a socket). */
+#include <errno.h>
+#include <string.h>
+
+#include "container/container-internal.h"
+#include "tests/lib/tap.h"
+
+static int parse(const char *json, struct ctr_spec *s, uint16_t *rows, uint16_t *cols)
+{
+	*rows = *cols = 0;
+	return ctr_ctl_parse_exec(json, strlen(json), s, rows, cols);
+}
+
+int main(void)
+{
+	struct ctr_spec s;
+	uint16_t rows, cols;
+
+	t_is(parse("{\"args\":[\"sh\",\"-c\",\"x\"],\"env\":[\"A=1\"],\"cwd\":\"/w\",\"uid\":1000,\"gid\":50,"
+		   "\"tty\":true,\"stdin\":true,\"rows\":40,\"cols\":120}", &s, &rows, &cols), 0, "a full request");
+	t_ok(s.argv && strcmp(s.argv[2], "x") == 0 && !s.argv[3] && s.env && strcmp(s.env[0], "A=1") == 0,
+	     "... args and env");
+	t_ok(s.cwd && strcmp(s.cwd, "/w") == 0 && s.uid == 1000 && s.gid == 50 && s.tty && s.stdin_open,
+	     "... cwd, user, tty, stdin");
+	t_ok(rows == 40 && cols == 120, "... window size");
+	ctr_spec_free(&s);
+	t_is(parse("{\"args\":[\"true\"],\"uid\":-1,\"gid\":4294967296,\"rows\":70000}", &s, &rows, &cols), 0,
+	     "out-of-range numbers");
+	t_ok(s.uid == 0 && s.gid == 0 && rows == 0, "... are ignored, not wrapped");
+	ctr_spec_free(&s);
+	t_is(parse("{\"args\":[]}", &s, &rows, &cols), -EINVAL, "no command refused");
+	t_ok(!s.argv && !s.env, "... and nothing is left allocated");
+	t_is(parse("{\"env\":[\"A=1\"]}", &s, &rows, &cols), -EINVAL, "no args refused");
+	t_is(parse("{\"args\":\"sh\"}", &s, &rows, &cols), -EINVAL, "args not an array refused");
+	t_is(parse("[\"sh\"]", &s, &rows, &cols), -EINVAL, "not an object refused");
+	t_is(parse("{\"args\":[\"sh\"", &s, &rows, &cols), -EINVAL, "truncated JSON refused");
+	return t_done();
+}
