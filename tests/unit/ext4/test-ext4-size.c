@@ -5,6 +5,7 @@
  * temp files of a killed build go (ext4w_clean_temps). Images are checked
  * with e2fsck -fn and read back with libext2fs. */
 #include "tests/lib/tap.h"
+#include "t-ustar.h"
 #include "ext4/ext4-internal.h"
 #include "buf.h"
 #include "err.h"
@@ -21,24 +22,6 @@
 
 static char tmpdir[] = "/tmp/ucrt-ext4-size-XXXXXX";
 
-static void ustar_hdr(uint8_t *h, const char *name, char type, size_t size, unsigned mode)
-{
-	memset(h, 0, 512);
-	snprintf((char *)h, 100, "%s", name);
-	snprintf((char *)h + 100, 8, "%07o", mode);
-	snprintf((char *)h + 108, 8, "%07o", 0);
-	snprintf((char *)h + 116, 8, "%07o", 0);
-	snprintf((char *)h + 124, 12, "%011zo", size);
-	snprintf((char *)h + 136, 12, "%011o", 1700000000);
-	h[156] = (uint8_t)type;
-	memcpy(h + 257, "ustar", 6);
-	memcpy(h + 263, "00", 2);
-	memset(h + 148, ' ', 8);
-	unsigned sum = 0;
-	for (int i = 0; i < 512; i++)
-		sum += h[i];
-	snprintf((char *)h + 148, 8, "%06o", sum);
-}
 
 /* A plain tar: ndirs directories of nfiles empty files, then one file of
  * big bytes (0: none) whose content is a repeating pattern. */

@@ -1,6 +1,7 @@
 /* ext4w internals: tar name normalisation, the string set, and the writer
  * API end to end on an in-memory layer (read callback), checked by e2fsck. */
 #include "tests/lib/tap.h"
+#include "t-ustar.h"
 #include "ext4/ext4-internal.h"
 #include "err.h"
 #include "util.h"
@@ -61,26 +62,6 @@ static void test_set(void)
 	t_is(s.len, 1000, "set size");
 	ext4w_set_clear(&s);
 	t_ok(!ext4w_set_has(&s, "5/name"), "cleared set is empty");
-}
-
-/* A tiny ustar archive built by hand: one directory, one file. */
-static void ustar_hdr(uint8_t *h, const char *name, char type, size_t size, unsigned mode)
-{
-	memset(h, 0, 512);
-	snprintf((char *)h, 100, "%s", name);
-	snprintf((char *)h + 100, 8, "%07o", mode);
-	snprintf((char *)h + 108, 8, "%07o", 0);
-	snprintf((char *)h + 116, 8, "%07o", 0);
-	snprintf((char *)h + 124, 12, "%011zo", size);
-	snprintf((char *)h + 136, 12, "%011o", 1700000000);
-	h[156] = (uint8_t)type;
-	memcpy(h + 257, "ustar", 6);
-	memcpy(h + 263, "00", 2);
-	memset(h + 148, ' ', 8);
-	unsigned sum = 0;
-	for (int i = 0; i < 512; i++)
-		sum += h[i];
-	snprintf((char *)h + 148, 8, "%06o", sum);
 }
 
 struct mem {
