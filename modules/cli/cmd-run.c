@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <sys/stat.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -348,16 +347,7 @@ static int run_prepare(struct cli_ctx *ctx, struct run_opts *o, struct ctr_image
 	if ((r = ctr_emulator_mount(ctx->root, img->config, &cfg->mounts, &cfg->nmounts, &e)) < 0)
 		goto fail;
 	if (o->parallel) {
-		/* Instances are not kept: no directory to stage a file in. */
-		for (size_t i = 0; i < cfg->nmounts; i++) {
-			struct stat st;
-			if (cfg->mounts[i].type == CTR_MOUNT_BIND && stat(cfg->mounts[i].src, &st) == 0 &&
-			    !S_ISDIR(st.st_mode)) {
-				r = err_set(&e, EINVAL, "-v %s: --parallel shares directories only; mount "
-					    "the file's directory", cfg->mounts[i].src);
-				goto fail;
-			}
-		}
+		/* Instances are not kept: no container directory (id NULL). */
 		if ((r = ctr_mounts_add_image_volumes(img->config->volumes, NULL, true, &cfg->mounts,
 							&cfg->nmounts, &e)) < 0 ||
 		    (r = ctr_mounts_resolve(ctx->root, NULL, cfg->mounts, cfg->nmounts, &e)) < 0)

@@ -286,7 +286,8 @@ static int ctr_stage_file(const char *root, const char *id, size_t idx, struct c
 	int r;
 
 	if (!id)
-		return err_set(err, EINVAL, "%s: only directories can be shared here", path);
+		return err_set(err, EINVAL, "%s: --parallel instances share directories only (no container "
+			       "directory to stage a file in); mount the file's directory", path);
 	r = mkdir_p_at(AT_FDCWD, dir, 0700);
 	if (r < 0)
 		return err_setx(err, r, "creating %s", dir);
