@@ -153,24 +153,9 @@ int cmd_exec(struct cli_ctx *ctx, int argc, char **argv)
 			cli_error("%s", err_msg(&e));
 		return EXIT_RUNTIME;
 	}
-	/* The container's environment and user, then the exec's options. */
-	struct ctr_spec s = {
-		.argv = strv_dup(argv + optind + 1), .env = strv_dup(cfg.spec.env),
-		.cwd = xstrdup(wd ? wd : cfg.spec.cwd ? cfg.spec.cwd : "/"),
-		.user = xstrdup(user ? user : cfg.spec.user ? cfg.spec.user : ""),
-		.uid = cfg.spec.uid, .gid = cfg.spec.gid, .tty = tty, .stdin_open = in,
-	};
-	for (char **kv = env; kv && *kv; kv++) {
-		_cleanup_free_ char *k = xstrndup(*kv, strcspn(*kv, "="));
-		ctr_env_set(&s.env, k, *kv + strlen(k) + 1);
-	}
-	status = 0;
-	if (user && ctr_spec_resolve_user(&s, cfg.disk, &e) < 0)
-		status = EXIT_RUNTIME;
-	if (status == 0 && s.cwd[0] != '/') {
-		err_set(&e, EINVAL, "working directory '%s' is not absolute", s.cwd);
-		status = EXIT_RUNTIME;
-	}
+	struct ctr_overrides ov = { .cmd = argv + optind + 1, .env = env, .workdir = wd, .user = user };
+	struct ctr_spec s;
+	status = ctr_exec_spec(&cfg, &ov, tty, in, &s, &e) < 0 ? EXIT_RUNTIME : 0;
 	if (status == 0)
 		status = ctr_ctl_exec(ctx->root, id, &s, &e);
 	if (e.code)

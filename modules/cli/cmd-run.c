@@ -304,80 +304,39 @@ static int run_host(struct cli_ctx *ctx, const struct run_opts *o, struct vm_hos
 	return 0;
 }
 
-/* Image + spec + container directory. */
+/* The container's own settings; modules/container does the rest (image,
+ * spec, mounts, container directory). */
 static int run_prepare(struct cli_ctx *ctx, struct run_opts *o, struct ctr_image *img,
 		       struct ctr_config *cfg)
 {
-	struct ctr_overrides ov = {
-		.cmd = o->cmd, .entrypoint = o->entrypoint, .entrypoint_set = o->entrypoint_set,
-		.env = o->env, .workdir = o->workdir, .user = o->user,
+	struct ctr_run_request rq = {
+		.image = o->image, .rootfs = o->rootfs,
+		.image_opts = { .pull_missing = !o->pull_never, .tls_verify = o->tls_verify,
+				.quiet = o->quiet, .platform = o->platform.os ? &o->platform : NULL },
+		.ov = { .cmd = o->cmd, .entrypoint = o->entrypoint, .entrypoint_set = o->entrypoint_set,
+			.env = o->env, .workdir = o->workdir, .user = o->user },
+		.tty = o->tty, .interactive = o->interactive, .hostname = o->hostname,
+		.instances = o->parallel > 0, .net = &o->net,
 	};
-	struct ctr_image_opts io = { .pull_missing = !o->pull_never, .tls_verify = o->tls_verify,
-				     .quiet = o->quiet, .platform = o->platform.os ? &o->platform : NULL };
 	struct err e = { 0 };
 	int r;
 
-	if (o->rootfs)
-		r = ctr_image_from_disk(o->rootfs, img, &e);
-	else
-		r = ctr_image_get(cli_loop(), ctx->root, o->image, &io, img, &e);
-	if (r < 0)
-		goto fail;
 	*cfg = (struct ctr_config){
 		.name = o->name ? xstrdup(o->name) : NULL,
-		.image = xstrdup(o->image ? o->image : o->rootfs),
-		.image_id = xstrdup(img->id),
-		.disk = xstrdup(img->disk),
-		.rm = o->rm || o->parallel,
+		.rm = o->rm,
 		.detach = o->detach,
-		.cpus = o->cpus ? o->cpus : 1,
+		.cpus = o->cpus,
 		.mem_mib = o->mem_mib,
 		.kernel = o->kernel ? xstrdup(o->kernel) : NULL,
-		.accel = xstrdup(o->accel ? o->accel : "auto"),
+		.accel = o->accel ? xstrdup(o->accel) : NULL,
+		.read_only = o->read_only,
+		.mounts = TAKE_PTR(o->mounts),
+		.nmounts = o->nmounts,
 	};
-	if ((r = ctr_spec_build(img->config, &ov, &cfg->spec, &e)) < 0 ||
-	    (r = ctr_spec_resolve_user(&cfg->spec, img->disk, &e)) < 0)
-		goto fail;
-	cfg->spec.tty = o->tty;
-	cfg->spec.stdin_open = o->interactive;
-	cfg->read_only = o->read_only;
-	cfg->mounts = TAKE_PTR(o->mounts);
-	cfg->nmounts = o->nmounts;
 	o->nmounts = 0;
-	if ((r = ctr_emulator_mount(ctx->root, img->config, &cfg->mounts, &cfg->nmounts, &e)) < 0)
-		goto fail;
-	if (o->parallel) {
-		/* Instances are not kept: no container directory (id NULL). */
-		if ((r = ctr_mounts_add_image_volumes(img->config->volumes, NULL, true, &cfg->mounts,
-							&cfg->nmounts, &e)) < 0 ||
-		    (r = ctr_mounts_resolve(ctx->root, NULL, cfg->mounts, cfg->nmounts, &e)) < 0)
-			goto fail;
-		return 0;
-	}
-	if ((r = ctr_create(ctx->root, cfg, &e)) < 0)
-		goto fail;
-	if ((r = ctr_mounts_add_image_volumes(img->config->volumes, cfg->id, cfg->rm, &cfg->mounts,
-						&cfg->nmounts, &e)) < 0 ||
-	    (r = ctr_mounts_resolve(ctx->root, cfg->id, cfg->mounts, cfg->nmounts, &e)) < 0)
-		goto fail_rm;
-	cfg->hostname = o->hostname ? xstrdup(o->hostname) : xstrndup(cfg->id, CTR_SHORT_ID);
-	if (!ctr_env_get(cfg->spec.env, "HOSTNAME"))
-		ctr_env_set(&cfg->spec.env, "HOSTNAME", cfg->hostname);
-	if (!cfg->rm) {
-		/* A kept container writes to its own overlay: its changes
-		 * survive a stop and are gone with rm. */
-		cfg->overlay = ctr_path(ctx->root, cfg->id, "disk.qcow2");
-		if ((r = vm_overlay_create(cfg->overlay, cfg->disk, &e)) < 0)
-			goto fail_rm;
-	}
-	if ((r = ctr_config_write(ctx->root, cfg, &e)) < 0 ||
-	    (r = ctr_net_opts_write(ctx->root, cfg->id, &o->net, &e)) < 0)
-		goto fail_rm;
-	return 0;
-fail_rm:
-	ctr_remove(ctx->root, cfg->id, true, NULL);
-fail:
-	cli_error("%s", err_msg(&e));
+	r = ctr_run_prepare(cli_loop(), ctx->root, &rq, img, cfg, &e);
+	if (r < 0)
+		cli_error("%s", err_msg(&e));
 	return r;
 }
 

@@ -176,6 +176,39 @@ void ctr_stream_hook(struct ctr_stream *st, struct reg_layer_hook *hk);
 int ctr_stream_end(struct ctr_stream *st, int pull_status, struct err *err);
 void ctr_stream_free(struct ctr_stream *st);
 
+/* ---- from a command line to a container (prepare.c) ---------------------*/
+
+struct ctr_net_opts;
+struct ctr_config;
+
+/* What `run` asks for beyond the container's own settings. */
+struct ctr_run_request {
+	const char *image;		/* reference; NULL when rootfs is given */
+	const char *rootfs;		/* --rootfs: a plain ext4 disk, no image config */
+	struct ctr_image_opts image_opts;
+	struct ctr_overrides ov;	/* merged into the image's process */
+	bool tty, interactive;
+	const char *hostname;		/* NULL: the short id */
+	bool instances;			/* --parallel: not kept, no container directory */
+	const struct ctr_net_opts *net;	/* written to network.json (may be NULL) */
+};
+/* Get the image (pulling it when missing and allowed), then fill cfg:
+ * image, id, disk, the process spec, the emulator and image-volume mounts,
+ * all mounts resolved. cfg comes in with the container's own settings
+ * (name, rm, detach, cpus, mem_mib, kernel, accel, read_only, mounts and
+ * any other config.json field); cpus 0 means 1, accel NULL "auto". Unless
+ * rq->instances, containers/<id>/ is created with config.json,
+ * network.json and, for a kept container, its overlay; on failure nothing
+ * of it is left. img is released by the caller (also on failure), cfg
+ * freed with ctr_config_free. */
+int ctr_run_prepare(struct loop *l, const char *root, const struct ctr_run_request *rq,
+		    struct ctr_image *img, struct ctr_config *cfg, struct err *err);
+/* The process of `exec` in container cfg: o->cmd, the container's env
+ * with o->env over it, o->workdir (absolute) or the container's, o->user
+ * (resolved in the image) or the container's uid/gid. */
+int ctr_exec_spec(const struct ctr_config *cfg, const struct ctr_overrides *o, bool tty, bool stdin_open,
+		  struct ctr_spec *out, struct err *err);
+
 /* ---- foreign-architecture images (emulator.c) ----------------------------*/
 
 /* How this host runs an image of os/arch/variant. */
