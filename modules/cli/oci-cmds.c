@@ -198,6 +198,7 @@ static void oci_state_json(struct json_writer *w, const char *id, const struct o
 
 struct oci_create_opts {
 	const char *bundle, *pid_file, *console_socket;
+	bool keep;			/* run --keep: not deleted when it ends */
 };
 
 static const struct option oci_create_longopts[] = {
@@ -239,7 +240,7 @@ static int oci_write_info(const struct oci_ctx *o, const char *id, const char *b
 	jw_key(&w, "bundle");
 	jw_str(&w, bundle);
 	jw_key(&w, "rootfs");
-	jw_str(&w, b->cfg.root_dir);
+	jw_str(&w, b->cfg.root_dir ? b->cfg.root_dir : b->cfg.disk);
 	jw_key(&w, "created");
 	jw_str(&w, created);
 	jw_key(&w, "annotations");
@@ -374,6 +375,8 @@ static int oci_do_create(const struct oci_ctx *o, const char *id, const struct o
 	}
 	oci_file_mounts(o, &b);
 	r = ctr_mounts_resolve(o->root, id, b.cfg.mounts, b.cfg.nmounts, &e);
+	if (r == 0)
+		r = ctr_bundle_mountpoints(&b, &e);
 	if (r < 0)
 		oci_error(o, "%s", err_msg(&e));
 	if (r == 0 && (r = oci_write_info(o, id, bundle, &b)) < 0)
@@ -440,11 +443,14 @@ static int oci_parse_create(int argc, char **argv, struct oci_create_opts *co, b
 			if (detach)
 				*detach = true;
 			break;
-		case 'N': case 'K': case 'P': case 'S': case 'k':
+		case 'k':
+			co->keep = true;
+			break;
+		case 'N': case 'K': case 'P': case 'S':
 			break;
 		case 'h':
 			printf("Usage: " OCI_PROG " %s [--bundle DIR] [--pid-file F] [--console-socket SOCK]%s ID\n",
-			       argv[0], detach ? " [--detach]" : "");
+			       argv[0], detach ? " [--detach] [--keep]" : "");
 			return 1;
 		default:
 			return -1;
@@ -563,11 +569,13 @@ int oci_run(struct oci_ctx *o, int argc, char **argv)
 	if (detach)
 		return 0;
 	/* runc run: the container's status is ours, and the container goes
-	 * when it ends (nobody else would delete it). */
+	 * when it ends (nobody else would delete it), unless --keep: Slurm
+	 * queries the state after the task and deletes it itself. */
 	signal(SIGINT, SIG_IGN);
 	if (waitpid(child, &wst, 0) < 0)
 		return 1;
-	ctr_remove(o->root, id, true, NULL);
+	if (!co.keep)
+		ctr_remove(o->root, id, true, NULL);
 	return WIFEXITED(wst) ? WEXITSTATUS(wst) : 128 + WTERMSIG(wst);
 }
 

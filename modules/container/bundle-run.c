@@ -458,6 +458,15 @@ static void shim_winsize(uint16_t *rows, uint16_t *cols)
 
 /* ---- start ---- */
 
+static bool shim_needs_9p(const struct ctr_config *cfg)
+{
+	for (size_t i = 0; i < cfg->nmounts; i++) {
+		if (cfg->mounts[i].type == CTR_MOUNT_BIND)
+			return true;
+	}
+	return cfg->root_dir != NULL;
+}
+
 static void shim_boot(struct shim *s)
 {
 	_cleanup_free_ char *cache = xasprintf("%s/vm", s->o->root);
@@ -480,8 +489,8 @@ static void shim_boot(struct shim *s)
 	if (r == 0 && (r = vm_host_probe(&s->host, &ho, &s->e)) == 0)
 		s->have_host = true;
 	/* Debian's cloud kernel has no 9p: the guest could not mount its root. */
-	if (r == 0 && !s->host.kernel.builtin)
-		r = err_set(&s->e, ENOTSUP, "a bundle's root directory needs ucrt's own kernel with 9p "
+	if (r == 0 && !s->host.kernel.builtin && shim_needs_9p(&s->b->cfg))
+		r = err_set(&s->e, ENOTSUP, "a bundle's root directory or bind mounts need ucrt's own kernel with 9p "
 			    "(make kernel, or UCRT_KERNEL); %s has none", s->host.kernel.path);
 	if (r == 0 && s->b->netns)
 		r = ctr_bundle_net_open(s->b->netns, &s->b->cfg.bundle_net, &s->e);

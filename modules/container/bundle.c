@@ -184,6 +184,7 @@ static int bundle_process(struct ctr_bundle *b, const struct json_doc *d, int p,
 		if (!strchr(*e, '=') || **e == '=')
 			return err_set(err, EINVAL, "process.env: %.100s is not KEY=VALUE", *e);
 	}
+	ctr_task_env_derive(&s->env);
 	s->cwd = json_str(d, json_get(d, p, "cwd"));
 	if (!s->cwd)
 		s->cwd = xstrdup("/");
@@ -354,8 +355,12 @@ int ctr_bundle_parse(const char *json, size_t len, const char *dir, struct ctr_b
 	} else if (!realpath(rootp, real) || stat(real, &st) < 0) {
 		err_setx(err, errno, "root.path %s", rootp);
 		goto out;
+	} else if (S_ISREG(st.st_mode)) {
+		/* An ext4 image (`ucrt bundle create --disk`): the guest's root
+		 * disk as for `ucrt run`, a snapshot, so tasks share it. */
+		b->cfg.disk = xstrdup(real);
 	} else if (!S_ISDIR(st.st_mode)) {
-		err_set(err, ENOTDIR, "root.path %s is not a directory", rootp);
+		err_set(err, ENOTDIR, "root.path %s is neither a directory nor an ext4 image file", rootp);
 		goto out;
 	} else {
 		b->cfg.root_dir = xstrdup(real);

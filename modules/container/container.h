@@ -262,7 +262,8 @@ struct ctr_config {
 	size_t nmounts;
 	bool read_only;			/* --read-only: root disk mounted read-only */
 	/* An OCI bundle's root filesystem (bundle.c): this host directory,
-	 * shared over 9p, is the guest's root instead of disk/overlay. */
+	 * shared over 9p, is the guest's root instead of disk/overlay (a
+	 * bundle whose root.path is an ext4 file sets disk instead). */
 	char *root_dir;
 	/* Its network namespace joined to the VM (bundle-net.c), or NULL. */
 	struct ctr_bundle_net *bundle_net;
@@ -478,9 +479,14 @@ struct ctr_bundle {
 
 /* config.json text of the bundle at dir (relative root.path and mount
  * sources resolve against dir) -> b. Fails on what ucrt cannot honour:
- * no process args, a relative cwd, a non-directory root. */
+ * no process args, a relative cwd, a root that is neither a directory nor
+ * a regular file (an ext4 image, attached as a snapshot: never written).
+ * UCRT_TASK_* are derived from a scheduler's variables in process.env. */
 int ctr_bundle_parse(const char *json, size_t len, const char *dir, struct ctr_bundle *b,
 		     struct err *err);
+/* For a read-only root directory: the mount points the guest could not
+ * create, made in the root on the host as runc does (bundle-mnt.c). */
+int ctr_bundle_mountpoints(const struct ctr_bundle *b, struct err *err);
 /* Read and parse <dir>/config.json. */
 int ctr_bundle_load(const char *dir, struct ctr_bundle *b, struct err *err);
 void ctr_bundle_free(struct ctr_bundle *b);
@@ -510,6 +516,38 @@ int ctr_bundle_run(const struct ctr_bundle_run *o, struct ctr_bundle *b);
 struct ctr_bundle_net;
 int ctr_bundle_net_open(const char *netns, struct ctr_bundle_net **out, struct err *err);
 void ctr_bundle_net_close(struct ctr_bundle_net *n);
+/* UCRT_TASK_INDEX and UCRT_TASK_COUNT from a scheduler's variables when
+ * env has no UCRT_TASK_INDEX (taskenv.c): a Slurm array task's
+ * SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN and SLURM_ARRAY_TASK_COUNT,
+ * else a Slurm step's SLURM_PROCID and SLURM_NTASKS (0 and 1 for a
+ * one-task step without SLURM_PROCID, as Slurm 22.05 gives containers),
+ * else a Kubernetes
+ * Indexed Job's JOB_COMPLETION_INDEX (the count is the manifest's). */
+void ctr_task_env_derive(char ***env);
+
+/* Copy an ext4 image's whole tree into dir (created; must not exist or be
+ * empty) with libext2fs, read-only: owners, modes, times, symlinks, hard
+ * links and device nodes as in the image (disk-extract.c). */
+int ctr_disk_extract(const char *disk, const char *dir, struct err *err);
+
+/* An OCI bundle from an image (bundle-make.c, `ucrt bundle create`):
+ * dir/config.json from the image config and the overrides, and
+ * dir/rootfs: the image's tree unpacked (a directory, shared over 9p), or
+ * with as_disk its ext4 disk itself (a hard link to the store's, else a
+ * copy), which ucrt-oci attaches read-only. */
+struct ctr_bundle_make {
+	const char *dir;
+	const struct ctr_spec *spec;	/* resolved: argv, env, cwd, uid/gid */
+	const char *disk;		/* the image's disk */
+	const char *image_ref, *image_id;
+	bool as_disk;
+	bool writable;			/* root.readonly false (directory only) */
+	unsigned cpus, mem_mib;		/* 0: the runtime's default */
+};
+int ctr_bundle_make(const struct ctr_bundle_make *o, struct err *err);
+/* config.json text of such a bundle (malloc'ed). */
+char *ctr_bundle_config_json(const struct ctr_bundle_make *o);
+
 /* Signal by number ("9"), name ("KILL", "SIGKILL", case-insensitive) or
  * real-time ("RTMIN+3"); -EINVAL otherwise. */
 int ctr_signal_parse(const char *s);

@@ -418,7 +418,7 @@ int ctr_mounts_attach(const struct ctr_config *cfg, struct vm_config *vc, struct
 	int r = 0;
 
 	*out = NULL;
-	if (!cfg->nmounts && !cfg->root_dir)
+	if (!cfg->nmounts && !cfg->root_dir && !cfg->bundle_net)
 		return 0;
 	if (cfg->nmounts > PROTO_MAX_MOUNTS)
 		return err_set(err, E2BIG, "%zu mounts: at most %u", cfg->nmounts, PROTO_MAX_MOUNTS);
@@ -426,8 +426,11 @@ int ctr_mounts_attach(const struct ctr_config *cfg, struct vm_config *vc, struct
 	lv->fds = xcalloc(cfg->nmounts + 1, sizeof(*lv->fds));
 	if (cfg->root_dir) {
 		ctr_bundle_root_share(cfg, vc, ctr_live_str(lv, ctr_bundle_root_cmdline(cfg)));
-		lv->bnet = cfg->bundle_net;
+	} else {
+		/* a bundle whose root is an ext4 image keeps its disk */
+		ctr_bundle_net_vm(cfg->bundle_net, vc);
 	}
+	lv->bnet = cfg->bundle_net;
 	for (size_t i = 0; r == 0 && i < cfg->nmounts; i++) {
 		const struct ctr_mount *m = &cfg->mounts[i];
 		struct agent_mount *a = &lv->am[lv->n++];

@@ -136,7 +136,7 @@ static void t_refusals(void)
 
 static void t_load(void)
 {
-	char dir[] = "/tmp/ucrt-bundle.XXXXXX", path[256];
+	char dir[] = "/tmp/ucrt-bundle.XXXXXX", path[256], cmd[600];
 	struct ctr_bundle b;
 	struct err e = { 0 };
 	FILE *f;
@@ -160,6 +160,39 @@ static void t_load(void)
 	t_streq(b.cfg.root_dir, path, "root dir resolved against the bundle");
 	snprintf(path, sizeof(path), "%s/data", dir);
 	t_streq(b.cfg.mounts[0].src, path, "relative bind source resolved against the bundle");
+	ctr_bundle_free(&b);
+	/* A read-only root: the missing mount point is made on the host. */
+	snprintf(path, sizeof(path), "%s/config.json", dir);
+	f = fopen(path, "w");
+	fputs("{\"ociVersion\":\"1.0.0\",\"root\":{\"path\":\"rootfs\",\"readonly\":true},"
+	      "\"process\":{\"args\":[\"x\"]},\"mounts\":["
+	      "{\"destination\":\"/tmp\",\"type\":\"tmpfs\",\"source\":\"tmpfs\"},"
+	      "{\"destination\":\"/tmp/slurm/x\",\"type\":\"none\",\"source\":\"/etc/passwd\",\"options\":[\"bind\"]},"
+	      "{\"destination\":\"/a/b\",\"type\":\"bind\",\"source\":\"/etc\"},"
+	      "{\"destination\":\"/f\",\"type\":\"bind\",\"source\":\"/etc/passwd\"},"
+	      "{\"destination\":\"/esc/x\",\"type\":\"bind\",\"source\":\"/etc\"}]}", f);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/rootfs/esc", dir);
+	t_ok(symlink("/nonexistent-escape", path) == 0, "a symlink in the root");
+	err_clear(&e);
+	t_ok(ctr_bundle_load(dir, &b, &e) == 0 && ctr_bundle_mountpoints(&b, &e) == 0, "mount points: %s",
+	     err_msg(&e));
+	struct stat st;
+	snprintf(path, sizeof(path), "%s/rootfs/a/b", dir);
+	t_ok(stat(path, &st) == 0 && S_ISDIR(st.st_mode), "directory mount point made");
+	snprintf(path, sizeof(path), "%s/rootfs/f", dir);
+	t_ok(stat(path, &st) == 0 && S_ISREG(st.st_mode), "file mount point made");
+	snprintf(path, sizeof(path), "%s/rootfs/tmp", dir);
+	t_ok(stat(path, &st) < 0, "nothing made under the guest's own /tmp");
+	t_ok(stat("/nonexistent-escape", &st) < 0, "a symlink is not followed out of the root");
+	ctr_bundle_free(&b);
+	/* An ext4 image file as the root: the disk, not a share. */
+	snprintf(path, sizeof(path), "%s/rootfs", dir);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s && touch %s", path, path);
+	t_ok(system(cmd) == 0, "rootfs as a file");
+	err_clear(&e);
+	t_ok(ctr_bundle_load(dir, &b, &e) == 0, "loads with a file root: %s", err_msg(&e));
+	t_ok(!b.cfg.root_dir && b.cfg.disk && str_endswith(b.cfg.disk, "/rootfs"), "a file root is the disk");
 	ctr_bundle_free(&b);
 	snprintf(path, sizeof(path), "rm -rf %s", dir);
 	t_ok(system(path) == 0, "cleanup");
