@@ -322,54 +322,11 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *p)
 	return n;
 }
 
-static void set_str(char **dst, const char *v, size_t n)
-{
-	free(*dst);
-	*dst = xstrndup(v, n);
-}
-
 static size_t header_cb(char *data, size_t size, size_t nmemb, void *p)
 {
 	struct reg_xfer *x = p;
-	struct reg_call *call = x->call;
-	size_t n = size * nmemb, len = n;
-	while (len && (data[len - 1] == '\r' || data[len - 1] == '\n'))
-		len--;
-	if (len > 5 && strncmp(data, "HTTP/", 5) == 0) {
-		/* A new response (after a redirect or 100): forget the last. */
-		const char *sp = memchr(data, ' ', len);
-		call->status = sp ? strtol(sp + 1, NULL, 10) : 0;
-		free(call->location);
-		free(call->www_auth);
-		free(call->content_type_got);
-		free(call->docker_digest);
-		free(call->retry_after);
-		call->location = call->www_auth = call->content_type_got = call->docker_digest = call->retry_after = NULL;
-		call->content_length = -1;
-		buf_reset(&call->body);
-		return n;
-	}
-	const char *colon = memchr(data, ':', len);
-	if (!colon)
-		return n;
-	size_t kn = (size_t)(colon - data);
-	const char *v = colon + 1;
-	while (v < data + len && (*v == ' ' || *v == '\t'))
-		v++;
-	size_t vn = (size_t)(data + len - v);
-	static const struct { const char *name; size_t off; } hdrs[] = {
-		{ "location", offsetof(struct reg_call, location) },
-		{ "www-authenticate", offsetof(struct reg_call, www_auth) },
-		{ "content-type", offsetof(struct reg_call, content_type_got) },
-		{ "docker-content-digest", offsetof(struct reg_call, docker_digest) },
-		{ "retry-after", offsetof(struct reg_call, retry_after) },
-	};
-	for (size_t i = 0; i < ARRAY_SIZE(hdrs); i++)
-		if (strlen(hdrs[i].name) == kn && strncasecmp(data, hdrs[i].name, kn) == 0)
-			set_str((char **)((char *)call + hdrs[i].off), v, vn);
-	if (kn == 14 && strncasecmp(data, "content-length", kn) == 0)
-		call->content_length = strtoll(v, NULL, 10);
-	return n;
+	reg_header_parse(x->call, data, size * nmemb);
+	return size * nmemb;
 }
 
 static struct curl_slist *build_headers(const struct reg_call *call, const char *auth)

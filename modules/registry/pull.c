@@ -103,6 +103,12 @@ static void dl_prepare(struct reg_call *call)
 	call->range_from = dl->off;
 }
 
+static uint64_t dl_missing(struct reg_call *call)
+{
+	struct pull_dl *dl = call->sink_arg;
+	return (uint64_t)dl->b->d->size - dl->off;
+}
+
 /* Hash (and replay to the hook) what an earlier run left in ingest/. */
 static int dl_rehash(struct pull_dl *dl)
 {
@@ -133,12 +139,19 @@ static int dl_fetch(struct pull_dl *dl)
 		return r;
 	struct reg_call call = { .method = "GET", .url = reg_url(p->h, "%s/blobs/%s", p->ref->path, d->digest),
 				 .repo = p->ref->path, .actions = "pull", .sink = dl_sink, .sink_arg = dl,
-				 .prepare = dl_prepare, .body_max = 64u << 10 };
+				 .prepare = dl_prepare, .missing = dl_missing, .body_max = 64u << 10 };
 	r = reg_call(p->c, p->h, &call, &dl->err);
-	if (r >= 0 && call.status != 200 && call.status != 206) {
+	if (r >= 0 && call.status == 416 && call.range_from) {
+		/* What we have is all the registry has: the blob is short. */
+		r = err_set(&dl->err, EUCLEAN, "%s: truncated (got %llu of %lld bytes; the registry has no more)",
+			    d->digest, (unsigned long long)dl->off, (long long)d->size);
+	} else if (r >= 0 && call.status != 200 && call.status != 206) {
 		char desc[512];
 		reg_describe_status(&call, desc, sizeof(desc));
-		r = err_set(&dl->err, call.status == 404 ? ENOENT : EIO, "%s: %s", d->digest, desc);
+		char tries[48] = "";
+		if (call.tries > 1)
+			snprintf(tries, sizeof(tries), " (gave up after %u tries)", call.tries);
+		r = err_set(&dl->err, call.status == 404 ? ENOENT : EIO, "%s: %s%s", d->digest, desc, tries);
 	} else if (r >= 0 && dl->off != (uint64_t)d->size) {
 		r = err_set(&dl->err, EUCLEAN, "%s: truncated (got %llu of %lld bytes)", d->digest,
 			    (unsigned long long)dl->off, (long long)d->size);

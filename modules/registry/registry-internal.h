@@ -3,6 +3,7 @@
 #define UCRT_REGISTRY_INTERNAL_H
 
 #include <curl/curl.h>
+#include <time.h>
 
 #include "buf.h"
 #include "loop.h"
@@ -65,6 +66,12 @@ struct reg_call {
 	/* called before every try (e.g. to move range_from past what a
 	 * failed try already delivered) */
 	void (*prepare)(struct reg_call *call);
+	/* stream mode: after a 2xx whose transfer curl saw complete: how many
+	 * bytes are still missing (0: none). A body shorter than promised (a
+	 * lying Content-Length, a proxy cutting it) is then retried like a
+	 * broken connection, from where it stopped when prepare() moves the
+	 * range. NULL: no such check. */
+	uint64_t (*missing)(struct reg_call *call);
 	/* stream mode: 2xx bodies go to sink (in the fiber), in order */
 	int (*sink)(struct reg_call *call, const char *data, size_t len);
 	void *sink_arg;
@@ -75,6 +82,7 @@ struct reg_call {
 	char *content_type_got, *location, *www_auth, *docker_digest, *retry_after;
 	int64_t content_length;
 	bool too_big;		/* the body passed body_max: the transfer was cut */
+	unsigned tries;		/* transfers made (auth round trips not counted) */
 	CURLcode cc;
 	char errbuf[CURL_ERROR_SIZE];
 };
@@ -97,6 +105,24 @@ char *reg_resolve_location(struct reg_host *h, const char *loc);
 struct reg_host *reg_host_get(struct reg_client *c, const char *domain);
 /* A short "HTTP 404 MANIFEST_UNKNOWN: ..." from a registry error body. */
 void reg_describe_status(const struct reg_call *call, char *out, size_t n);
+
+/* header.c: one response header line (curl's header callback). */
+void reg_header_parse(struct reg_call *call, const char *line, size_t len);
+
+/* retry.c: the retry policy. */
+#define REG_RETRY_BASE_MS 200
+#define REG_BACKOFF_MAX_MS 30000
+#define REG_RETRY_AFTER_MAX_S 60
+/* The wait before try attempt+1: base x 2^(attempt-1), capped at
+ * REG_BACKOFF_MAX_MS, then a uniform pick (rnd) in [half of it, all of it]. */
+uint64_t reg_backoff_ms(unsigned base_ms, unsigned attempt, uint32_t rnd);
+/* A Retry-After value (delta-seconds or HTTP-date, relative to now) in ms,
+ * capped at REG_RETRY_AFTER_MAX_S; -1 if it is neither. */
+int reg_retry_after_ms(const char *v, time_t now, uint64_t *ms);
+/* 5xx (but 501, 505), 429 and 408: worth another try. */
+bool reg_retryable_status(long status);
+/* The wait before the next try of call: its Retry-After, else the backoff. */
+uint64_t reg_retry_delay_ns(const struct reg_client *c, const struct reg_call *call, unsigned attempt);
 
 /* auth.c */
 /* Is url on the registry's own host (any port)? Only there do its

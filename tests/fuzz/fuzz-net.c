@@ -1,5 +1,5 @@
 /* The network module's parsers: --network-policy, resolv.conf, the lease
- * file. The first byte picks the parser; whatever parses must format back
+ * file, a CIDR (--subnet). The first byte picks the parser; whatever parses must format back
  * and parse again to the same thing. */
 #include "log.h"
 #include "util.h"
@@ -46,15 +46,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	log_set_level(LOG_ERROR);
 	s = xstrndup((const char *)data + 1, size - 1);
-	switch (data[0] % 3) {
+	struct in_addr a;
+	unsigned prefix;
+	switch (data[0] % 4) {
 	case 0:
 		fuzz_policy(s);
 		break;
 	case 1:
 		net_resolv_parse(s, ns, NET_MAX_DNS);
 		break;
-	default:
+	case 2:
 		fuzz_leases(s);
+		break;
+	default:
+		if (net_parse_cidr(s, &a, &prefix) == 0 && prefix > 32)
+			abort();
 		break;
 	}
 	free(s);
