@@ -2,6 +2,7 @@
  * the store (no reactor needed). */
 #include "cli.h"
 #include "cmd-image.h"
+#include "cli-format.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -65,76 +66,163 @@ static uint64_t image_size(struct store *s, const struct store_image *img)
 	return total;
 }
 
+/* The name as docker shows it: Docker Hub's default domain and library/
+ * dropped; split into repository and tag (or "<none>" for a digest). */
+static void image_repo_tag(const char *name, char **repo, char **tag)
+{
+	const char *n = name;
+	if (str_startswith(n, "docker.io/library/"))
+		n += strlen("docker.io/library/");
+	else if (str_startswith(n, "docker.io/"))
+		n += strlen("docker.io/");
+	const char *at = strchr(n, '@');
+	const char *slash = strrchr(n, '/');
+	const char *colon = strrchr(slash ? slash : n, ':');
+	if (at) {
+		*repo = xstrndup(n, (size_t)(at - n));
+		*tag = xstrdup("<none>");
+	} else if (colon) {
+		*repo = xstrndup(n, (size_t)(colon - n));
+		*tag = xstrdup(colon + 1);
+	} else {
+		*repo = xstrdup(n);
+		*tag = xstrdup("<none>");
+	}
+}
+
+/* `image ls REPO[:TAG]`: the stored name's repository (as given or in
+ * full form) and, when given, its tag. */
+static bool image_ls_match(const char *name, const char *want)
+{
+	struct oci_ref a, b;
+	bool ok = false;
+
+	if (!want)
+		return true;
+	if (oci_ref_parse(name, &a, NULL) < 0)
+		return false;
+	if (oci_ref_parse(want, &b, NULL) == 0) {
+		_cleanup_free_ char *na = oci_ref_name(&a);
+		_cleanup_free_ char *nb = oci_ref_name(&b);
+		/* oci_ref_parse fills "latest" in; only a tag written counts */
+		bool tagged = strchr(strrchr(want, '/') ? strrchr(want, '/') : want, ':') != NULL;
+		ok = strcmp(na, nb) == 0 && (!tagged || (a.tag && b.tag && strcmp(a.tag, b.tag) == 0));
+		oci_ref_free(&b);
+	}
+	oci_ref_free(&a);
+	return ok;
+}
+
+static void image_ls_row(struct buf *b, struct store *s, const struct store_image *img, bool trunc, bool sizes)
+{
+	struct json_writer w;
+	_cleanup_free_ char *repo = NULL, *tag = NULL;
+	char when[40], ago[48], size[32];
+	const char *id = img->config ? img->config : "";
+
+	image_repo_tag(img->name, &repo, &tag);
+	jw_init(&w, b, false);
+	jw_obj_begin(&w);
+	cli_rfc3339(when, sizeof(when), img->created);
+	cli_ago(ago, sizeof(ago), img->created);
+	/* -q prints ids only: no manifest walk and blob stats */
+	cli_human_size(size, sizeof(size), sizes ? (double)image_size(s, img) : 0);
+	jw_key(&w, "CreatedAt"), jw_str(&w, when);
+	jw_key(&w, "CreatedSince"), jw_str(&w, ago);
+	jw_key(&w, "Digest"), jw_str(&w, img->digest ? img->digest : "");
+	if (trunc && str_startswith(id, "sha256:"))
+		jw_key(&w, "ID"), jw_strn(&w, id + 7, strlen(id + 7) < 12 ? strlen(id + 7) : 12);
+	else
+		jw_key(&w, "ID"), jw_str(&w, id);
+	jw_key(&w, "Manifest"), jw_str(&w, img->manifest ? img->manifest : "");
+	jw_key(&w, "Name"), jw_str(&w, img->name);
+	jw_key(&w, "Platform"), jw_str(&w, img->platform ? img->platform : "");
+	jw_key(&w, "Repository"), jw_str(&w, repo);
+	jw_key(&w, "Size"), jw_str(&w, size);
+	jw_key(&w, "Tag"), jw_str(&w, tag);
+	jw_obj_end(&w);
+}
+
+static const char image_ls_usage[] =
+	"Usage: ucrt image ls [-q] [--no-trunc] [--format FORMAT] [REPOSITORY[:TAG]]\n"
+	"List images, one line per platform (only REPOSITORY's, or that tag's).\n"
+	"  -q, --quiet      image ids only\n"
+	"      --no-trunc   full image ids\n"
+	"      --format F   table, json (one object a line), table TEMPLATE or\n"
+	"                   TEMPLATE: fields .Repository .Tag .ID .Digest .Platform\n"
+	"                   .CreatedAt .CreatedSince .Size .Name (docs/format.md)\n";
+
+static const struct cli_header image_ls_headers[] = {
+	{ "ID", "IMAGE ID" }, { "CreatedSince", "CREATED" }, { "CreatedAt", "CREATED AT" }, { NULL, NULL }
+};
+
 int cmd_image_ls(struct cli_ctx *ctx, int argc, char **argv)
 {
+	enum { O_NOTRUNC = 256 };
 	static const struct option opts[] = { { "format", required_argument, NULL, 'f' },
-					      { "quiet", no_argument, NULL, 'q' }, { 0 } };
-	bool json = false, quiet = false;
-	int c;
-	if (cli_help(argc, argv, "Usage: ucrt image ls [--format table|json] [-q]\nList images, one line per platform.\n"))
+					      { "quiet", no_argument, NULL, 'q' },
+					      { "no-trunc", no_argument, NULL, O_NOTRUNC },
+					      { "help", no_argument, NULL, 'h' }, { 0 } };
+	const char *format = NULL;
+	bool quiet = false, trunc = true;
+	int c, status = 0;
+	if (cli_help(argc, argv, image_ls_usage))
 		return 0;
-	while ((c = getopt_long(argc, argv, "f:q", opts, NULL)) != -1) {
-		if (c == 'f' && strcmp(optarg, "json") == 0)
-			json = true;
+	while ((c = getopt_long(argc, argv, "f:qh", opts, NULL)) != -1) {
+		if (c == 'f')
+			format = optarg;
 		else if (c == 'q')
 			quiet = true;
-		else if (c == 'f' && strcmp(optarg, "table") == 0)
-			json = false;
+		else if (c == O_NOTRUNC)
+			trunc = false;
 		else {
-			cli_error("usage: ucrt image ls [--format table|json] [-q]");
+			fputs(image_ls_usage, stderr);
 			return EXIT_RUNTIME;
 		}
 	}
-	_cleanup_store_ struct store *s = NULL;
-	if (open_store(ctx, &s) < 0)
+	if (argc - optind > 1) {
+		fputs(image_ls_usage, stderr);
 		return EXIT_RUNTIME;
+	}
+	const char *want = optind < argc ? argv[optind] : NULL;
+	struct oci_ref wref;
+	if (want && oci_ref_parse(want, &wref, NULL) < 0) {
+		cli_error("image ls: '%s' is not a repository name", want);
+		return EXIT_RUNTIME;
+	}
+	if (want)
+		oci_ref_free(&wref);
+	struct cli_fmt f;
+	if (cli_fmt_init(&f, quiet ? "{{.ID}}" : format,
+			 "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.Platform}}\t{{.CreatedSince}}\t{{.Size}}",
+			 image_ls_headers) < 0)
+		return EXIT_RUNTIME;
+	_cleanup_store_ struct store *s = NULL;
+	if (open_store(ctx, &s) < 0) {
+		cli_fmt_free(&f);
+		return EXIT_RUNTIME;
+	}
 	struct store_image *v;
 	size_t n;
 	struct err e = { 0 };
 	if (store_image_list(s, &v, &n, &e) < 0) {
 		cli_error("%s", err_msg(&e));
+		cli_fmt_free(&f);
 		return EXIT_RUNTIME;
 	}
-	_cleanup_buf_ struct buf b = BUF_INIT;
-	struct json_writer w;
-	jw_init(&w, &b, true);
-	if (json)
-		jw_arr_begin(&w);
-	else if (!quiet)
-		printf("%-50s %-14s %-16s %-12s %s\n", "NAME", "IMAGE ID", "PLATFORM", "SIZE", "CREATED");
-	for (size_t i = 0; i < n; i++) {
-		/* -q prints ids only: no manifest walk and blob stats. */
-		uint64_t size = json || !quiet ? image_size(s, &v[i]) : 0;
-		if (json) {
-			jw_obj_begin(&w);
-			jw_key(&w, "name"), jw_str(&w, v[i].name);
-			jw_key(&w, "id"), jw_str(&w, v[i].config ? v[i].config : "");
-			jw_key(&w, "digest"), jw_str(&w, v[i].digest);
-			jw_key(&w, "manifest"), jw_str(&w, v[i].manifest);
-			jw_key(&w, "platform"), jw_str(&w, v[i].platform ? v[i].platform : "");
-			jw_key(&w, "size"), jw_uint(&w, size);
-			jw_key(&w, "created"), jw_int(&w, v[i].created);
-			jw_obj_end(&w);
-		} else if (quiet) {
-			printf("%.12s\n", v[i].config ? v[i].config + 7 : "");
-		} else {
-			char when[32] = "-";
-			time_t t = (time_t)v[i].created;
-			struct tm tm;
-			if (t && localtime_r(&t, &tm))
-				strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm);
-			char sz[32];
-			snprintf(sz, sizeof(sz), "%.1f MB", (double)size / 1e6);
-			printf("%-50s %-14.12s %-16s %-12s %s\n", v[i].name, v[i].config ? v[i].config + 7 : "",
-			       v[i].platform ? v[i].platform : "", sz, when);
-		}
+	for (size_t i = 0; i < n && !status; i++) {
+		if (!image_ls_match(v[i].name, want))
+			continue;
+		_cleanup_buf_ struct buf row = BUF_INIT;
+		image_ls_row(&row, s, &v[i], trunc, !quiet);
+		if (cli_fmt_row(&f, row.data, row.len) < 0)
+			status = EXIT_RUNTIME;
 	}
-	if (json) {
-		jw_arr_end(&w);
-		printf("%s\n", b.data);
-	}
+	if (!status)
+		cli_fmt_end(&f);
+	cli_fmt_free(&f);
 	store_images_free(v, n);
-	return 0;
+	return status;
 }
 
 static void inspect_one(struct json_writer *w, struct store *s, const struct store_image *img)

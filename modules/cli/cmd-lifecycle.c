@@ -1,4 +1,4 @@
-/* Lifecycle of existing containers: logs, exec, stop, kill, rm, inspect,
+/* Lifecycle of existing containers: logs, exec, stop, kill, rm,
  * and the hidden `__supervise` that a detached container's supervisor
  * runs as. Detached containers are reached through their supervisor's
  * ctl.sock; a container run in the foreground is owned by that ucrt
@@ -319,83 +319,5 @@ int cmd_rm(struct cli_ctx *ctx, int argc, char **argv)
 		}
 		printf("%s\n", argv[i]);
 	}
-	return status;
-}
-
-/* ---- inspect ---- */
-
-static void lc_inspect_one(struct json_writer *w, struct cli_ctx *ctx, const char *id)
-{
-	_cleanup_free_ char *cfgp = ctr_path(ctx->root, id, "config.json");
-	_cleanup_free_ char *text = NULL;
-	struct ctr_state s;
-	enum ctr_status st = ctr_refresh(ctx->root, id, &s);
-	size_t len;
-
-	jw_obj_begin(w);
-	jw_key(w, "Id");
-	jw_str(w, id);
-	jw_key(w, "Config");
-	if (read_file_at(AT_FDCWD, cfgp, 4u << 20, &text, &len) == 0) {
-		len = strlen(text);
-		while (len && (text[len - 1] == '\n' || text[len - 1] == ' '))
-			len--;
-		jw_raw(w, text, len);
-	} else
-		jw_null(w);
-	jw_key(w, "State");
-	jw_obj_begin(w);
-	jw_key(w, "Status");
-	jw_str(w, ctr_status_name(st));
-	jw_key(w, "Running");
-	jw_bool(w, st == CTR_RUNNING);
-	jw_key(w, "Pid");
-	jw_int(w, st == CTR_RUNNING ? s.qemu : 0);
-	jw_key(w, "OwnerPid");
-	jw_int(w, st == CTR_RUNNING ? s.owner : 0);
-	jw_key(w, "ExitCode");
-	jw_int(w, s.exit_code);
-	jw_key(w, "StartedAt");
-	jw_int(w, s.started);
-	jw_key(w, "FinishedAt");
-	jw_int(w, s.finished);
-	jw_key(w, "Error");
-	jw_str(w, s.error);
-	jw_obj_end(w);
-	_cleanup_free_ char *logp = ctr_path(ctx->root, id, "output.log");
-	_cleanup_free_ char *conp = ctr_path(ctx->root, id, "console.log");
-	jw_key(w, "LogPath");
-	jw_str(w, logp);
-	jw_key(w, "ConsolePath");
-	jw_str(w, conp);
-	jw_key(w, "Mounts");
-	ctr_mounts_inspect_json(w, ctx->root, id);
-	jw_key(w, "network");
-	ctr_net_inspect_json(w, ctx->root, id);
-	jw_obj_end(w);
-}
-
-int cmd_inspect(struct cli_ctx *ctx, int argc, char **argv)
-{
-	_cleanup_buf_ struct buf b = BUF_INIT;
-	struct json_writer w;
-	int status = 0;
-
-	if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
-		printf("Usage: ucrt inspect CONTAINER...\nPrint containers' config and state as JSON.\n");
-		return argc < 2 ? EXIT_RUNTIME : 0;
-	}
-	jw_init(&w, &b, true);
-	jw_arr_begin(&w);
-	for (int i = 1; i < argc; i++) {
-		char id[CTR_ID_LEN + 1];
-		if (lc_find(ctx, argv[i], id) < 0) {
-			status = EXIT_RUNTIME;
-			continue;
-		}
-		lc_inspect_one(&w, ctx, id);
-	}
-	jw_arr_end(&w);
-	printf("%s\n", b.data);
 	return status;
 }

@@ -31,6 +31,7 @@ struct run_opts {
 	const char *name, *workdir, *user, *entrypoint, *kernel, *accel, *rootfs, *hostname;
 	bool entrypoint_set;
 	char **env;
+	char **labels;			/* --label KEY=VALUE */
 	unsigned cpus, mem_mib;
 	unsigned parallel, max_concurrent;
 	const char *output_dir;
@@ -53,6 +54,7 @@ static void run_usage(FILE *f)
 		"  -i, --interactive    keep stdin open and stream it to the process\n"
 		"  -t, --tty            allocate a terminal\n"
 		"      --name NAME      container name\n"
+		"  -l, --label K[=V]    set a label (ps --filter label=K, inspect)\n"
 		"  -e, --env K[=V]      set an environment variable\n"
 		"      --env-file FILE  read K=V lines\n"
 		"  -w, --workdir DIR    working directory inside the container\n"
@@ -98,6 +100,7 @@ static const struct option run_longopts[] = {
 	{ "interactive", no_argument, NULL, 'i' },
 	{ "tty", no_argument, NULL, 't' },
 	{ "name", required_argument, NULL, O_NAME },
+	{ "label", required_argument, NULL, 'l' },
 	{ "env", required_argument, NULL, 'e' },
 	{ "env-file", required_argument, NULL, O_ENVFILE },
 	{ "workdir", required_argument, NULL, 'w' },
@@ -160,6 +163,10 @@ static int run_parse_one(struct run_opts *o, int c, struct err *e)
 	case O_OUTDIR: o->output_dir = optarg; break;
 	case 'e':
 		if (ctr_env_arg(&o->env, optarg, cli_getenv, e) < 0)
+			goto bad;
+		break;
+	case 'l':
+		if (ctr_label_arg(&o->labels, optarg, e) < 0)
 			goto bad;
 		break;
 	case O_ENVFILE:
@@ -250,7 +257,7 @@ static int run_parse(struct run_opts *o, int argc, char **argv)
 
 	o->tls_verify = true;
 	/* '+': options end at the image; the command's own follow it. */
-	while ((c = getopt_long(argc, argv, "+dite:w:u:m:qhv:", run_longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+dite:w:u:m:qhv:l:", run_longopts, NULL)) != -1) {
 		r = run_parse_one(o, c, &e);
 		if (r != 0)
 			return r;
@@ -330,6 +337,7 @@ static int run_prepare(struct cli_ctx *ctx, struct run_opts *o, struct ctr_image
 		.kernel = o->kernel ? xstrdup(o->kernel) : NULL,
 		.accel = o->accel ? xstrdup(o->accel) : NULL,
 		.read_only = o->read_only,
+		.labels = TAKE_PTR(o->labels),
 		.mounts = TAKE_PTR(o->mounts),
 		.nmounts = o->nmounts,
 	};
@@ -638,6 +646,7 @@ int cmd_run(struct cli_ctx *ctx, int argc, char **argv)
 	r = run_parse(&o, argc, argv);
 	if (r != 0) {
 		strv_free(o.env);
+		strv_free(o.labels);
 		ctr_mounts_free(o.mounts, o.nmounts);
 		oci_platform_free(&o.platform);
 		ctr_net_opts_free(&o.net);
@@ -683,6 +692,7 @@ out:
 	ctr_nethost_close(nh);
 	ctr_net_opts_free(&o.net);
 	strv_free(o.env);
+	strv_free(o.labels);
 	ctr_mounts_free(o.mounts, o.nmounts);
 	oci_platform_free(&o.platform);
 	return status;

@@ -8,6 +8,7 @@
 
 #include "buf.h"
 #include "cli.h"
+#include "cli-format.h"
 #include "container/container.h"
 #include "err.h"
 #include "json.h"
@@ -102,63 +103,93 @@ static void vol_json(struct json_writer *w, const struct volume *v)
 	jw_uint(w, v->size);
 	jw_key(w, "Used");
 	jw_uint(w, v->used);
+	char when[40];
+	cli_rfc3339(when, sizeof(when), v->created);
 	jw_key(w, "CreatedAt");
-	jw_int(w, v->created);
+	jw_str(w, when);
 	jw_key(w, "InUse");
 	jw_bool(w, volume_in_use(v->disk));
 	jw_obj_end(w);
 }
 
+/* A `volume ls` row: sizes as docker prints them (12.3MB). */
+static void vol_row(struct buf *b, const struct volume *v)
+{
+	struct json_writer w;
+	char size[32], used[32], when[40];
+
+	cli_human_size(size, sizeof(size), (double)v->size);
+	cli_human_size(used, sizeof(used), (double)v->used);
+	cli_rfc3339(when, sizeof(when), v->created);
+	jw_init(&w, b, false);
+	jw_obj_begin(&w);
+	jw_key(&w, "CreatedAt"), jw_str(&w, when);
+	jw_key(&w, "Driver"), jw_str(&w, "local");
+	jw_key(&w, "InUse"), jw_bool(&w, volume_in_use(v->disk));
+	jw_key(&w, "Mountpoint"), jw_str(&w, v->disk);
+	jw_key(&w, "Name"), jw_str(&w, v->name);
+	jw_key(&w, "Scope"), jw_str(&w, "local");
+	jw_key(&w, "Size"), jw_str(&w, size);
+	jw_key(&w, "Used"), jw_str(&w, used);
+	jw_obj_end(&w);
+}
+
+static const struct cli_header vol_headers[] = {
+	{ "Name", "VOLUME NAME" }, { "InUse", "IN USE" }, { "CreatedAt", "CREATED AT" }, { NULL, NULL }
+};
+
 int cmd_volume_ls(struct cli_ctx *ctx, int argc, char **argv)
 {
-	static const char usage[] = "Usage: ucrt volume ls [-q] [--format json]\nList named volumes.\n";
+	static const char usage[] =
+		"Usage: ucrt volume ls [-q] [--format FORMAT]\n"
+		"List named volumes.\n"
+		"  -q, --quiet     names only\n"
+		"      --format F  table, json (one object a line), table TEMPLATE or TEMPLATE:\n"
+		"                  fields .Name .Size .Used .InUse .Mountpoint .Driver\n"
+		"                  .CreatedAt (docs/format.md)\n";
 	_cleanup_strv_ char **names = NULL;
-	bool quiet = false, json = false;
+	const char *format = NULL;
+	bool quiet = false;
 	struct err e = { 0 };
+	int status = 0;
 
 	if (vol_help(usage, argc, argv))
 		return 0;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-q") == 0 || strcmp(argv[i], "--quiet") == 0) {
 			quiet = true;
-		} else if (strcmp(argv[i], "--format") == 0 && i + 1 < argc && strcmp(argv[i + 1], "json") == 0) {
-			json = true;
-			i++;
+		} else if (strcmp(argv[i], "--format") == 0 && i + 1 < argc) {
+			format = argv[++i];
+		} else if (str_startswith(argv[i], "--format=")) {
+			format = argv[i] + strlen("--format=");
 		} else {
 			fprintf(stderr, "%s", usage);
 			return EXIT_RUNTIME;
 		}
 	}
+	struct cli_fmt f;
+	if (cli_fmt_init(&f, quiet ? "{{.Name}}" : format, "table {{.Name}}\t{{.Size}}\t{{.Used}}\t{{.InUse}}",
+			 vol_headers) < 0)
+		return EXIT_RUNTIME;
 	if (volume_list(ctx->root, &names, &e) < 0) {
 		cli_error("%s", err_msg(&e));
+		cli_fmt_free(&f);
 		return EXIT_RUNTIME;
 	}
-	_cleanup_buf_ struct buf b = BUF_INIT;
-	struct json_writer w;
-	if (json) {
-		jw_init(&w, &b, false);
-		jw_arr_begin(&w);
-	} else if (!quiet) {
-		printf("%-32s %10s %10s %s\n", "VOLUME NAME", "SIZE", "USED", "IN USE");
-	}
-	for (size_t i = 0; names && names[i]; i++) {
+	for (size_t i = 0; names && names[i] && !status; i++) {
 		struct volume v;
 		if (volume_get(ctx->root, names[i], &v, NULL) < 0)
 			continue;
-		if (json)
-			vol_json(&w, &v);
-		else if (quiet)
-			printf("%s\n", v.name);
-		else
-			printf("%-32s %9.1fG %9.1fM %s\n", v.name, (double)v.size / (1 << 30),
-			       (double)v.used / (1 << 20), volume_in_use(v.disk) ? "yes" : "no");
+		_cleanup_buf_ struct buf row = BUF_INIT;
+		vol_row(&row, &v);
+		if (cli_fmt_row(&f, row.data, row.len) < 0)
+			status = EXIT_RUNTIME;
 		volume_free(&v);
 	}
-	if (json) {
-		jw_arr_end(&w);
-		printf("%s\n", b.data);
-	}
-	return 0;
+	if (!status)
+		cli_fmt_end(&f);
+	cli_fmt_free(&f);
+	return status;
 }
 
 int cmd_volume_inspect(struct cli_ctx *ctx, int argc, char **argv)

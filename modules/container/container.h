@@ -267,7 +267,13 @@ struct ctr_config {
 	char *root_dir;
 	/* Its network namespace joined to the VM (bundle-net.c), or NULL. */
 	struct ctr_bundle_net *bundle_net;
+	char **labels;			/* --label: "KEY=VALUE", keys unique (labels.c) */
 };
+
+/* --label KEY[=VALUE] (labels.c): add to *labels, replacing an earlier
+ * KEY as docker does; a missing value is "". -EINVAL with err naming the
+ * argument for an empty key or a control character. */
+int ctr_label_arg(char ***labels, const char *arg, struct err *err);
 
 /* state.json: who owns the VM, and how it ended. */
 struct ctr_state {

@@ -46,6 +46,7 @@ void ctr_config_free(struct ctr_config *c)
 	free(c->accel);
 	ctr_spec_free(&c->spec);
 	ctr_mounts_free(c->mounts, c->nmounts);
+	strv_free(c->labels);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -149,6 +150,15 @@ int ctr_config_write(const char *root, const struct ctr_config *c, struct err *e
 	jw_bool(&w, c->read_only);
 	jw_key(&w, "mounts");
 	ctr_mounts_json(&w, c->mounts, c->nmounts, false);
+	jw_key(&w, "labels");
+	jw_obj_begin(&w);
+	for (char **l = c->labels; l && *l; l++) {
+		const char *eq = strchr(*l, '=');
+		_cleanup_free_ char *k = xstrndup(*l, eq ? (size_t)(eq - *l) : strlen(*l));
+		jw_key(&w, k);
+		jw_str(&w, eq ? eq + 1 : "");
+	}
+	jw_obj_end(&w);
 	jw_obj_end(&w);
 	buf_putc(&b, '\n');
 	_cleanup_free_ char *path = xasprintf("%s/config.json", dir);
@@ -241,6 +251,15 @@ int ctr_config_read(const char *root, const char *id, struct ctr_config *c, stru
 		json_free(&d);
 		ctr_config_free(c);
 		return err_set(err, EBADMSG, "container %.12s: config.json: bad mounts", id);
+	}
+	int lt = json_get(&d, 0, "labels");
+	for (int k = json_obj_first(&d, lt); k >= 0; k = json_obj_next(&d, k)) {
+		_cleanup_free_ char *key = json_str(&d, k);
+		_cleanup_free_ char *val = json_str(&d, k + 1);
+		if (key && val) {
+			_cleanup_free_ char *kv = xasprintf("%s=%s", key, val);
+			strv_push(&c->labels, kv);
+		}
 	}
 	json_free(&d);
 	if (!c->disk || !c->name) {

@@ -148,7 +148,7 @@ char **vm_argv(const struct vm_host *h, const struct vm_config *c, const struct 
 	strv_push(&v, "none");
 	strv_push(&v, "-no-reboot");
 	strv_push(&v, "-m");
-	vm_pushf(&v, "%u", c->mem_mib ? c->mem_mib : 256);
+	vm_pushf(&v, "%u", c->mem_mib ? c->mem_mib : VM_DEFAULT_MEM_MIB);
 	strv_push(&v, "-smp");
 	vm_pushf(&v, "%u", c->cpus ? c->cpus : 1);
 

@@ -123,10 +123,13 @@ struct vm_share {
 	bool xattr;		/* path's filesystem takes user xattrs */
 };
 
+/* Guest memory when none is asked for (run -m, vm_config.mem_mib 0). */
+#define VM_DEFAULT_MEM_MIB 256
+
 struct vm_config {
 	const char *name;	/* for messages */
 	unsigned cpus;		/* 0: 1 */
-	unsigned mem_mib;	/* 0: 256 */
+	unsigned mem_mib;	/* 0: VM_DEFAULT_MEM_MIB */
 	struct vm_disk disks[VM_MAX_DISKS];	/* vda, vdb... */
 	unsigned ndisks;
 	struct vm_share shares[VM_MAX_SHARES];

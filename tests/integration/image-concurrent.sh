@@ -26,7 +26,7 @@ store_sound() {
 nblobs() { ls "$tmp/store/blobs/sha256" | wc -l; }
 # Blobs of an OCI layout fixture: the ones a pull of its single platform stores.
 fx_blobs() { ls "$1/blobs/sha256" | wc -l; }
-count_name() { U image ls --format json | python3 -c 'import json,sys; print(sum(1 for i in json.load(sys.stdin) if i["name"]==sys.argv[1]))' "$1"; }
+count_name() { U image ls --format json | python3 -c 'import json,sys; print(sum(1 for i in map(json.loads, sys.stdin) if i["Name"]==sys.argv[1]))' "$1"; }
 
 # pull_many NAME COUNT JOBS REF...: start COUNT pulls (cycling over the REFs) at once.
 pull_many() {

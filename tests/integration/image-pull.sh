@@ -26,7 +26,7 @@ U image inspect "$REG/fx/oci-zstd:v1" >"$tmp/insp" 2>"$tmp/err" &&
 multi_top=$(t_img_build "$tmp/fx-multi" v1 platforms=linux/amd64,linux/arm64/v8,linux/arm/v7)
 t_reg_upload "$tmp/fx-multi" fx/multi v1 || nok "seed multi"
 check "pull index with --platform linux/arm64" U image pull --platform linux/arm64 "$REG/fx/multi:v1"
-U image ls --format json >"$tmp/ls" && python3 -c 'import json,sys; l=[i for i in json.load(open(sys.argv[1])) if i["name"].endswith("fx/multi:v1")]; assert l[0]["platform"]=="linux/arm64/v8", l' "$tmp/ls" &&
+U image ls --format json >"$tmp/ls" && python3 -c 'import json,sys; l=[i for i in map(json.loads, open(sys.argv[1])) if i["Name"].endswith("fx/multi:v1")]; assert l[0]["Platform"]=="linux/arm64/v8", l' "$tmp/ls" &&
 	ok "ls --format json shows the selected platform" || nok "platform selection"
 check "pull index with --platform linux/arm/v7" U image pull --platform linux/arm/v7 "$REG/fx/multi:v1"
 U image pull --platform linux/s390x "$REG/fx/multi:v1" >/dev/null 2>"$tmp/err"
@@ -66,7 +66,7 @@ rm -rf "$tmp/store-tty"
 
 # tag, rm, prune
 check "tag" U image tag "$REG/fx/oci-gzip:v1" local/copy:t1
-U image ls | grep -q "docker.io/local/copy:t1" && ok "tag shows in ls" || nok "tag in ls"
+U image ls --format '{{.Name}}' | grep -qx "docker.io/local/copy:t1" && ok "tag shows in ls" || nok "tag in ls"
 check "rm" U image rm "$REG/fx/oci-none:v1"
 before=$(ls "$tmp/store/blobs/sha256" | wc -l)
 check "prune" U image prune -f
@@ -83,7 +83,7 @@ check "umoci unpacks ucrt save" umoci unpack --rootless --image "$tmp/oci-x:v1" 
 # skopeo archive -> ucrt load
 check "skopeo writes an oci-archive" skopeo copy --src-tls-verify=false "docker://$REG/fx/oci-zstd:v1" "oci-archive:$tmp/sk.tar:v9"
 check "ucrt loads skopeo's archive" U image load -i "$tmp/sk.tar" --name example.com/loaded
-U image ls | grep -q "example.com/loaded:v9" && ok "loaded image named from ref.name" || nok "loaded name"
+U image ls --format '{{.Name}}' | grep -qx "example.com/loaded:v9" && ok "loaded image named from ref.name" || nok "loaded name"
 
 # push with ucrt -> skopeo; skopeo push -> ucrt pull
 check "ucrt push" U image push "$REG/fx/oci-gzip:v1" "$REG/pushed/one:v2"

@@ -49,7 +49,7 @@ is "the same name with --platform linux/amd64 runs natively" "$out" x86_64
 out=$(U run --rm "$IMG" uname -m 2>"$tmp/err")
 is "without --platform: the host's" "$out" x86_64
 
-U image ls >"$tmp/ls" 2>"$tmp/err"
+U image ls --format '{{.Name}} {{.Platform}}' >"$tmp/ls" 2>"$tmp/err"
 grep -q "ucrt-test/multi:1 .*linux/arm64" "$tmp/ls" && grep -q "ucrt-test/multi:1 .*linux/amd64" "$tmp/ls" &&
 	ok "image ls: one name, both platforms" || { nok "image ls: one name, both platforms"; sed 's/^/# /' "$tmp/ls"; }
 U image inspect "$IMG" >"$tmp/insp" 2>"$tmp/err"

@@ -30,7 +30,7 @@ got-term"
 U ps -a >"$tmp/ps"
 grep -q "Exited (7)" "$tmp/ps" && ok "ps -a shows Exited (7)" || { nok "ps -a shows Exited (7)"; sed 's/^/# /' "$tmp/ps"; }
 U inspect web >"$tmp/insp" 2>"$tmp/err"
-python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))[0]; assert d["State"]["Status"]=="exited" and d["State"]["ExitCode"]==7 and d["Config"]["name"]=="web", d' "$tmp/insp" &&
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))[0]; assert d["State"]["Status"]=="exited" and d["State"]["ExitCode"]==7 and d["Name"]=="web", d' "$tmp/insp" &&
 	ok "inspect prints JSON with config and state" || nok "inspect JSON"
 U exec web true >/dev/null 2>"$tmp/err"; is "exec in a stopped container: 125" "$?" 125
 is "rm removes it" "$(U rm web 2>"$tmp/err")" "web"
