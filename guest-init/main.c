@@ -23,6 +23,10 @@
 
 #include "gi.h"
 
+/* `ucrt version` reads this out of the binary (modules/cli/host-info.c):
+ * the guest's version without booting one. */
+__attribute__((used)) static const char gi_version[] = "ucrt-init-version=" UCRT_VERSION;
+
 bool gi_debug;
 bool gi_is_pid1;
 int gi_chan_fd = -1;

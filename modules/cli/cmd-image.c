@@ -401,8 +401,10 @@ int cmd_image_prune(struct cli_ctx *ctx, int argc, char **argv)
 		cli_error("%s", err_msg(&e));
 		return EXIT_RUNTIME;
 	}
-	printf("Removed %u blobs, %u partial downloads, %u image disks; reclaimed %.1f MB\n", st.blobs, st.ingest,
-	       st.rootfs, (double)st.bytes / 1e6);
+	char freed[32];
+	cli_human_size(freed, sizeof(freed), (double)st.bytes);
+	printf("Removed %u blobs, %u partial downloads, %u image disks\nTotal reclaimed space: %s\n", st.blobs,
+	       st.ingest, st.rootfs, freed);
 	return 0;
 }
 

@@ -2,8 +2,8 @@
  * top-level commands, else e.g. "image" for `ucrt image pull`. One line per
  * command; the functions live in cmd-*.c. No include guard: expanded with
  * different CMD definitions. */
-CMD(NULL, "version", cmd_version, "print version information")
-CMD(NULL, "info", cmd_info, "platforms this host runs images of: native or emulated")
+CMD(NULL, "version", cmd_version, "versions of ucrt, QEMU, the guest kernel and guest-init")
+CMD(NULL, "info", cmd_info, "accelerator, store, network and platforms of this host")
 CMD("rootfs", "build", cmd_rootfs_build, "build an ext4 image from layer tarballs")
 CMD(NULL, "run", cmd_run, "run a command in a new container (microVM)")
 CMD(NULL, "ps", cmd_ps, "list containers")
@@ -30,6 +30,12 @@ CMD("image", "rm", cmd_image_rm, "remove image names")
 CMD("image", "prune", cmd_image_prune, "remove blobs and disks no image uses")
 CMD("image", "save", cmd_image_save, "write images as an OCI layout tar")
 CMD("image", "load", cmd_image_load, "read images from an OCI layout tar")
+/* docker's top-level forms of the image commands */
+CMD(NULL, "pull", cmd_image_pull, "pull an image (image pull)")
+CMD(NULL, "push", cmd_image_push, "push an image (image push)")
+CMD(NULL, "images", cmd_image_ls, "list images (image ls)")
+CMD(NULL, "rmi", cmd_image_rm, "remove image names (image rm)")
+CMD(NULL, "tag", cmd_image_tag, "give an image another name (image tag)")
 CMD(NULL, "login", cmd_login, "store registry credentials")
 CMD(NULL, "logout", cmd_logout, "remove registry credentials")
 CMD("bundle", "create", cmd_bundle_create, "write an OCI bundle (config.json + rootfs) from an image")

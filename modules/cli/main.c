@@ -89,14 +89,6 @@ static void usage(FILE *f)
 	fprintf(f, "\nSee ucrt(1) for details.\n");
 }
 
-int cmd_version(struct cli_ctx *ctx, int argc, char **argv)
-{
-	if (cli_help(argc, argv, "Usage: ucrt version\nPrint version information.\n"))
-		return 0;
-	printf("ucrt version %s\n", UCRT_VERSION);
-	return 0;
-}
-
 static const char *default_root(void)
 {
 	if (geteuid() == 0)

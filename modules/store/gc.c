@@ -150,7 +150,7 @@ static void prune_ingest(struct store *s, struct store_prune_stats *st)
 		struct stat sb;
 		if (fstat(f, &sb) == 0 && unlinkat(fd, de->d_name, 0) == 0) {
 			st->ingest++;
-			st->bytes += (uint64_t)sb.st_size;
+			st->bytes += (uint64_t)sb.st_blocks * 512;
 		}
 	}
 	closedir(d);
@@ -175,7 +175,7 @@ static void prune_blob_temps(struct store *s, struct store_prune_stats *st)
 			continue;
 		if (unlinkat(fd, de->d_name, 0) == 0) {
 			st->ingest++;
-			st->bytes += (uint64_t)sb.st_size;
+			st->bytes += (uint64_t)sb.st_blocks * 512;
 		}
 	}
 	closedir(d);
@@ -199,7 +199,7 @@ static void prune_rootfs(struct store *s, char **live, struct store_prune_stats 
 		if (fstatat(fd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(sb.st_mode) &&
 		    unlinkat(fd, de->d_name, 0) == 0) {
 			st->rootfs++;
-			st->bytes += (uint64_t)sb.st_size;
+			st->bytes += (uint64_t)sb.st_blocks * 512;
 		}
 	}
 	closedir(d);
@@ -218,8 +218,11 @@ int store_prune(struct store *s, struct store_prune_stats *st, struct err *err)
 	for (char **b = all; r >= 0 && *b; b++) {
 		if (strv_has(live, *b))
 			continue;
-		uint64_t size = 0;
-		store_blob_stat(s, *b, &size);
+		/* what the disk gets back: allocated blocks, not the
+		 * apparent size of a sparse file */
+		struct stat sb;
+		uint64_t size = fstatat(s->fds[STORE_BLOBS], *b + 7, &sb, AT_SYMLINK_NOFOLLOW) == 0 ?
+					(uint64_t)sb.st_blocks * 512 : 0;
 		if (store_blob_remove(s, *b) == 0) {
 			st->blobs++;
 			st->bytes += size;

@@ -140,7 +140,9 @@ struct store_prune_stats {
 	uint64_t bytes;
 };
 /* Remove blobs no image reaches, unlocked ingest files, and rootfs disks of
- * no image. Takes the store lock exclusive (-EBUSY while others run). */
+ * no image. Takes the store lock exclusive (-EBUSY while others run).
+ * bytes is the space given back: allocated blocks (st_blocks * 512), so a
+ * sparse disk counts what it held, not its apparent size. */
 int store_prune(struct store *s, struct store_prune_stats *st, struct err *err);
 /* Chain id of an image's config (for rootfs/<chain>.ext4). */
 int store_image_chain_id(struct store *s, const char *config_digest, char out[OCI_DIGEST_LEN + 1],
