@@ -77,7 +77,7 @@ const char *cli_getenv(const char *key)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: ucrt [--root DIR] [--log-level LEVEL] COMMAND [ARG...]\n\nCommands:\n");
+	fprintf(f, "Usage: ucrt [--root DIR] [--log-level LEVEL] [--qemu-user USER] COMMAND [ARG...]\n\nCommands:\n");
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
 		char name[64];
 		if (commands[i].name[0] == '_')
@@ -106,6 +106,7 @@ static const char *default_root(void)
 static const struct option global_opts[] = {
 	{ "root", required_argument, NULL, 'r' },
 	{ "log-level", required_argument, NULL, 'l' },
+	{ "qemu-user", required_argument, NULL, 'Q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ 0 }
@@ -141,6 +142,20 @@ int main(int argc, char **argv)
 			log_set_level((enum log_level)l);
 			break;
 		}
+		case 'Q':
+			/* Through the environment: the detached supervisor and
+			 * every other ucrt process this one starts inherit it. */
+			if (geteuid() != 0) {
+				cli_error("--qemu-user: only root can run QEMU as another user "
+					  "(rootless, QEMU runs as you)");
+				return EXIT_RUNTIME;
+			}
+			if (!*optarg) {
+				cli_error("--qemu-user: empty user name");
+				return EXIT_RUNTIME;
+			}
+			setenv("UCRT_QEMU_USER", optarg, 1);
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;

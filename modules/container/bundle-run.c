@@ -472,7 +472,8 @@ static void shim_boot(struct shim *s)
 	_cleanup_free_ char *cache = xasprintf("%s/vm", s->o->root);
 	_cleanup_free_ char *console = ctr_path(s->o->root, s->b->cfg.id, "console.log");
 	static const struct ctr_net_opts no_net = { .mode = CTR_NET_NONE };
-	struct vm_host_opts ho = { .cache_dir = cache };
+	/* The bundle's root is shared with its real owners (bundle.c). */
+	struct vm_host_opts ho = { .cache_dir = cache, .qemu_owns_files = true };
 	struct ctr_launch lo = { .cfg = &s->b->cfg, .host = &s->host, .console_log = console,
 				 .t0 = loop_now_ns(), .rows = 24, .cols = 80, .net_opts = &no_net,
 				 .hold = true };

@@ -655,7 +655,7 @@ int ctr_start(struct loop *l, const struct ctr_launch *o, const struct ctr_event
 	int r;
 
 	if (cfg->overlay)
-		vc.disks[0] = (struct vm_disk){ .path = cfg->overlay, .qcow2 = true };
+		vc.disks[0] = (struct vm_disk){ .path = cfg->overlay, .qcow2 = true, .backing = cfg->disk };
 	else
 		vc.disks[0] = (struct vm_disk){ .path = cfg->disk, .snapshot = true };
 	c->l = l;

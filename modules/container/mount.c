@@ -289,6 +289,11 @@ static int ctr_stage_file(const char *root, const char *id, size_t idx, struct c
 		return err_set(err, EINVAL, "%s: --parallel instances share directories only (no container "
 			       "directory to stage a file in); mount the file's directory", path);
 	r = mkdir_p_at(AT_FDCWD, dir, 0700);
+	/* QEMU's user (not root when ucrt is) opens it through the fd ucrt
+	 * hands over: the directory itself must let it in; containers/<id>
+	 * above stays 0700. */
+	if (r == 0 && chmod(dir, 0755) < 0)
+		r = -errno;
 	if (r < 0)
 		return err_setx(err, r, "creating %s", dir);
 	unlink(dst);

@@ -125,7 +125,6 @@ char **vm_argv(const struct vm_host *h, const struct vm_config *c, const struct 
 {
 	char **v = NULL;
 	_cleanup_free_ char *cmdline = vm_cmdline(h, c, vs);
-	_cleanup_free_ char *kernel = vm_qemu_escape(h->kernel.path);
 	bool kvm = h->accel == VM_ACCEL_KVM;
 
 	strv_push(&v, h->qemu);
@@ -152,12 +151,12 @@ char **vm_argv(const struct vm_host *h, const struct vm_config *c, const struct 
 	strv_push(&v, "-smp");
 	vm_pushf(&v, "%u", c->cpus ? c->cpus : 1);
 
+	/* Inherited files (files.c): QEMU opens no path of its own. */
 	strv_push(&v, "-kernel");
-	strv_push(&v, kernel);
+	vm_pushf(&v, "/proc/self/fd/%d", VM_FD_KERNEL);
 	if (h->initrd) {
-		_cleanup_free_ char *initrd = vm_qemu_escape(h->initrd);
 		strv_push(&v, "-initrd");
-		strv_push(&v, initrd);
+		vm_pushf(&v, "/proc/self/fd/%d", VM_FD_INITRD);
 	}
 	strv_push(&v, "-append");
 	strv_push(&v, cmdline);
@@ -174,13 +173,25 @@ char **vm_argv(const struct vm_host *h, const struct vm_config *c, const struct 
 	vm_argv_agent(&v, h, c, vs);
 	for (unsigned i = 0; i < c->ndisks && i < VM_MAX_DISKS; i++) {
 		const struct vm_disk *d = &c->disks[i];
-		_cleanup_free_ char *file = vm_qemu_escape(d->path);
+		unsigned fd = vm_fd_disk(c, i), bfd = vm_fd_backing(c, i) + 1;
+		_cleanup_free_ char *backing = NULL;
 
+		/* Fd set N holds inherited fd N (and N+1, its read-write
+		 * twin): file=/dev/fdset/N. */
+		for (unsigned f = fd; f <= fd + vm_disk_rw(d); f++) {
+			strv_push(&v, "-add-fd");
+			vm_pushf(&v, "fd=%u,set=%u", f, fd);
+		}
+		if (d->backing) {
+			strv_push(&v, "-add-fd");
+			vm_pushf(&v, "fd=%u,set=%u", bfd, bfd);
+			backing = xasprintf(",backing.driver=raw,backing.file.filename=/dev/fdset/%u", bfd);
+		}
 		strv_push(&v, "-drive");
-		vm_pushf(&v, "file=%s,format=%s,if=none,id=vd%c%s%s", file,
+		vm_pushf(&v, "file=/dev/fdset/%u,format=%s,if=none,id=vd%c%s%s%s", fd,
 			 d->qcow2 ? "qcow2" : "raw", 'a' + i,
 			 d->readonly ? ",readonly=on" : ",discard=unmap",
-			 d->snapshot ? ",snapshot=on" : "");
+			 d->snapshot ? ",snapshot=on" : "", backing ? backing : "");
 		strv_push(&v, "-device");
 		if (d->serial) {
 			_cleanup_free_ char *serial = vm_qemu_escape(d->serial);
@@ -191,16 +202,15 @@ char **vm_argv(const struct vm_host *h, const struct vm_config *c, const struct 
 	}
 	for (unsigned i = 0; i < c->nshares && i < VM_MAX_SHARES; i++) {
 		const struct vm_share *sh = &c->shares[i];
-		_cleanup_free_ char *path = vm_qemu_escape(sh->path);
 		_cleanup_free_ char *tag = vm_qemu_escape(sh->tag);
 
 		strv_push(&v, "-fsdev");
 		/* mapped-xattr: what the guest creates belongs to QEMU's user
-		 * (who ran ucrt) with the guest's owner and mode kept in
+		 * (ucrt-qemu when ucrt is root, else who ran ucrt) with the guest's owner and mode kept in
 		 * user.virtfs.* xattrs; fmode/dmode are the host modes. A
 		 * filesystem without user xattrs (tmpfs before 6.6) gets
 		 * "none": the guest's chown is ignored unless ucrt is root. */
-		vm_pushf(&v, "local,id=fs%u,path=%s,security_model=%s%s", i, path,
+		vm_pushf(&v, "local,id=fs%u,path=/proc/self/fd/%u,security_model=%s%s", i, vm_fd_share(c, i),
 			 sh->xattr ? "mapped-xattr,fmode=0644,dmode=0755" : "none",
 			 sh->readonly ? ",readonly=on" : "");
 		strv_push(&v, "-device");

@@ -259,6 +259,10 @@ int vm_host_probe(struct vm_host *h, const struct vm_host_opts *o, struct err *e
 	r = vm_transport_probe(h, o, err);
 	if (r < 0)
 		goto fail;
+	r = vm_qemu_user_resolve(h, o->qemu_user ? o->qemu_user : geteuid() == 0 ? getenv("UCRT_QEMU_USER") : NULL,
+				 o->qemu_owns_files, err);
+	if (r < 0)
+		goto fail;
 
 	r = vm_kernel_find(&h->kernel, o->kernel, err);
 	if (r < 0)
@@ -274,8 +278,18 @@ int vm_host_probe(struct vm_host *h, const struct vm_host_opts *o, struct err *e
 		err_wrap(err, "initramfs for %s", h->kernel.path);
 		goto fail;
 	}
-	log_debug("vm: qemu %s, accel %s%s, kernel %s (%s%s), init %s, tsc %u kHz, agent over %s",
-		  h->qemu, vm_accel_name(h->accel), h->sandbox ? " +sandbox" : "", h->kernel.path,
+	/* QEMU loads these by name (through /proc/self/fd): with its own
+	 * rights, not ucrt's. */
+	for (int i = 0; i < 2; i++) {
+		const char *f = i ? h->initrd : h->kernel.path;
+		if (f && !vm_user_can_read(h, f)) {
+			r = err_set(err, EACCES, "%s is not readable by QEMU's user %s (make it world-readable, "
+				    "or choose another with --kernel or --qemu-user)", f, h->user);
+			goto fail;
+		}
+	}
+	log_debug("vm: qemu %s as %s, accel %s%s, kernel %s (%s%s), init %s, tsc %u kHz, agent over %s",
+		  h->qemu, h->user, vm_accel_name(h->accel), h->sandbox ? " +sandbox" : "", h->kernel.path,
 		  h->kernel.release ? h->kernel.release : "?", h->kernel.builtin ? ", built-in drivers" : "",
 		  h->init, h->tsc_khz, vm_transport_name(h->transport));
 	return 0;

@@ -239,11 +239,13 @@ static void vm_child_exited(struct loop_child *c, int wstatus)
 	vm_maybe_report_exit(vm);
 }
 
-/* In the child between fork and exec: only async-signal-safe calls. */
-static __attribute__((noreturn)) void vm_child(char **argv, const int *fds, pid_t parent)
+/* In the child between fork and exec: only async-signal-safe calls. fds[i]
+ * becomes fd i (-1: closed), every other fd is closed. */
+static __attribute__((noreturn)) void vm_child(const struct vm_host *h, char **argv, const int *fds,
+					       unsigned nfds, pid_t parent)
 {
 	sigset_t none;
-	int moved[VM_FD_FIRST_FREE];
+	int moved[VM_FD_FIRST_FREE + VM_MAX_FILES];
 
 	/* Die with ucrt, even by SIGKILL; if ucrt is already gone the
 	 * signal will never come: give up now. */
@@ -260,15 +262,19 @@ static __attribute__((noreturn)) void vm_child(char **argv, const int *fds, pid_
 	for (int s = 1; s < NSIG; s++)
 		signal(s, SIG_DFL);		/* ignored ones survive exec */
 	/* Lift every fd above the targets first, then place them. */
-	for (int i = 0; i < VM_FD_FIRST_FREE; i++)
-		moved[i] = fds[i] >= 0 ? fcntl(fds[i], F_DUPFD, 64) : -1;
-	for (int i = 0; i < VM_FD_FIRST_FREE; i++) {
+	for (unsigned i = 0; i < nfds; i++)
+		moved[i] = fds[i] >= 0 ? fcntl(fds[i], F_DUPFD, 128) : -1;
+	for (unsigned i = 0; i < nfds; i++) {
 		if (moved[i] < 0)
-			close(i);
-		else if (dup2(moved[i], i) < 0)
+			close((int)i);
+		else if (dup2(moved[i], (int)i) < 0)
 			_exit(127);
 	}
-	syscall(SYS_close_range, VM_FD_FIRST_FREE, ~0u, 0);
+	syscall(SYS_close_range, nfds, ~0u, 0);
+	vm_confine(h);
+	/* A change of credentials clears the parent-death signal: again. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+		_exit(127);
 	execv(argv[0], argv);
 	_exit(127);
 }
@@ -391,6 +397,8 @@ int vm_start(struct loop *l, const struct vm_host *h, const struct vm_config *c,
 {
 	int qmp[2] = { -1, -1 }, con[2] = { -1, -1 }, errp[2] = { -1, -1 };
 	struct vm_chan ch = { .pair = { -1, -1 }, .vhost_fd = -1, .listen_fd = -1 };
+	int files[VM_MAX_FILES];
+	unsigned nfiles = 0;
 	_cleanup_strv_ char **argv = NULL;
 	_cleanup_close_ int devnull = -1, log_fd = -1;
 	struct vm *vm;
@@ -408,7 +416,7 @@ int vm_start(struct loop *l, const struct vm_host *h, const struct vm_config *c,
 	if (devnull < 0)
 		return err_setx(err, errno, "/dev/null");
 	if ((r = vm_socketpair(qmp, err)) < 0 || (r = vm_socketpair(con, err)) < 0 ||
-	    (r = vm_chan_open(&ch, h, c, err)) < 0)
+	    (r = vm_chan_open(&ch, h, c, err)) < 0 || (r = vm_files_open(h, c, files, &nfiles, err)) < 0)
 		goto fail;
 	if (pipe2(errp, O_CLOEXEC) < 0) {
 		r = err_setx(err, errno, "pipe");
@@ -435,9 +443,10 @@ int vm_start(struct loop *l, const struct vm_host *h, const struct vm_config *c,
 		goto fail_vm;
 	}
 	if (pid == 0) {
-		int fds[VM_FD_FIRST_FREE] = { devnull, errp[1], errp[1], qmp[1], con[1], ch.pair[1],
-					     c->mac ? c->tap_fd : -1, ch.vhost_fd };
-		vm_child(argv, fds, self);
+		int fds[VM_FD_FIRST_FREE + VM_MAX_FILES] = { devnull, errp[1], errp[1], qmp[1], con[1], ch.pair[1],
+							     c->mac ? c->tap_fd : -1, ch.vhost_fd };
+		memcpy(fds + VM_FD_FIRST_FREE, files, nfiles * sizeof(int));
+		vm_child(h, argv, fds, VM_FD_FIRST_FREE + nfiles, self);
 	}
 	vm_stamp(vm, VM_T_SPAWNED);
 	vm->pid = pid;
@@ -445,6 +454,7 @@ int vm_start(struct loop *l, const struct vm_host *h, const struct vm_config *c,
 	close(con[1]);
 	close(errp[1]);
 	vm_chan_close(&ch);	/* QEMU holds its ends (and with them the CID) */
+	vm_files_close(files, nfiles);
 	vm->log_fd = TAKE_FD(log_fd);
 	vm->con = (struct vm_stream){ .vm = vm, .fd = con[0] };
 	vm->err = (struct vm_stream){ .vm = vm, .fd = errp[0] };
@@ -481,6 +491,7 @@ fail:
 	vm_close_pair(con);
 	vm_chan_close(&ch);
 	vm_close_pair(errp);
+	vm_files_close(files, nfiles);
 	return r;
 }
 

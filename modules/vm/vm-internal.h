@@ -19,6 +19,29 @@
 #define VM_FD_TAP 6
 #define VM_FD_VHOST 7		/* /dev/vhost-vsock, guest CID already set */
 #define VM_FD_FIRST_FREE 8
+/* Files ucrt opened for QEMU (files.c), from VM_FD_FIRST_FREE on: the
+ * kernel, the initramfs, each disk's fd set (read-only, read-write when
+ * writable) followed by its backing image when it has one, then each
+ * share's directory. */
+#define VM_FD_KERNEL 8
+#define VM_FD_INITRD 9
+#define VM_FD_FILES 10
+#define VM_MAX_FILES (2 + 3 * VM_MAX_DISKS + VM_MAX_SHARES)
+bool vm_disk_rw(const struct vm_disk *d);
+unsigned vm_fd_disk(const struct vm_config *c, unsigned i);	/* first fd of the set */
+unsigned vm_fd_backing(const struct vm_config *c, unsigned i);	/* last fd of the set */
+unsigned vm_fd_share(const struct vm_config *c, unsigned i);
+/* Open them in that order into fds (VM_MAX_FILES long, -1 where none);
+ * *n is how many slots are used. On failure nothing stays open. */
+int vm_files_open(const struct vm_host *h, const struct vm_config *c, int *fds, unsigned *n,
+		  struct err *err);
+void vm_files_close(int *fds, unsigned n);
+
+/* Who QEMU runs as (user.c). vm_confine runs in the child between fork
+ * and exec: drop to h's user when h->drop, then no_new_privs; on failure
+ * it says why on fd 2 and exits 127. */
+bool vm_user_can_read(const struct vm_host *h, const char *path);
+void vm_confine(const struct vm_host *h);
 
 /* newc cpio writer (cpio.c). */
 struct vm_cpio {

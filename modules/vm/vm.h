@@ -9,9 +9,13 @@
  * the virtio-serial transport, the agent port (no socket files, no accept,
  * no path limits). With the vsock transport QEMU gets a /dev/vhost-vsock fd
  * whose guest CID ucrt reserved, and ucrt accepts guest-init's connection
- * on its own AF_VSOCK listener. Every other fd is closed before exec; the
- * child dies with ucrt (PR_SET_PDEATHSIG). docs/vm.md has the details and
- * measurements. */
+ * on its own AF_VSOCK listener. Files are opened by ucrt and inherited too
+ * (disks through QEMU's fd sets, the kernel, initramfs and 9p shares as
+ * /proc/self/fd/N), so QEMU needs no access to any path. Every other fd is
+ * closed before exec; the child dies with ucrt (PR_SET_PDEATHSIG). When
+ * ucrt is root, QEMU runs as an unprivileged user (default ucrt-qemu) with
+ * no capabilities and no_new_privs (docs/security.md). docs/vm.md has the
+ * details and measurements. */
 #ifndef UCRT_VM_H
 #define UCRT_VM_H
 
@@ -61,7 +65,22 @@ struct vm_host {
 	char *init;		/* guest-init binary */
 	char *initrd;		/* initramfs to boot with (cached) */
 	enum vm_transport transport;	/* resolved: SERIAL or VSOCK */
+	/* Who QEMU runs as. drop: ucrt is root and QEMU switches to uid/gid
+	 * (supplementary group: /dev/kvm's under KVM, none else) and loses
+	 * every capability before exec; without drop QEMU keeps ucrt's
+	 * credentials (ucrt is not root, or --qemu-user root). */
+	bool drop;
+	uid_t uid;
+	gid_t gid;
+	gid_t kvm_gid;		/* (gid_t)-1: no supplementary group */
+	/* QEMU stays root with only these capabilities (bits of
+	 * CAP_*; the bounding set is cut to them before exec): 0 = no such
+	 * limit (drop, or --qemu-user root). */
+	uint64_t root_caps;
+	char user[64];		/* name, for messages */
 };
+
+#define VM_QEMU_USER "ucrt-qemu"
 
 struct vm_host_opts {
 	enum vm_accel accel;	/* VM_ACCEL_AUTO: detect */
@@ -72,12 +91,26 @@ struct vm_host_opts {
 	/* VM_TRANSPORT_AUTO: $UCRT_AGENT_TRANSPORT (auto|serial|vsock) when
 	 * set, else vsock when /dev/vhost-vsock is usable, else serial. */
 	enum vm_transport transport;
+	/* When ucrt is root: the user QEMU runs as (name or uid); NULL:
+	 * $UCRT_QEMU_USER, else VM_QEMU_USER; "root" keeps QEMU as root.
+	 * When ucrt is not root QEMU runs as the invoking user, and naming
+	 * anyone else here is an error. */
+	const char *qemu_user;
+	/* QEMU serves a 9p share with real ownership (security_model=none:
+	 * the OCI runtime's bundle root, whose files podman and containerd
+	 * own for the container's uids): it has to stay root, with only the
+	 * file capabilities that needs, unless a user is named. */
+	bool qemu_owns_files;
 };
 
 int vm_host_probe(struct vm_host *h, const struct vm_host_opts *o, struct err *err);
 void vm_host_release(struct vm_host *h);
 
 /* Pieces of the probe, usable alone. */
+/* Fill h->drop/uid/gid/kvm_gid/root_caps/user for the user named (NULL:
+ * the default, see vm_host_opts.qemu_user and qemu_owns_files). h->accel
+ * must be resolved. */
+int vm_qemu_user_resolve(struct vm_host *h, const char *name, bool owns_files, struct err *err);
 enum vm_accel vm_accel_detect(char *why, size_t whylen);
 int vm_kernel_find(struct vm_kernel *k, const char *path, struct err *err);
 void vm_kernel_release(struct vm_kernel *k);
@@ -104,6 +137,11 @@ int vm_overlay_create(const char *path, const char *backing, struct err *err);
 
 struct vm_disk {
 	const char *path;
+	/* A qcow2 overlay's raw backing image (the path its header names):
+	 * ucrt opens it read-only and QEMU gets the fd instead of the name.
+	 * NULL: QEMU opens whatever backing file the header names itself,
+	 * with its own (unprivileged) rights. */
+	const char *backing;
 	bool qcow2;		/* else raw */
 	bool readonly;
 	bool snapshot;		/* QEMU snapshot=on: writes go to a temp file */

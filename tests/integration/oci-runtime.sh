@@ -6,7 +6,7 @@
 # status; a read-only root; the JSON error log; features against the
 # runtime-spec features document; a per-container process killed with -9
 # (while running and while created) leaves state that delete --force
-# cleans, and no QEMU. TAP.
+# cleans, and no QEMU; QEMU keeps only the file capabilities. TAP.
 set -u
 . "${UCRT_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/registry.sh"
 . "$T_LIB_DIR/run.sh"
@@ -97,6 +97,12 @@ kill -0 "$(cat "$tmp/c1.pid")" && ok "the per-container process lives on after c
 for _ in $(seq 100); do pgrep -P "$(cat "$tmp/c1.pid")" qemu-system >/dev/null && break; sleep 0.1; done
 pgrep -P "$(cat "$tmp/c1.pid")" qemu-system >/dev/null && ok "create boots the VM (QEMU runs before start)" ||
 	nok "create boots the VM (QEMU runs before start)"
+# The bundle's root is a 9p share with real owners: QEMU stays root, with
+# only the file capabilities that needs (docs/security.md).
+qp=$(pgrep -P "$(cat "$tmp/c1.pid")" qemu-system | head -1)
+caps=$(awk '$1 == "CapEff:" || $1 == "CapBnd:" || $1 == "NoNewPrivs:" { printf "%s ", $2 }' "/proc/${qp:-0}/status" 2>/dev/null)
+is "its QEMU: chown, dac_override/read_search, fowner, fsetid, mknod only; no_new_privs" "$caps" \
+	"000000000800001f 000000000800001f 1 "
 sleep 1
 is "... and the process waits for start" "$(cat "$tmp/c1.out")" ""
 R start c1 2>"$tmp/err"; is "start" "$?" 0

@@ -6,7 +6,10 @@
 #       /bin/not-executable (mode 0644) for the 126 case.
 #   t_run_setup WORKDIR   start a registry, push the image as
 #       $REG/ucrt-test/busybox:1 into it; sets IMG. Needs t_reg_need first.
-#   t_qemu_count          QEMU processes whose command line names $1
+#   t_qemu_count          QEMU processes whose command line or fds name $1
+#   t_qemu_pids           their pids
+#   t_qemu_uid            the uid QEMU runs as (ucrt-qemu or $UCRT_QEMU_USER
+#       when root, else the invoking user)
 t_run_image() {
 	python3 - "$1" "$2" <<'PY'
 import gzip, hashlib, io, json, os, sys, tarfile
@@ -64,12 +67,20 @@ t_run_setup() {	# WORKDIR
 	IMG=$REG/ucrt-test/busybox:1
 }
 
-t_qemu_count() {	# PATTERN: QEMU processes whose command line holds it
-	local n=0 p
+t_qemu_count() {	# PATTERN: QEMU processes whose command line or open files name it
+	t_qemu_pids "$1" | wc -l
+}
+
+t_qemu_pids() {	# PATTERN: their pids (QEMU gets its disks and shares as fds)
+	local p
 	for p in $(pgrep -f qemu-system 2>/dev/null); do
-		{ tr '\0' ' ' </proc/$p/cmdline; } 2>/dev/null | grep -q -- "$1" && n=$((n + 1))
+		{ tr '\0' ' ' </proc/$p/cmdline; find /proc/$p/fd -mindepth 1 -printf '%l\n'; } 2>/dev/null |
+			grep -q -- "$1" && echo $p
 	done
-	echo $n
+}
+
+t_qemu_uid() {
+	if [ "$(id -u)" = 0 ]; then id -u "${UCRT_QEMU_USER:-ucrt-qemu}"; else id -u; fi
 }
 
 # Common preamble of tests/integration/run-*.sh: skips, scratch dir, TAP

@@ -45,6 +45,9 @@ static inline const char *t_tmpdir(void)
 			perror("mkdtemp");
 			exit(1);
 		}
+		/* QEMU runs as ucrt-qemu when the test is root: it may have
+		 * to exec a fake QEMU here (files it gets as fds). */
+		chmod(t_tmp, 0711);
 		atexit(t_tmp_cleanup);
 	}
 	return t_tmp;

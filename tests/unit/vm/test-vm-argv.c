@@ -42,8 +42,8 @@ static void t_argv_builtin(void)
 	t_ok(s && strstr(s, "microvm") && strstr(s, "accel=tcg") && strstr(s, "acpi=off") && !strstr(s, "pic=off"),
 	     "built kernel: microvm, tcg, acpi=off, PIC kept for 2 vCPUs (%s)", s);
 	t_streq(t_opt(v, "-cpu", NULL), "max", "TCG uses the max CPU model");
-	t_streq(t_opt(v, "-kernel", NULL), "/k,,dir/vmlinux", "commas in paths are doubled");
-	t_streq(t_opt(v, "-initrd", NULL), "/c/initramfs.cpio", "initrd passed");
+	t_streq(t_opt(v, "-kernel", NULL), "/proc/self/fd/8", "kernel: the fd ucrt opened (no path for QEMU)");
+	t_streq(t_opt(v, "-initrd", NULL), "/proc/self/fd/9", "initrd: likewise");
 	t_streq(t_opt(v, "-smp", NULL), "2", "-smp");
 	t_streq(t_opt(v, "-m", NULL), "512", "-m");
 	s = t_opt(v, "-append", NULL);
@@ -60,10 +60,15 @@ static void t_argv_builtin(void)
 		nodefaults |= strcmp(*a, "-nodefaults") == 0;
 	}
 	t_ok(noreboot && nodefaults, "-no-reboot and -nodefaults present");
-	t_ok(t_opt(v, "-drive", "file=/img/a,,b.ext4,format=raw,if=none,id=vda,readonly=on") != NULL,
-	     "image disk raw, read-only");
-	t_ok(t_opt(v, "-drive", "file=/c/over.qcow2,format=qcow2,if=none,id=vdb,discard=unmap") != NULL,
-	     "overlay disk qcow2, writable");
+	t_ok(t_opt(v, "-drive", "file=/dev/fdset/10,format=raw,if=none,id=vda,readonly=on") != NULL,
+	     "image disk raw, read-only, from fd set 10");
+	t_ok(t_opt(v, "-add-fd", "fd=10,set=10") && !t_opt(v, "-add-fd", "fd=11,set=10"), "... which holds fd 10 alone");
+	t_ok(t_opt(v, "-drive", "file=/dev/fdset/11,format=qcow2,if=none,id=vdb,discard=unmap") != NULL,
+	     "overlay disk qcow2, writable, from fd set 11");
+	t_ok(t_opt(v, "-add-fd", "fd=11,set=11") && t_opt(v, "-add-fd", "fd=12,set=11"),
+	     "... which holds fds 11 and 12 (read-only and read-write)");
+	for (char **a = v; *a; a++)
+		t_ok(!strstr(*a, "/img/") && !strstr(*a, "/c/"), "no host path in argument '%s'", *a);
 	t_ok(t_opt(v, "-device", "virtio-blk-device,drive=vdb") != NULL, "second virtio-blk device");
 	s = t_opt(v, "-device", "virtserialport");
 	t_ok(s && strstr(s, "name=" PROTO_PORT_NAME), "agent port named %s", PROTO_PORT_NAME);

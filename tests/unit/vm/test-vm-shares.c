@@ -30,15 +30,19 @@ int main(void)
 	_cleanup_strv_ char **v = vm_argv(&h, &c, NULL);
 	const char *s;
 
+	/* fds: 8 kernel, 9 initrd, 10 /r (snapshot: read-only), 11 /vol,1,
+	 * then the shares' directories. */
 	t_streq(t_opt(v, "-fsdev", "id=fs0"),
-		"local,id=fs0,path=/data,,x,security_model=mapped-xattr,fmode=0644,dmode=0755,readonly=on",
-		"a read-only share: mapped-xattr, readonly=on in QEMU, comma escaped");
-	t_streq(t_opt(v, "-fsdev", "id=fs1"), "local,id=fs1,path=/out,security_model=none",
+		"local,id=fs0,path=/proc/self/fd/12,security_model=mapped-xattr,fmode=0644,dmode=0755,readonly=on",
+		"a read-only share: mapped-xattr, readonly=on in QEMU, its directory as an inherited fd");
+	t_streq(t_opt(v, "-fsdev", "id=fs1"), "local,id=fs1,path=/proc/self/fd/13,security_model=none",
 		"a share on a filesystem without user xattrs: security_model=none, writable");
 	t_streq(t_opt(v, "-device", "fsdev=fs0"), "virtio-9p-device,fsdev=fs0,mount_tag=ucrt0", "9p device with its tag");
 	t_ok(t_opt(v, "-device", "fsdev=fs1") != NULL, "one device per share");
-	t_streq(t_opt(v, "-drive", "id=vdb"), "file=/vol,,1/disk.ext4,format=raw,if=none,id=vdb,readonly=on",
+	t_streq(t_opt(v, "-drive", "id=vdb"), "file=/dev/fdset/11,format=raw,if=none,id=vdb,readonly=on",
 		"a read-only data disk");
+	t_streq(t_opt(v, "-drive", "id=vda"), "file=/dev/fdset/10,format=raw,if=none,id=vda,discard=unmap,snapshot=on",
+		"a snapshot root disk (one read-only fd)");
 	t_streq(t_opt(v, "-device", "drive=vdb"), "virtio-blk-device,drive=vdb,serial=ucrt-disk0",
 		"... found by its serial in the guest");
 	t_streq(t_opt(v, "-device", "drive=vda"), "virtio-blk-device,drive=vda", "the root disk has no serial");

@@ -411,7 +411,7 @@ static const char *t_fake_qemu(void)
 
 static void t_serial_event(struct loop *l)
 {
-	struct vm_host h = { .qemu = (char *)t_fake_qemu(), .kernel = { .path = "/k" },
+	struct vm_host h = { .qemu = (char *)t_fake_qemu(), .kernel = { .path = (char *)t_fake_qemu() },
 			     .transport = VM_TRANSPORT_SERIAL };
 	struct vm_config c = { .name = "serial", .agent = true };
 	struct vm_events ev = { .exited = t_fake_exited, .agent = t_fake_agent };
@@ -441,7 +441,7 @@ static void t_serial_event(struct loop *l)
 
 static void t_vsock_start(struct loop *l)
 {
-	struct vm_host h = { .qemu = (char *)t_fake_qemu(), .kernel = { .path = "/k" },
+	struct vm_host h = { .qemu = (char *)t_fake_qemu(), .kernel = { .path = (char *)t_fake_qemu() },
 			     .transport = VM_TRANSPORT_VSOCK };
 	struct vm_config c = { .name = "vsock", .agent = true, .agent_timeout_ms = 500 };
 	struct vm_events ev = { .exited = t_fake_exited, .agent = t_fake_agent };
@@ -479,7 +479,7 @@ static void t_vsock_start(struct loop *l)
 static void t_qemu_device(void)
 {
 	const char *q = getenv("UCRT_QEMU") ? getenv("UCRT_QEMU") : "qemu-system-x86_64";
-	struct vm_host h = { .qemu = "q", .kernel = { .path = "/k" }, .transport = VM_TRANSPORT_VSOCK };
+	struct vm_host h = { .qemu = "q", .kernel = { .path = (char *)t_fake_qemu() }, .transport = VM_TRANSPORT_VSOCK };
 	struct vm_config c = { .agent = true };
 	struct vm_vsock_ids ids = { .cid = 4711, .port = 1 };
 	_cleanup_strv_ char **v = vm_argv(&h, &c, &ids);
