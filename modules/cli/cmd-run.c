@@ -27,7 +27,7 @@
 #include "vm/vm.h"
 
 struct run_opts {
-	bool rm, detach, tty, interactive, quiet, tls_verify, pull_never;
+	bool rm, detach, tty, interactive, quiet, tls_verify, pull_never, publish_all;
 	const char *name, *workdir, *user, *entrypoint, *kernel, *accel, *rootfs, *hostname;
 	bool entrypoint_set;
 	char **env;
@@ -78,6 +78,9 @@ static void run_usage(FILE *f)
 		"      --ip ADDR        the container's address on the bridge\n"
 		"      --dns ADDR       DNS server for the guest (repeatable; default: the host's)\n"
 		"      --network-policy allow-all|deny-all|allow=CIDR[:PORT],...  egress filter\n"
+		"  -p, --publish [IP:][HOSTPORT:]PORT[/tcp|udp]  publish a port on the host\n"
+		"                       (no HOSTPORT: a free one; see `ucrt port`)\n"
+		"  -P, --publish-all    publish every port the image EXPOSEs on free host ports\n"
 		"  -v, --volume SRC:DST[:ro|rw]  share a host directory or file (SRC a path),\n"
 		"                       or attach a named volume (SRC a name)\n"
 		"      --mount type=bind|volume|disk|tmpfs,src=S,dst=D[,readonly]\n"
@@ -91,7 +94,7 @@ enum {
 	O_RM = 256, O_NAME, O_ENVFILE, O_ENTRYPOINT, O_CPUS, O_KERNEL, O_ACCEL, O_PARALLEL, O_MAXC,
 	O_OUTDIR, O_ROOTFS, O_PULL, O_TLS, O_HOSTNAME, O_MOUNT, O_TMPFS, O_READONLY, O_PLATFORM,
 	/* in the order of enum ctr_net_opt */
-	O_NETWORK = 512, O_IP, O_DNS, O_NETPOLICY,
+	O_NETWORK = 512, O_IP, O_DNS, O_NETPOLICY, O_PUBLISH,
 };
 
 static const struct option run_longopts[] = {
@@ -122,6 +125,8 @@ static const struct option run_longopts[] = {
 	{ "ip", required_argument, NULL, O_IP },
 	{ "dns", required_argument, NULL, O_DNS },
 	{ "network-policy", required_argument, NULL, O_NETPOLICY },
+	{ "publish", required_argument, NULL, 'p' },
+	{ "publish-all", no_argument, NULL, 'P' },
 	{ "volume", required_argument, NULL, 'v' },
 	{ "mount", required_argument, NULL, O_MOUNT },
 	{ "tmpfs", required_argument, NULL, O_TMPFS },
@@ -212,10 +217,12 @@ static int run_parse_one(struct run_opts *o, int c, struct err *e)
 		break;
 	case O_PARALLEL: return run_parse_uint("--parallel", optarg, 100000, &o->parallel);
 	case O_MAXC: return run_parse_uint("--max-concurrent", optarg, 100000, &o->max_concurrent);
-	case O_NETWORK: case O_IP: case O_DNS: case O_NETPOLICY:
-		if (ctr_net_opt_set(&o->net, (enum ctr_net_opt)(c - O_NETWORK), optarg, e) < 0)
+	case O_NETWORK: case O_IP: case O_DNS: case O_NETPOLICY: case 'p':
+		if (ctr_net_opt_set(&o->net, (enum ctr_net_opt)((c == 'p' ? O_PUBLISH : c) - O_NETWORK),
+				    optarg, e) < 0)
 			goto bad;
 		break;
+	case 'P': o->publish_all = true; break;
 	case 'v': case O_MOUNT: case O_TMPFS: {
 		struct ctr_mount m;
 		int r = c == 'v' ? ctr_mount_parse_v(optarg, &m, e)
@@ -257,7 +264,7 @@ static int run_parse(struct run_opts *o, int argc, char **argv)
 
 	o->tls_verify = true;
 	/* '+': options end at the image; the command's own follow it. */
-	while ((c = getopt_long(argc, argv, "+dite:w:u:m:qhv:l:", run_longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+dite:w:u:m:qhv:l:p:P", run_longopts, NULL)) != -1) {
 		r = run_parse_one(o, c, &e);
 		if (r != 0)
 			return r;
@@ -280,6 +287,10 @@ static int run_parse(struct run_opts *o, int argc, char **argv)
 	}
 	if (o->output_dir && !o->parallel) {
 		cli_error("--output-dir needs --parallel");
+		return -EINVAL;
+	}
+	if (o->publish_all && o->net.mode == CTR_NET_NONE) {
+		cli_error("-P needs --network bridge (and CAP_NET_ADMIN)");
 		return -EINVAL;
 	}
 	if (ctr_net_opts_finish(&o->net, o->parallel ? o->parallel : 1, &e) < 0) {
@@ -323,7 +334,7 @@ static int run_prepare(struct cli_ctx *ctx, struct run_opts *o, struct ctr_image
 		.ov = { .cmd = o->cmd, .entrypoint = o->entrypoint, .entrypoint_set = o->entrypoint_set,
 			.env = o->env, .workdir = o->workdir, .user = o->user },
 		.tty = o->tty, .interactive = o->interactive, .hostname = o->hostname,
-		.instances = o->parallel > 0, .net = &o->net,
+		.instances = o->parallel > 0, .net = &o->net, .publish_all = o->publish_all,
 	};
 	struct err e = { 0 };
 	int r;
@@ -661,6 +672,12 @@ int cmd_run(struct cli_ctx *ctx, int argc, char **argv)
 	/* Once per process, before any VM (blocking netlink/nftables setup);
 	 * a detached container's supervisor opens its own. */
 	if (o.net.mode == CTR_NET_BRIDGE && !o.detach && ctr_nethost_open(ctx->root, &nh, &e) < 0) {
+		cli_error("%s", err_msg(&e));
+		goto out;
+	}
+	/* A port already taken fails before anything is made (a detached
+	 * container's supervisor binds them again for real). */
+	if (o.net.ports && ctr_ports_check(&o.net, &e) < 0) {
 		cli_error("%s", err_msg(&e));
 		goto out;
 	}

@@ -190,7 +190,10 @@ struct ctr_run_request {
 	bool tty, interactive;
 	const char *hostname;		/* NULL: the short id */
 	bool instances;			/* --parallel: not kept, no container directory */
-	const struct ctr_net_opts *net;	/* written to network.json (may be NULL) */
+	/* Written to network.json (may be NULL); with publish_all (-P) the
+	 * image's ExposedPorts are added to its ports first. */
+	struct ctr_net_opts *net;
+	bool publish_all;
 };
 /* Get the image (pulling it when missing and allowed), then fill cfg:
  * image, id, disk, the process spec, the emulator and image-volume mounts,
@@ -567,13 +570,15 @@ int ctr_signal_parse(const char *s);
 struct json_writer;
 
 enum ctr_net_mode { CTR_NET_DEFAULT, CTR_NET_NONE, CTR_NET_BRIDGE };
-enum ctr_net_opt { CTR_NET_OPT_MODE, CTR_NET_OPT_IP, CTR_NET_OPT_DNS, CTR_NET_OPT_POLICY };
+enum ctr_net_opt { CTR_NET_OPT_MODE, CTR_NET_OPT_IP, CTR_NET_OPT_DNS, CTR_NET_OPT_POLICY,
+		   CTR_NET_OPT_PUBLISH };
 
 struct ctr_net_opts {
 	enum ctr_net_mode mode;
 	char *ip;			/* --ip; NULL: the lowest free address */
 	char **dns;			/* --dns (at most 3); NULL: the host's */
 	char *policy;			/* --network-policy; NULL: allow-all */
+	char **ports;			/* -p, canonical (net_port_format); NULL: none */
 };
 
 const char *ctr_net_mode_name(enum ctr_net_mode m);
@@ -585,6 +590,24 @@ int ctr_net_opt_set(struct ctr_net_opts *o, enum ctr_net_opt which, const char *
  * or with several instances). */
 int ctr_net_opts_finish(struct ctr_net_opts *o, unsigned instances, struct err *err);
 void ctr_net_opts_free(struct ctr_net_opts *o);
+
+/* ---- published ports (ports.c) -------------------------------------------
+ * -p and -P: DNAT rules in ucrt's nftables table and a reserving socket
+ * per host port, held by the VM's owner (modules/net, docs/network.md). */
+
+/* -P: every port of the image's ExposedPorts ("80/tcp") that no -p
+ * publishes yet, on a free host port. Malformed entries are skipped
+ * (logged). */
+void ctr_ports_expose(struct ctr_net_opts *o, char *const *exposed);
+/* Before a detached start: are the fixed host ports free now? */
+int ctr_ports_check(const struct ctr_net_opts *o, struct err *err);
+/* A container's published ports while it runs, one "80/tcp -> 0.0.0.0:8080"
+ * line each (docker port's format); filter "80" or "80/udp" keeps one
+ * port. Returns how many lines. */
+int ctr_ports_describe(const char *root, const char *id, const char *filter, struct buf *out,
+		       struct err *err);
+/* inspect's "Ports": {"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}]}. */
+void ctr_ports_inspect_json(struct json_writer *w, const char *root, const char *id);
 int ctr_net_opts_write(const char *root, const char *id, const struct ctr_net_opts *o,
 		       struct err *err);
 /* The options back from network.json (none when the file is absent). */

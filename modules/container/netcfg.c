@@ -104,6 +104,16 @@ int ctr_net_opt_set(struct ctr_net_opts *o, enum ctr_net_opt which, const char *
 		free(o->policy);
 		o->policy = xstrdup(value);
 		return 0;
+	case CTR_NET_OPT_PUBLISH: {
+		struct net_port np;
+		char canon[64];
+
+		if (net_port_parse(value, &np, err) < 0)
+			return err_wrap(err, "-p");
+		net_port_format(&np, canon, sizeof(canon));
+		strv_push(&o->ports, canon);
+		return 0;
+	}
 	}
 	return -EINVAL;
 }
@@ -125,6 +135,10 @@ int ctr_net_opts_finish(struct ctr_net_opts *o, unsigned instances, struct err *
 	if (o->mode == CTR_NET_NONE && (o->ip || o->dns || o->policy))
 		return err_set(err, EINVAL, "%s needs --network bridge (and CAP_NET_ADMIN)",
 			       o->ip ? "--ip" : o->dns ? "--dns" : "--network-policy");
+	if (o->mode == CTR_NET_NONE && o->ports)
+		return err_set(err, EINVAL, "-p/-P need --network bridge (and CAP_NET_ADMIN)");
+	if (o->ports && instances > 1)
+		return err_set(err, EINVAL, "-p cannot be given to %u instances", instances);
 	if (o->ip && instances > 1)
 		return err_set(err, EINVAL, "--ip cannot be given to %u instances", instances);
 	return 0;
@@ -135,6 +149,7 @@ void ctr_net_opts_free(struct ctr_net_opts *o)
 	free(o->ip);
 	strv_free(o->dns);
 	free(o->policy);
+	strv_free(o->ports);
 	*o = (struct ctr_net_opts){ 0 };
 }
 
@@ -161,6 +176,11 @@ static int ctr_net_file_write(const char *dir, const struct ctr_net_opts *o,
 	if (v)	/* canonical: it parses back to the same policy */
 		net_policy_format(&v->policy, pol, sizeof(pol));
 	ctr_jw_kstr(&w, "policy", v ? pol : o->policy);
+	jw_key(&w, "ports_request");
+	jw_arr_begin(&w);
+	for (char **p = o->ports; p && *p; p++)
+		jw_str(&w, *p);
+	jw_arr_end(&w);
 	if (v) {
 		ctr_jw_kstr(&w, "ip", v->addr_str);
 		jw_key(&w, "prefix");
@@ -229,6 +249,9 @@ int ctr_net_status_read(const char *root, const char *id, struct ctr_net_status 
 	if (st->opts.dns && !st->opts.dns[0])
 		strv_free(TAKE_PTR(st->opts.dns));
 	st->opts.policy = json_str(&d, json_get(&d, 0, "policy"));
+	json_strv(&d, json_get(&d, 0, "ports_request"), &st->opts.ports);
+	if (st->opts.ports && !st->opts.ports[0])
+		strv_free(TAKE_PTR(st->opts.ports));
 	ctr_net_copy(&d, 0, "ip", st->ip, sizeof(st->ip));
 	ctr_net_copy(&d, 0, "gateway", st->gateway, sizeof(st->gateway));
 	ctr_net_copy(&d, 0, "mac", st->mac, sizeof(st->mac));
@@ -305,13 +328,20 @@ int ctr_netvm_create(struct ctr_nethost *h, const struct ctr_net_opts *o,
 		return err_wrap(err, "--network-policy");
 	vo.ndns = (unsigned)strv_len(o->dns);
 	vo.dns = (const char *const *)o->dns;
+	vo.nports = strv_len(o->ports);
+	_cleanup_free_ struct net_port *ports = xcalloc(vo.nports + 1, sizeof(*ports));
+	for (size_t i = 0; i < vo.nports; i++)
+		if ((r = net_port_parse(o->ports[i], &ports[i], err)) < 0)
+			return err_wrap(err, "network.json");
+	vo.ports = ports;
 	n = xcalloc(1, sizeof(*n));
 	n->v.tap_fd = -1;
 	n->opts = o;
 	r = net_vm_create(&h->h, &vo, &n->v, err);
 	if (r < 0) {
 		free(n);
-		return err_wrap(err, "network");
+		/* "port ... is already in use" says it all. */
+		return r == -EADDRINUSE ? r : err_wrap(err, "network");
 	}
 	if (cfg->id[0]) {
 		n->dir = ctr_path(h->root, cfg->id, NULL);
@@ -417,6 +447,8 @@ void ctr_net_inspect_json(struct json_writer *w, const char *root, const char *i
 		ctr_net_stats_json(w, &s);
 	else
 		jw_null(w);
+	jw_key(w, "ports");
+	ctr_ports_inspect_json(w, root, id);
 	jw_obj_end(w);
 	ctr_net_opts_free(&st.opts);
 }

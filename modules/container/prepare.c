@@ -49,6 +49,8 @@ static int ctr_prepare_kept(const char *root, const struct ctr_run_request *rq, 
 		if ((r = vm_overlay_create(cfg->overlay, cfg->disk, err)) < 0)
 			goto fail;
 	}
+	if (rq->net && rq->publish_all)
+		ctr_ports_expose(rq->net, img->config->exposed_ports);
 	if ((r = ctr_config_write(root, cfg, err)) < 0 ||
 	    (rq->net && (r = ctr_net_opts_write(root, cfg->id, rq->net, err)) < 0))
 		goto fail;

@@ -123,6 +123,10 @@ static int pid_start_time(pid_t pid, uint64_t *out)
 		return r;
 	/* comm may hold spaces and parentheses: fields restart after the last ')'. */
 	p = strrchr(s, ')');
+	/* A zombie holds no fds (tap, port sockets): as good as gone. Its
+	 * parent may be slow to reap it (a detached supervisor's is init). */
+	if (p && p[1] == ' ' && p[2] == 'Z')
+		return -ESRCH;
 	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u "
 			 "%*d %*d %*d %*d %*d %*d %llu", &v) != 1)
 		return -EINVAL;

@@ -1,5 +1,6 @@
-/* Outbound NAT for the bridge's subnet through libnftables (no nft
- * binary, the library loaded with dlopen), plus IPv4 forwarding. One table per bridge, "ip ucrt_<bridge>",
+/* Outbound NAT for the bridge's subnet and the DNAT of published ports
+ * through libnftables (no nft binary, the library loaded with dlopen),
+ * plus IPv4 forwarding. One table per bridge, "ip ucrt_<bridge>",
  * replaced atomically in a single nft transaction, so concurrent ucrt
  * processes and restarts converge on the same ruleset. */
 #include <arpa/inet.h>
@@ -12,6 +13,7 @@
 
 #include <nftables/libnftables.h>
 
+#include "buf.h"
 #include "err.h"
 #include "util.h"
 #include "net/net-internal.h"
@@ -93,9 +95,9 @@ static int nft_run(const char *cmds, struct err *err)
 	return r;
 }
 
-static int ip_forward_on(struct err *err)
+/* /proc/sys/net/ipv4/... = 1 unless it is already. */
+static int sysctl_on(const char *path, struct err *err)
 {
-	const char *path = "/proc/sys/net/ipv4/ip_forward";
 	_cleanup_free_ char *cur = NULL;
 	int r = read_file_at(AT_FDCWD, path, 16, &cur, NULL);
 	_cleanup_close_ int fd = -1;
@@ -108,37 +110,93 @@ static int ip_forward_on(struct err *err)
 	return 0;
 }
 
-int nat_setup(const struct net_host *h, struct err *err)
+/* One DNAT rule per published port, in the chain both the prerouting
+ * (other hosts) and the output (this host, 127.0.0.1 included) hooks
+ * jump to. A port on every address matches any local destination. */
+static void nat_port_rules(struct buf *b, const struct net_port_entry *v, size_t n)
 {
-	char t[64], net[INET_ADDRSTRLEN];
-	_cleanup_free_ char *cmds = NULL;
+	for (size_t i = 0; i < n; i++) {
+		char hip[INET_ADDRSTRLEN], cip[INET_ADDRSTRLEN];
+		const char *pr = net_proto_name(v[i].port.proto);
+
+		inet_ntop(AF_INET, &v[i].port.host_ip, hip, sizeof(hip));
+		inet_ntop(AF_INET, &v[i].ctr_ip, cip, sizeof(cip));
+		if (v[i].port.host_ip.s_addr)
+			buf_printf(b, "    ip daddr %s %s dport %u dnat to %s:%u\n", hip, pr,
+				   v[i].port.host_port, cip, v[i].port.ctr_port);
+		else
+			buf_printf(b, "    fib daddr type local %s dport %u dnat to %s:%u\n", pr,
+				   v[i].port.host_port, cip, v[i].port.ctr_port);
+	}
+}
+
+int nat_setup(const struct net_host *h, const struct net_port_entry *ports, size_t n,
+	      struct err *err)
+{
+	char t[64], net[INET_ADDRSTRLEN], sysctl[96];
+	_cleanup_buf_ struct buf b = BUF_INIT;
 	int r;
 
 	table_name(h->bridge, t, sizeof(t));
 	inet_ntop(AF_INET, &h->subnet, net, sizeof(net));
 	/* add+delete makes the replace work whether the table exists or not;
 	 * the whole buffer is one transaction. The forward chain lets the
-	 * subnet out and only replies back in, whatever else the host runs
-	 * (another table's drop still wins: docs/network.md). */
-	cmds = xasprintf(
+	 * subnet out, replies and published ports (DNAT) in, nothing else,
+	 * whatever else the host runs (another table's drop still wins:
+	 * docs/network.md). Connections to a published port from 127.0.0.1
+	 * leave with a loopback source (route_localnet below) and are
+	 * masqueraded to the gateway's address, as are a container's
+	 * connections to a port published by the host (hairpin): the answer
+	 * must come back through this host to be un-NATed. */
+	buf_printf(&b,
 		"add table ip %1$s\n"
 		"delete table ip %1$s\n"
 		"table ip %1$s {\n"
 		"  chain postrouting {\n"
 		"    type nat hook postrouting priority srcnat; policy accept;\n"
 		"    ip saddr %2$s/%3$u ip daddr != %2$s/%3$u masquerade\n"
+		"    oifname \"%4$s\" ct status dnat ip saddr 127.0.0.0/8 masquerade\n"
+		"    oifname \"%4$s\" ct status dnat ip saddr %2$s/%3$u masquerade\n"
 		"  }\n"
 		"  chain forward {\n"
 		"    type filter hook forward priority filter; policy accept;\n"
 		"    iifname \"%4$s\" accept\n"
 		"    oifname \"%4$s\" ct state established,related accept\n"
+		"    oifname \"%4$s\" ct status dnat accept\n"
 		"    oifname \"%4$s\" drop\n"
 		"  }\n"
-		"}\n", t, net, h->prefix, h->bridge);
-	r = nft_run(cmds, err);
+		"  chain prerouting {\n"
+		"    type nat hook prerouting priority dstnat; policy accept;\n"
+		"    jump ports\n"
+		"  }\n"
+		"  chain output {\n"
+		"    type nat hook output priority -100; policy accept;\n"
+		"    jump ports\n"
+		"  }\n"
+		"  chain ports {\n", t, net, h->prefix, h->bridge);
+	nat_port_rules(&b, ports, n);
+	buf_printf(&b, "  }\n}\n");
+	r = nft_run(b.data, err);
 	if (r < 0)
 		return err_wrap(err, "setting up NAT for %s", h->bridge);
-	return ip_forward_on(err);
+	/* Loopback sources may leave through the bridge (DNAT from 127.0.0.1).
+	 * Safe there: the VMs' filters drop any frame whose source address
+	 * is not the VM's own, so no 127.x packet enters from a tap. */
+	snprintf(sysctl, sizeof(sysctl), "/proc/sys/net/ipv4/conf/%s/route_localnet", h->bridge);
+	r = sysctl_on(sysctl, err);
+	if (r < 0)
+		return r;
+	return sysctl_on("/proc/sys/net/ipv4/ip_forward", err);
+}
+
+bool nat_present(const struct net_host *h)
+{
+	char t[64];
+	_cleanup_free_ char *cmds = NULL;
+
+	table_name(h->bridge, t, sizeof(t));
+	cmds = xasprintf("list table ip %s\n", t);
+	return nft_run(cmds, NULL) == 0;
 }
 
 int nat_remove(const struct net_host *h, struct err *err)

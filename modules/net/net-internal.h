@@ -52,9 +52,26 @@ char *ipam_format(const struct net_lease *l, size_t n);
 void net_tap_name(struct in_addr a, char out[NET_IFNAMSIZ]);
 void net_mac_for(struct in_addr a, uint8_t mac[6]);
 
-/* ---- nat.c: nftables masquerade, ip_forward ---- */
-int nat_setup(const struct net_host *h, struct err *err);
+/* ---- ports.c: <root>/net/ports, guarded by <root>/net/lock ---- */
+/* One line per published port: "tcp|udp HOSTIP HOSTPORT CTRIP CTRPORT OWNER". */
+int ports_parse(const char *text, struct net_port_entry **out, size_t *n);
+char *ports_format(const struct net_port_entry *v, size_t n);
+int ports_load(int state_fd, struct net_port_entry **v, size_t *n);
+/* Under ipam_lock: keep only ports whose (owner, address) has a lease in
+ * leases[0..nl); rewrite the file and the nft table when some went. */
+int ports_gc(struct net_host *h, const struct net_lease *leases, size_t nl, unsigned *removed);
+/* Bind (reserve) / record (+ DNAT) / forget (- DNAT) one VM's ports. */
+int ports_reserve(struct net_vm *v, const struct net_port *p, size_t n, struct err *err);
+int ports_record(struct net_vm *v, struct err *err);
+void ports_release(struct net_vm *v);
+
+/* ---- nat.c: nftables masquerade, ip_forward, published ports ---- */
+/* The whole table, with the DNAT rules of ports[0..n), in one transaction. */
+int nat_setup(const struct net_host *h, const struct net_port_entry *ports, size_t n,
+	      struct err *err);
 int nat_remove(const struct net_host *h, struct err *err);
+/* Is the bridge's table there (an adopted bridge: may gc rewrite it)? */
+bool nat_present(const struct net_host *h);
 
 /* ---- filter.c: the per-VM eBPF program ---- */
 int filter_attach(int ifindex, const uint8_t mac[6], struct in_addr ip,

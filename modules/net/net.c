@@ -1,6 +1,7 @@
 /* The network module's orchestration: the host side (bridge, subnet, NAT,
  * DNS defaults, garbage collection) and one VM's network (lease, tap,
- * filter). The pieces live in link.c, ipam.c, nat.c and filter.c. */
+ * filter, published ports). The pieces live in link.c, ipam.c, nat.c,
+ * ports.c and filter.c. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -173,8 +174,21 @@ int net_host_open(struct net_host *h, const struct net_host_opts *o, struct err 
 		return err_setx(err, -lock, "locking %s", dir);
 	}
 	r = host_bridge(h, o, err);
-	if (r == 0 && !o->no_nat && !o->existing)
-		r = nat_setup(h, err);
+	if (r == 0 && !o->no_nat && !o->existing) {
+		_cleanup_free_ struct net_port_entry *ports = NULL;
+		size_t np = 0;
+
+		/* The recorded ports stay published (net_gc below drops the
+		 * dead ones); a bad record must not block the network. */
+		if (ports_load(h->state_fd, &ports, &np) < 0)
+			np = 0;
+		r = nat_setup(h, ports, np, err);
+		h->nat = r == 0;
+	} else if (r == 0 && o->existing && !o->no_nat) {
+		/* network prune adopts the bridge: its gc may still take dead
+		 * containers' ports out of the table. */
+		h->nat = nat_present(h);
+	}
 	close(lock);
 	if (r == 0 && !o->existing)
 		r = net_gc(h, NULL, err);
@@ -223,6 +237,16 @@ int net_gc(struct net_host *h, unsigned *removed, struct err *err)
 	r = ipam_gc(h, &n, &live);
 	if (r < 0)
 		return err_setx(err, -r, "cleaning stale leases");
+	{
+		_cleanup_free_ struct net_lease *leases = NULL;
+		size_t nl = 0;
+
+		r = ipam_load(h->state_fd, &leases, &nl);
+		if (r == 0)
+			r = ports_gc(h, leases, nl, &n);
+		if (r < 0)
+			log_warn("net: cleaning stale published ports: %s", strerror(-r));
+	}
 	r = netl_links_with_prefix(h->nl, NET_TAP_PREFIX, &links);
 	if (r < 0)
 		return err_setx(err, -r, "listing links");

@@ -57,6 +57,22 @@ int net_policy_parse(const char *s, struct net_policy *p, struct err *err);
 /* Canonical text of p (the grammar above), for inspect. */
 void net_policy_format(const struct net_policy *p, char *buf, size_t len);
 
+/* A published port (-p): host address:port -> the VM's port. */
+struct net_port {
+	struct in_addr host_ip;	/* network order; 0: every address of the host */
+	uint16_t host_port;	/* 0: a free one, picked when published */
+	uint16_t ctr_port;	/* 1..65535 */
+	uint8_t proto;		/* IPPROTO_TCP or IPPROTO_UDP */
+};
+
+/* docker's -p grammar: "[IP:][HOSTPORT:]CTRPORT[/tcp|udp]" ("IP::CTRPORT"
+ * and "CTRPORT" pick a free host port). IPv4 only, no port ranges. */
+int net_port_parse(const char *s, struct net_port *p, struct err *err);
+/* Canonical text of p, parsed back by net_port_parse ("[IP:]HOST:CTR/proto",
+ * "CTR/proto" for a free port on every address). len >= 40 always fits. */
+void net_port_format(const struct net_port *p, char *buf, size_t len);
+const char *net_proto_name(uint8_t proto);
+
 /* Nameservers of a resolv.conf text, skipping loopback stub resolvers
  * (127.0.0.0/8, ::1). Returns how many were stored (at most max). */
 unsigned net_resolv_parse(const char *text, char out[][INET6_ADDRSTRLEN], unsigned max);
@@ -86,6 +102,7 @@ struct net_host {
 	char dns[NET_MAX_DNS][INET6_ADDRSTRLEN];
 	int state_fd;		/* <root>/net */
 	struct nl_sock *nl;
+	bool nat;		/* ucrt's nftables table is in place (ports need it) */
 };
 
 /* Ensure the bridge (created if missing, addressed, up), NAT, forwarding;
@@ -94,8 +111,9 @@ struct net_host {
 int net_host_open(struct net_host *h, const struct net_host_opts *o, struct err *err);
 void net_host_close(struct net_host *h);
 
-/* Drop leases whose owner process is gone and delete "ucrt-*" taps that no
- * live lease owns. *removed (may be NULL) counts both. */
+/* Drop leases whose owner process is gone, published ports whose lease
+ * is gone (and their DNAT rules), and delete "ucrt-*" taps that no live
+ * lease owns. *removed (may be NULL) counts them all. */
 int net_gc(struct net_host *h, unsigned *removed, struct err *err);
 
 /* Delete the bridge and the NAT table (e.g. `ucrt system reset`); leases
@@ -110,6 +128,8 @@ struct net_vm_opts {
 	const struct net_policy *policy;	/* NULL: allow-all */
 	unsigned ndns;		/* >0: these DNS servers instead of the host's */
 	const char *const *dns;
+	const struct net_port *ports;	/* published to the VM's address (-p) */
+	size_t nports;
 };
 
 /* Counters of one VM's filter. tx = sent by the VM, rx = sent to it. */
@@ -145,10 +165,17 @@ struct net_vm {
 	char *owner;
 	struct net_host *host;
 	struct net_filter_handle *filter;
+	/* Published ports (host_port filled in) and the sockets that hold
+	 * them on the host while the VM lives (docs/network.md). */
+	struct net_port *ports;
+	size_t nports;
+	int *port_fds;
 };
 
-/* Lease an address, create the tap, enslave it, attach the filter. On
- * failure nothing is left behind. h must outlive v. */
+/* Reserve the published ports (a port already taken fails here, naming
+ * it), lease an address, create the tap, enslave it, attach the filter,
+ * add the ports' DNAT rules. On failure nothing is left behind. h must
+ * outlive v. */
 int net_vm_create(struct net_host *h, const struct net_vm_opts *o, struct net_vm *v,
 		  struct err *err);
 /* Detach, delete the tap, release the lease. Safe on a zeroed/failed vm. */
@@ -158,6 +185,21 @@ int net_vm_stats(const struct net_vm *v, struct net_stats *s);
 /* The same, from any process: finds the filter attached to ifname's tc
  * hooks (in the caller's network namespace) and reads its counters. */
 int net_stats_read(const char *ifname, struct net_stats *s);
+
+/* Can ports be published now? Binds each (host_port 0 skipped) and lets
+ * go at once: the CLI's early answer before a detached container starts
+ * (the container's owner binds them again for real). */
+int net_ports_check(const struct net_port *p, size_t n, struct err *err);
+
+/* A published port as recorded under <root>/net/ports. */
+struct net_port_entry {
+	struct net_port port;
+	struct in_addr ctr_ip;
+	char owner[65];
+};
+/* The ports owner publishes while its lease is alive (for `ucrt port`,
+ * inspect). *out is malloc'ed. */
+int net_ports_list(const char *root, const char *owner, struct net_port_entry **out, size_t *n);
 
 /* ---- leases (for ps/inspect) ---- */
 

@@ -68,9 +68,18 @@ int net_vm_create(struct net_host *h, const struct net_vm_opts *o, struct net_vm
 	r = vm_dns(v, h, o, err);
 	if (r < 0)
 		return r;
-	r = ipam_acquire(h, o->owner, want, &lease, err);
-	if (r < 0)
+	/* Ports first: a port already taken fails before anything else is
+	 * made, and before the VM boots. */
+	r = ports_reserve(v, o->ports, o->nports, err);
+	if (r < 0) {
+		ports_release(v);
 		return r;
+	}
+	r = ipam_acquire(h, o->owner, want, &lease, err);
+	if (r < 0) {
+		ports_release(v);
+		return r;
+	}
 	v->host = h;
 	v->owner = xstrdup(o->owner);
 	v->addr = lease.addr;
@@ -84,6 +93,8 @@ int net_vm_create(struct net_host *h, const struct net_vm_opts *o, struct net_vm
 	snprintf(v->mac_str, sizeof(v->mac_str), "%02x:%02x:%02x:%02x:%02x:%02x", v->mac[0],
 		 v->mac[1], v->mac[2], v->mac[3], v->mac[4], v->mac[5]);
 	r = vm_tap(v, h, err);
+	if (r == 0)
+		r = ports_record(v, err);
 	if (r < 0) {
 		net_vm_destroy(v);
 		return err_wrap(err, "network of %s", o->owner);
@@ -99,6 +110,7 @@ void net_vm_destroy(struct net_vm *v)
 
 	if (!v->host)
 		return;
+	ports_release(v);
 	filter_detach(v->filter);
 	v->filter = NULL;
 	if (v->tap_fd >= 0)

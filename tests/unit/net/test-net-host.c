@@ -74,8 +74,13 @@ int main(void)
 	t_is(net_host_open(&h, &o, &e), 0, "reopen");
 	t_is(ntohl(h.subnet.s_addr), 0x0a590000, "reopen keeps the bridge's subnet");
 	t_is(h.ndns, 0, "no DNS from an empty resolv.conf");
-	t_is(sh("test $(nft list table ip ucrt_ucrtb0 | grep -c masquerade) = 1"), 0,
+	t_is(sh("test $(nft list table ip ucrt_ucrtb0 | grep -c 'daddr != 10.89.0.0/16 masquerade') = 1"), 0,
 	     "NAT table replaced, not duplicated");
+	t_is(sh("nft list chain ip ucrt_ucrtb0 output | grep -q 'jump ports' && "
+		"nft list chain ip ucrt_ucrtb0 prerouting | grep -q 'jump ports'"), 0,
+	     "published ports' chain hooked for other hosts and this one");
+	t_ok(file_has("/proc/sys/net/ipv4/conf/ucrtb0/route_localnet", "1"),
+	     "route_localnet on the bridge (DNAT from 127.0.0.1)");
 	net_host_close(&h);
 	o.subnet = "172.30.0.0/16";
 	t_is(net_host_open(&h, &o, &e), -EEXIST, "another subnet for the existing bridge refused");
