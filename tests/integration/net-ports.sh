@@ -75,8 +75,17 @@ check "ucrt port lists them ($(echo $ports | tr '\n' ' '))" bash -c "grep -qx '8
 	grep -qx '80/tcp -> 127.0.0.1:9090' <<<'$ports' && grep -qx '5353/udp -> 0.0.0.0:5353' <<<'$ports'"
 check "-p CTRPORT got a free host port ($rnd)" test -n "$rnd"
 check "which serves the container" test "$(get "$LAN" "http://192.0.2.1:${rnd:-1}/")" = hello-srv
-check "the owner holds the host ports (ss)" bash -c "ip netns exec '$NETNS' ss -tan | grep -q ':8080 ' &&
-	ip netns exec '$NETNS' ss -uan | grep -q ':5353 '"
+# bindable PROTO PORT: can a host program bind it now?
+bindable() {
+	ip netns exec "$NETNS" python3 -c 'import socket,sys
+t = socket.SOCK_STREAM if sys.argv[1] == "tcp" else socket.SOCK_DGRAM
+socket.socket(socket.AF_INET, t).bind(("0.0.0.0", int(sys.argv[2])))' "$1" "$2" 2>/dev/null
+}
+held=yes
+bindable tcp 8080 && held=no
+bindable udp 5353 && held=no
+bindable tcp 8081 || held=no
+check "the owner holds the host ports: no host program can bind them" test $held = yes
 # busybox has no UDP server: the VM's filter counts what reaches it.
 # rxb: bytes delivered to the VM so far.
 rxb() { u stats --format json web 2>/dev/null | tr -d ' \n' | grep -o '"rx_bytes":[0-9]*' | cut -d: -f2; }
