@@ -52,4 +52,13 @@ int fiber_sleep(struct loop *l, uint64_t ns);
  * Sleepers with equal instants wake in the order they went to sleep. */
 int fiber_sleep_until(struct loop *l, uint64_t when_ns);
 
+/* A pool of worker fibers (fiber-pool.c): jobs 0..njobs-1 are taken in
+ * order by at most `workers` fibers; job(arg, i) may await reactor ops.
+ * The first negative return stops the pool: no further job starts, the
+ * running ones finish. Call from a fiber: it waits until every worker has
+ * returned and gives that first negative result, or 0. */
+typedef int (*fiber_job_fn)(void *arg, size_t job);
+int fiber_pool_run(struct loop *l, unsigned workers, size_t njobs, fiber_job_fn job, void *arg,
+		   size_t stack_size);
+
 #endif

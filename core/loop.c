@@ -320,7 +320,7 @@ static unsigned loop_dispatch(struct loop *l, uint64_t ud, int res, uint32_t fla
 }
 
 /* Drain the CQ in batches until it is empty. */
-static unsigned loop_drain(struct loop *l)
+static unsigned loop_reap(struct loop *l)
 {
 	struct { uint64_t ud; int res; uint32_t flags; } batch[LOOP_CQE_BATCH];
 	unsigned total = 0;
@@ -375,7 +375,7 @@ int loop_run_once(struct loop *l, bool wait)
 		l->in_dispatch = false;
 		return r;
 	}
-	n += loop_drain(l);
+	n += loop_reap(l);
 	n += loop_timer_run_expired(l);
 	n += loop_fiber_run_ready(l);
 	l->in_dispatch = false;
@@ -400,6 +400,12 @@ int loop_run(struct loop *l)
 	}
 	l->stop = false;
 	return r;
+}
+
+void loop_drain(struct loop *l)
+{
+	while (loop_pending(l) && loop_run_once(l, false) > 0)
+		;
 }
 
 void loop_stop(struct loop *l)

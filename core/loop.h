@@ -51,6 +51,11 @@ int loop_run(struct loop *l);
  * ready. Returns the number of completions dispatched or -errno. */
 int loop_run_once(struct loop *l, bool wait);
 void loop_stop(struct loop *l);
+/* Let what is finishing finish: run rounds without waiting while
+ * something is pending and the last round dispatched a completion (the
+ * cancelled polls of closed sockets, a freed VM's last ops). Called
+ * before the loop or the objects those ops point into go away. */
+void loop_drain(struct loop *l);
 /* Hand the requests queued so far to the kernel now, without waiting.
  * Ops are otherwise submitted when the round ends; a fiber that queues
  * write-behind and keeps computing calls this so the I/O starts at once.

@@ -196,7 +196,6 @@ struct xfer_job {
 	struct store *s;
 	struct oci_ref ref;
 	struct oci_platform plat;
-	bool have_plat;
 	struct store_image img;
 	struct progress pg;
 	struct reg_pull_result res;
@@ -205,20 +204,6 @@ struct xfer_job {
 	int r;
 	struct err err;
 };
-
-static void pull_fn(void *arg)
-{
-	struct xfer_job *j = arg;
-	/* The image's disk is written while the layers download; a pull
-	 * whose disk failed fails. */
-	struct ctr_stream *st = ctr_stream_new(cli_loop(), j->s);
-	struct reg_layer_hook hk;
-	ctr_stream_hook(st, &hk);
-	struct reg_pull_opts po = { j->have_plat ? &j->plat : NULL, on_progress, &j->pg, &hk };
-	j->r = reg_pull(j->rc, j->s, &j->ref, &po, &j->res, &j->err);
-	j->r = ctr_stream_end(st, j->r, &j->err);
-	ctr_stream_free(st);
-}
 
 static void push_fn(void *arg)
 {
@@ -249,8 +234,7 @@ static int run_job(struct cli_ctx *ctx, struct xfer_job *j, const struct reg_opt
 		j->r = err_setx(&j->err, r, "event loop");
 	reg_client_free(j->rc);
 	/* Let curl's closed sockets' cancelled polls complete. */
-	while (loop_pending(l) && loop_run_once(l, false) > 0)
-		;
+	loop_drain(l);
 	if (j->pg.tty && j->pg.drawn && !j->pg.quiet)
 		draw(&j->pg, true);
 	return j->r;
@@ -284,8 +268,14 @@ int cmd_image_pull(struct cli_ctx *ctx, int argc, char **argv)
 		job_free(&j);
 		return EXIT_RUNTIME;
 	}
-	j.have_plat = a.platform != NULL;
-	r = run_job(ctx, &j, &a.ro, pull_fn);
+	/* The image's disk is written while the layers download. */
+	struct ctr_pull_opts po = { .reg = &a.ro, .platform = a.platform ? &j.plat : NULL,
+				    .progress = on_progress, .progress_arg = &j.pg, .stream_disk = true };
+	j.pg.tty = isatty(STDOUT_FILENO);
+	if ((r = store_open(&j.s, ctx->root, &j.err)) >= 0 && (r = store_lock(j.s, false, true, &j.err)) >= 0)
+		r = ctr_pull(cli_loop(), j.s, &j.ref, &po, &j.res, &j.err);
+	if (j.pg.tty && j.pg.drawn && !j.pg.quiet)
+		draw(&j.pg, true);
 	if (r < 0) {
 		cli_error("pulling %s: %s", argv[optind], err_msg(&j.err));
 	} else if (a.quiet) {

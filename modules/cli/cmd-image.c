@@ -238,7 +238,7 @@ static void inspect_one(struct json_writer *w, struct store *s, const struct sto
 	_cleanup_free_ char *cfg = NULL, *man = NULL;
 	size_t cl, ml;
 	char chain[OCI_DIGEST_LEN + 1];
-	if (img->config && store_image_chain_id(s, img->config, chain, NULL) == 0)
+	if (img->config && store_image_chain_id(s, img->config, NULL, chain, NULL) == 0)
 		jw_key(w, "ChainId"), jw_str(w, chain);
 	if (store_blob_read(s, img->manifest, OCI_MAX_MANIFEST, &man, &ml, NULL) == 0)
 		jw_key(w, "ManifestDocument"), jw_raw(w, man, ml);

@@ -627,8 +627,7 @@ static int run_foreground(struct cli_ctx *ctx, const struct ctr_config *cfg, con
 	if (f->c)
 		ctr_free(f->c);
 	/* Let the freed VM's last ops complete before the loop goes. */
-	while (loop_pending(f->l) && loop_run_once(f->l, false) > 0)
-		;
+	loop_drain(f->l);
 	if (cfg->rm)
 		ctr_remove(ctx->root, cfg->id, true, NULL);
 	else

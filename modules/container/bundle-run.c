@@ -651,10 +651,8 @@ int ctr_bundle_run(const struct ctr_bundle_run *o, struct ctr_bundle *b)
 	if (s->c)
 		ctr_free(s->c);
 	ctr_bundle_net_close(TAKE_PTR(b->cfg.bundle_net));
-	if (s->l) {
-		while (loop_pending(s->l) && loop_run_once(s->l, false) > 0)
-			;
-	}
+	if (s->l)
+		loop_drain(s->l);
 	shim_state(s);
 	if (s->lfd >= 0) {
 		_cleanup_free_ char *sock = ctr_path(o->root, b->cfg.id, "ctl.sock");

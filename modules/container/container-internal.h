@@ -31,16 +31,26 @@ int ctr_mounts_from_json(const struct json_doc *d, int arr, struct ctr_mount **o
 /* "k": v, or "k": null when v is NULL (state.c). */
 void ctr_jw_kstr(struct json_writer *w, const char *k, const char *v);
 
-/* Pull norm_ref (full "domain/path:tag") into the store (pull.c). */
+/* `run`'s pull of a missing image norm_ref (full "domain/path:tag"),
+ * with progress lines on stderr (pull.c). */
 int ctr_image_pull(struct loop *l, struct store *s, const char *norm_ref,
 		   const struct ctr_image_opts *o, struct err *err);
 
-/* The lock of disk rootfs/<chain-hex>.ext4 (image.c): its fd, or
- * -EWOULDBLOCK when another process holds it and !wait. Temp files a
- * killed build of that disk left are removed once it is held. */
+/* Streaming pull (stream.c): a registry layer hook that writes the image's
+ * disk rootfs/<chain-hex>.ext4 while the layers download. ctr_stream_end
+ * runs in the pull's fiber after reg_pull: it waits for the writer and
+ * returns pull_status when the pull failed, else the disk's status (0 also
+ * when nothing was streamed) with err filled: a pull whose disk failed
+ * fails. */
+struct ctr_stream;
+struct ctr_stream *ctr_stream_new(struct loop *l, struct store *s);
+void ctr_stream_hook(struct ctr_stream *st, struct reg_layer_hook *hk);
+int ctr_stream_end(struct ctr_stream *st, int pull_status, struct err *err);
+void ctr_stream_free(struct ctr_stream *st);
+
+/* store_rootfs_lock, then the temp files a killed build of that disk left
+ * are removed (image.c). Release with store_rootfs_unlock. */
 int ctr_disk_lock(struct store *s, const char *chain, bool wait, struct err *err);
-/* Remove the lock file (the disk is built or given up) and release it. */
-void ctr_disk_unlock(struct store *s, const char *chain, int fd);
 
 /* ctl.sock wire format. The client sends one request line: "stop SECS",
  * "kill SIGNO" (answered "ok\n" or "error ...\n") or "exec {json spec}";

@@ -21,6 +21,7 @@
 #include <sys/types.h>
 
 #include "loop.h"	/* struct loop_op in struct ctr_sink */
+#include "registry/registry.h"	/* the pull's options and result */
 
 struct buf;
 struct err;
@@ -163,18 +164,22 @@ int ctr_image_get(struct loop *l, const char *root, const char *ref,
 int ctr_image_from_disk(const char *disk, struct ctr_image *out, struct err *err);
 void ctr_image_release(struct ctr_image *img);
 
-/* Streaming pull (stream.c): a registry layer hook that writes the image's
- * disk rootfs/<chain-hex>.ext4 while the layers download. ctr_stream_end
- * runs in the pull's fiber after reg_pull: it waits for the writer and
- * returns pull_status when the pull failed, else the disk's status (0 also
- * when nothing was streamed) with err filled: a pull whose disk failed
- * fails. Used by `ucrt run` (pull.c) and `ucrt image pull`. */
-struct ctr_stream;
-struct reg_layer_hook;
-struct ctr_stream *ctr_stream_new(struct loop *l, struct store *s);
-void ctr_stream_hook(struct ctr_stream *st, struct reg_layer_hook *hk);
-int ctr_stream_end(struct ctr_stream *st, int pull_status, struct err *err);
-void ctr_stream_free(struct ctr_stream *st);
+/* ---- pulling (pull.c) ------------------------------------------------------
+ * The one pull of the program (`image pull`, and `run` of a missing
+ * image): the registry client on the reactor l, in a fiber of its own, the
+ * blobs into store s (open, its lock held shared by the caller), the name
+ * recorded, and with stream_disk the image's disk rootfs/<chain>.ext4
+ * written while the layers download (docs/rootfs.md, "Streaming pull"):
+ * a pull whose disk fails fails. */
+struct ctr_pull_opts {
+	const struct reg_opts *reg;		/* NULL: reg_opts_default() */
+	const struct oci_platform *platform;	/* NULL: the host's */
+	reg_progress_fn progress;		/* NULL: silent */
+	void *progress_arg;
+	bool stream_disk;
+};
+int ctr_pull(struct loop *l, struct store *s, const struct oci_ref *ref, const struct ctr_pull_opts *o,
+	     struct reg_pull_result *res, struct err *err);
 
 /* ---- from a command line to a container (prepare.c) ---------------------*/
 

@@ -117,14 +117,15 @@ static void ctr_disk_close(void *arg, size_t i)
 static int ctr_disk_build(struct loop *l, struct store *s, const struct oci_manifest *m,
 			  const char *path, struct err *err)
 {
-	int blobs = store_dirfd(s, STORE_BLOBS);
 	uint64_t total = 0;
 	int r;
 
 	for (size_t i = 0; i < m->nlayers; i++) {
-		_cleanup_free_ char *p = xasprintf("/proc/self/fd/%d/%s", blobs, m->layers[i].digest + 7);
+		int fd = store_blob_open(s, m->layers[i].digest);
 		uint64_t est;
-		r = ext4w_estimate_file(p, &est);
+		r = fd < 0 ? fd : ext4w_estimate_fd(fd, &est);
+		if (fd >= 0)
+			close(fd);
 		if (r < 0)
 			return err_setx(err, r, "layer %.19s", m->layers[i].digest);
 		total += est;
@@ -142,79 +143,42 @@ static int ctr_disk_build(struct loop *l, struct store *s, const struct oci_mani
 
 int ctr_disk_lock(struct store *s, const char *chain, bool wait, struct err *err)
 {
-	int dir = store_dirfd(s, STORE_ROOTFS);
-	_cleanup_free_ char *lock = xasprintf("%s.lock", chain + 7);
-	_cleanup_free_ char *name = xasprintf("%s.ext4", chain + 7);
+	int fd = store_rootfs_lock(s, chain, wait, err);
+	_cleanup_free_ char *path = NULL;
 
-	for (;;) {
-		int fd = openat(dir, lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-		struct stat a, b;
-		if (fd < 0)
-			return err_setx(err, errno, "rootfs lock %s", lock);
-		if (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) < 0) {
-			int r = errno;
-			close(fd);
-			return r == EWOULDBLOCK ? -EWOULDBLOCK : err_setx(err, r, "locking %s", lock);
-		}
-		/* The holder before us unlinks the file before it lets go: a
-		 * lock on that old inode excludes nobody. Take the new one. */
-		if (fstat(fd, &a) == 0 && fstatat(dir, lock, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
-			int n = ext4w_clean_temps(dir, name);
-			if (n > 0)
-				log_debug("removed %d stale temp file(s) of %s", n, name);
-			return fd;
-		}
-		close(fd);
-	}
+	if (fd < 0)
+		return fd;
+	path = store_rootfs_path(s, chain);
+	int n = ext4w_clean_temps(path);
+	if (n > 0)
+		log_debug("removed %d stale temp file(s) of %s", n, path);
+	return fd;
 }
 
-void ctr_disk_unlock(struct store *s, const char *chain, int fd)
-{
-	_cleanup_free_ char *lock = xasprintf("%s.lock", chain + 7);
-
-	unlinkat(store_dirfd(s, STORE_ROOTFS), lock, 0);
-	close(fd);
-}
-
-/* Build rootfs/<name> under its lock unless someone else did meanwhile. */
-static int ctr_disk_build_locked(struct loop *l, struct store *s, const struct oci_manifest *m,
-				 const char *chain, const char *name, const char *path,
-				 struct err *err)
-{
-	int dir = store_dirfd(s, STORE_ROOTFS);
-	int lfd = ctr_disk_lock(s, chain, true, err);
-	struct stat st;
-
-	if (lfd < 0)
-		return lfd;
-	if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-		ctr_disk_unlock(s, chain, lfd);
-		return 0;
-	}
-	uint64_t t = loop_now_ns();
-	int r = ctr_disk_build(l, s, m, path, err);
-	ctr_disk_unlock(s, chain, lfd);
-	if (r < 0)
-		return err_wrap(err, "building the disk of %.19s", chain);
-	log_debug("disk %s built in %.1f ms", name, (double)(loop_now_ns() - t) / 1e6);
-	return 0;
-}
-
-/* rootfs/<hex>.ext4 exists when this returns 0. */
+/* rootfs/<hex>.ext4 exists when this returns 0: built here under its lock
+ * unless someone else did meanwhile. */
 static int ctr_disk_ensure(struct loop *l, struct store *s, const struct oci_manifest *m,
 			   const char *chain, char **disk, struct err *err)
 {
-	_cleanup_free_ char *name = xasprintf("%s.ext4", chain + 7);
-	_cleanup_free_ char *path = xasprintf("%s/rootfs/%s", store_root(s), name);
-	struct stat st;
+	_cleanup_free_ char *path = store_rootfs_path(s, chain);
+	int lfd, r;
 
 	*disk = NULL;
-	if (fstatat(store_dirfd(s, STORE_ROOTFS), name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-	    !S_ISREG(st.st_mode)) {
-		int r = ctr_disk_build_locked(l, s, m, chain, name, path, err);
-		if (r < 0)
-			return r;
+	if (!path)
+		return err_set(err, EINVAL, "invalid chain id %s", chain);
+	if (!store_rootfs_exists(s, chain)) {
+		if ((lfd = ctr_disk_lock(s, chain, true, err)) < 0)
+			return lfd;
+		if (!store_rootfs_exists(s, chain)) {
+			uint64_t t = loop_now_ns();
+			r = ctr_disk_build(l, s, m, path, err);
+			if (r < 0) {
+				store_rootfs_unlock(s, chain, lfd);
+				return err_wrap(err, "building the disk of %.19s", chain);
+			}
+			log_debug("disk %s built in %.1f ms", path, (double)(loop_now_ns() - t) / 1e6);
+		}
+		store_rootfs_unlock(s, chain, lfd);
 	}
 	*disk = TAKE_PTR(path);
 	return 0;
@@ -281,14 +245,13 @@ int ctr_image_get(struct loop *l, const char *root, const char *ref,
 	if ((r = ctr_image_config(s, si.config, out->config, err)) < 0 ||
 	    (r = ctr_image_manifest(s, &si, &m, err)) < 0)
 		goto fail;
-	if (m.nlayers != out->config->ndiff_ids) {
-		r = err_set(err, EINVAL, "image %s: %zu layers but %zu diff ids", si.name, m.nlayers,
-			    out->config->ndiff_ids);
+	size_t ndiff;
+	if ((r = store_image_chain_id(s, si.config, &ndiff, chain, err)) < 0) {
+		err_wrap(err, "image %s", si.name);
 		goto fail;
 	}
-	r = oci_chain_id(out->config->diff_ids, out->config->ndiff_ids, chain);
-	if (r < 0) {
-		r = err_set(err, -r, "image %s: no layers", si.name);
+	if (m.nlayers != ndiff) {
+		r = err_set(err, EINVAL, "image %s: %zu layers but %zu diff ids", si.name, m.nlayers, ndiff);
 		goto fail;
 	}
 	r = ctr_disk_ensure(l, s, &m, chain, &out->disk, err);

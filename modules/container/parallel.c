@@ -356,8 +356,7 @@ int ctr_parallel_run(struct loop *l, const struct ctr_parallel_opts *o)
 	loop_signal_unwatch(l, &pr.sigs[0]);
 	loop_signal_unwatch(l, &pr.sigs[1]);
 	status = par_summary(&pr);
-	while (loop_pending(l) && loop_run_once(l, false) > 0)
-		;
+	loop_drain(l);
 	for (unsigned i = 0; i < o->n; i++) {
 		struct par_inst *in = &pr.v[i];
 		if (in->have_file) {

@@ -2,15 +2,17 @@
  *
  * The registry client calls the hook below: start() with the manifest (the
  * config is then in the store, so the chain id and the disk's name are
- * known), then per layer present() or data()... done(), layers downloading
- * concurrently. One writer fiber applies the layers in manifest order
- * through ext4w. The registry writes every byte to ingest/<hex> before
- * data() sees it, so the writer needs no copy of its own: data() only
- * moves the layer's high-water mark and wakes the writer, which reads the
- * bytes back (from the page cache) out of the ingest file, or out of the
- * committed blob once it has been renamed. A layer that is not the current
- * one thus waits buffered on disk, and the download never waits for the
- * writer.
+ * known), then per layer present() or advance()... done(), layers
+ * downloading concurrently. One writer fiber applies the layers in
+ * manifest order through ext4w. The registry writes every byte to
+ * ingest/<hex> before advance() tells, so the writer needs no copy of its
+ * own: advance() only moves the layer's high-water mark and wakes the
+ * writer, which reads the bytes back (from the page cache) through
+ * store_ingest_reader(), valid across the blob's commit. A layer that is
+ * not the current one thus waits buffered on disk, and the download never
+ * waits for the writer. restart() (a server that ignored Range) only
+ * lowers the mark: the bytes come again, the same ones, and the writer
+ * waits until they pass what it has read.
  *
  * A layer's end of stream is its done() with success: the digest has been
  * verified by then, so a corrupt blob can only fail the writer, never
@@ -50,7 +52,7 @@
 
 struct ctr_stream_layer {
 	char *digest, *media_type;
-	uint64_t delivered;	/* bytes data() has seen (all on disk) */
+	uint64_t delivered;	/* bytes on disk, as advance() said */
 	uint64_t off;		/* bytes the writer has consumed */
 	bool present, done, live;
 	int status;
@@ -85,7 +87,7 @@ struct ctr_stream *ctr_stream_new(struct loop *l, struct store *s)
 static void ctr_stream_unlock(struct ctr_stream *st)
 {
 	if (st->lock_fd >= 0)
-		ctr_disk_unlock(st->s, st->chain, st->lock_fd);
+		store_rootfs_unlock(st->s, st->chain, st->lock_fd);
 	st->lock_fd = -1;
 	free(st->chain);
 	st->chain = NULL;
@@ -107,23 +109,8 @@ static void ctr_stream_kick(struct ctr_stream *st)
 	}
 }
 
-/* Open the layer's bytes: the blob if committed, else the ingest file (a
- * commit renames it; an fd opened before stays valid). */
-static int ctr_stream_open(struct ctr_stream *st, struct ctr_stream_layer *ly)
-{
-	for (int tries = 0; tries < 2; tries++) {
-		int fd = store_blob_open(st->s, ly->digest);
-		if (fd >= 0)
-			return fd;
-		fd = openat(store_dirfd(st->s, STORE_INGEST), ly->digest + 7, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-		if (fd >= 0 || errno != ENOENT)
-			return fd >= 0 ? fd : -errno;
-	}
-	return -ENOENT;
-}
-
 /* ext4w's read callback, in the writer fiber: bytes up to the high-water
- * mark, or park until data()/done() moves it. */
+ * mark, or park until advance()/done() moves it. */
 static ssize_t ctr_stream_read(void *arg, void *buf, size_t len)
 {
 	struct ctr_stream *st = arg;
@@ -134,7 +121,7 @@ static ssize_t ctr_stream_read(void *arg, void *buf, size_t len)
 			return ly->status;
 		if (ly->off < ly->delivered || ly->present) {
 			if (ly->fd < 0) {
-				int fd = ctr_stream_open(st, ly);
+				int fd = store_ingest_reader(st->s, ly->digest);
 				if (fd < 0)
 					return fd;
 				ly->fd = fd;
@@ -149,9 +136,6 @@ static ssize_t ctr_stream_read(void *arg, void *buf, size_t len)
 				ly->off += (uint64_t)n;
 				return n;
 			}
-			/* A download the registry restarted from byte 0 (Range
-			 * ignored) truncated the file and replays it: the mark
-			 * overcounts, the bytes come back the same. Wait. */
 			if (st->pull_ended)
 				return -ECANCELED;
 		} else if (ly->done) {
@@ -231,12 +215,9 @@ static void ctr_stream_writer(void *arg)
 
 /* Take the disk's lock without waiting: if another process builds this
  * disk, do not stream; the non-streaming path waits for it later. */
-static bool ctr_stream_lock(struct ctr_stream *st, const char *chain, const char *name)
+static bool ctr_stream_lock(struct ctr_stream *st, const char *chain)
 {
-	int dir = store_dirfd(st->s, STORE_ROOTFS);
-	struct stat sb;
-
-	if (fstatat(dir, name, &sb, AT_SYMLINK_NOFOLLOW) == 0)
+	if (store_rootfs_exists(st->s, chain))
 		return false;	/* built already: no lock file to leave behind */
 	st->lock_fd = ctr_disk_lock(st->s, chain, false, &st->err);
 	if (st->lock_fd < 0) {
@@ -248,7 +229,7 @@ static bool ctr_stream_lock(struct ctr_stream *st, const char *chain, const char
 		return false;
 	}
 	st->chain = xstrdup(chain);
-	if (fstatat(dir, name, &sb, AT_SYMLINK_NOFOLLOW) == 0) {
+	if (store_rootfs_exists(st->s, chain)) {
 		ctr_stream_unlock(st);
 		return false;
 	}
@@ -267,35 +248,19 @@ static uint64_t ctr_stream_size(const struct oci_manifest *m)
 	return MAX(ext4w_size_for(total), CTR_STREAM_MIN);
 }
 
-/* The disk's chain id from the stored config; false when it does not fit
- * the manifest (the non-streaming path reports that). */
-static bool ctr_stream_chain(struct ctr_stream *st, const struct oci_manifest *m, char chain[OCI_DIGEST_LEN + 1])
-{
-	_cleanup_free_ char *data = NULL;
-	struct oci_image_config cfg;
-	struct err e = { 0 };
-	size_t len;
-	bool ok = false;
-
-	if (store_blob_read(st->s, m->config.digest, OCI_MAX_CONFIG, &data, &len, &e) < 0 ||
-	    oci_config_parse(data, len, &cfg, &e) < 0)
-		return false;
-	ok = cfg.ndiff_ids == m->nlayers && oci_chain_id(cfg.diff_ids, cfg.ndiff_ids, chain) >= 0;
-	oci_config_free(&cfg);
-	return ok;
-}
-
 static int ctr_stream_start(void *arg, const struct oci_manifest *m)
 {
 	struct ctr_stream *st = arg;
 	char chain[OCI_DIGEST_LEN + 1];
+	struct err e = { 0 };
+	size_t ndiff;
 
-	if (!m->nlayers || !ctr_stream_chain(st, m, chain))
+	/* A config that does not fit the manifest: the non-streaming path
+	 * reports it. */
+	if (!m->nlayers || store_image_chain_id(st->s, m->config.digest, &ndiff, chain, &e) < 0 ||
+	    ndiff != m->nlayers || !ctr_stream_lock(st, chain))
 		return 0;
-	_cleanup_free_ char *name = xasprintf("%s.ext4", chain + 7);
-	if (!ctr_stream_lock(st, chain, name))
-		return 0;
-	st->path = xasprintf("%s/rootfs/%s", store_root(st->s), name);
+	st->path = store_rootfs_path(st->s, chain);
 	struct ext4w_opts o = { .loop = st->l };
 	int r = ext4w_create(st->path, ctr_stream_size(m), &o, &st->w, &st->err);
 	if (r < 0) {
@@ -326,16 +291,24 @@ static void ctr_stream_present(void *arg, size_t layer, const char *digest)
 	}
 }
 
-static int ctr_stream_data(void *arg, size_t layer, const void *buf, size_t len)
+static int ctr_stream_advance(void *arg, size_t layer, uint64_t bytes_on_disk)
 {
 	struct ctr_stream *st = arg;
-	(void)buf;
 	if (layer < st->n) {
-		st->layers[layer].delivered += len;
+		st->layers[layer].delivered = bytes_on_disk;
 		if (layer == st->cur)
 			ctr_stream_kick(st);
 	}
 	return 0;
+}
+
+/* The bytes come again from 0, identical or the pull fails: what the
+ * writer read stays good, it only must not read past the new mark. */
+static void ctr_stream_restart(void *arg, size_t layer)
+{
+	struct ctr_stream *st = arg;
+	if (layer < st->n)
+		st->layers[layer].delivered = 0;
 }
 
 static void ctr_stream_done(void *arg, size_t layer, int status)
@@ -351,8 +324,8 @@ static void ctr_stream_done(void *arg, size_t layer, int status)
 void ctr_stream_hook(struct ctr_stream *st, struct reg_layer_hook *hk)
 {
 	*hk = (struct reg_layer_hook){
-		.start = ctr_stream_start, .present = ctr_stream_present,
-		.data = ctr_stream_data, .done = ctr_stream_done, .arg = st,
+		.start = ctr_stream_start, .present = ctr_stream_present, .advance = ctr_stream_advance,
+		.restart = ctr_stream_restart, .done = ctr_stream_done, .arg = st,
 	};
 }
 

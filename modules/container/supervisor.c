@@ -506,10 +506,8 @@ int ctr_supervise(const char *root, const char *id)
 	}
 	if (s.c)
 		ctr_free(s.c);
-	if (s.l) {
-		while (loop_pending(s.l) && loop_run_once(s.l, false) > 0)
-			;
-	}
+	if (s.l)
+		loop_drain(s.l);
 	if (s.lfd >= 0) {
 		_cleanup_free_ char *sock = ctr_path(root, id, "ctl.sock");
 		unlink(sock);

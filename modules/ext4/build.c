@@ -105,11 +105,15 @@ int ext4w_build(const char *path, uint64_t size, bool grow, const struct ext4w_o
 	}
 }
 
-int ext4w_clean_temps(int dirfd, const char *name)
+int ext4w_clean_temps(const char *path)
 {
-	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	const char *slash = strrchr(path, '/');
+	_cleanup_free_ char *dir = slash ? xstrndup(path, (size_t)(slash - path + 1)) : xstrdup(".");
+	const char *name = slash ? slash + 1 : path;
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
+	int dirfd = fd;
 	DIR *d = fdopendir(fd);
 	if (!d) {
 		int r = -errno;

@@ -101,10 +101,10 @@ struct ext4w_layers {
  * st (may be NULL) gets the statistics of the last attempt. */
 int ext4w_build(const char *path, uint64_t size, bool grow, const struct ext4w_opts *opts,
 		const struct ext4w_layers *ls, struct ext4w_stats *st, struct err *err);
-/* Remove temp files ext4w_create left for dir/name (a killed build):
- * name.tmp-XXXXXX. Call it only while no other writer can be building
- * that name (under the caller's lock). Returns how many went, or -errno. */
-int ext4w_clean_temps(int dirfd, const char *name);
+/* Remove temp files ext4w_create left for path (a killed build):
+ * path.tmp-XXXXXX. Call it only while no other writer can be building
+ * that path (under the caller's lock). Returns how many went, or -errno. */
+int ext4w_clean_temps(const char *path);
 
 /* A disk size for layers whose uncompressed sizes sum to content_bytes:
  * content plus metadata and headroom, rounded to 1 MiB. */
@@ -112,6 +112,7 @@ uint64_t ext4w_size_for(uint64_t content_bytes);
 /* Best-effort uncompressed size of a layer file (gzip ISIZE, zstd frame
  * header, else the file size times a bounded ratio); -errno on I/O error. */
 int ext4w_estimate_file(const char *path, uint64_t *out);
+int ext4w_estimate_fd(int fd, uint64_t *out);
 
 /* Read callback for a file descriptor (arg = (void *)(intptr_t)fd). */
 ssize_t ext4w_fd_read(void *arg, void *buf, size_t len);

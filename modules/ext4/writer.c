@@ -287,8 +287,13 @@ uint64_t ext4w_size_for(uint64_t content)
 int ext4w_estimate_file(const char *path, uint64_t *out)
 {
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	return fd < 0 ? -errno : ext4w_estimate_fd(fd, out);
+}
+
+int ext4w_estimate_fd(int fd, uint64_t *out)
+{
 	struct stat st;
-	if (fd < 0 || fstat(fd, &st) < 0)
+	if (fstat(fd, &st) < 0)
 		return -errno;
 	uint64_t fsize = (uint64_t)st.st_size;
 	uint8_t head[18] = { 0 }, tail[4];

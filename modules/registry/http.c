@@ -286,8 +286,7 @@ int reg_run(struct loop *l, void (*fn)(void *arg), void *arg)
 			return r;
 	}
 	/* Let cancelled socket polls complete so nothing is left behind. */
-	while (loop_pending(l) && loop_run_once(l, false) > 0)
-		;
+	loop_drain(l);
 	return 0;
 }
 

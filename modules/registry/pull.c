@@ -29,9 +29,7 @@ struct pull {
 	const struct oci_ref *ref;
 	const struct reg_pull_opts *o;
 	struct pull_blob *blobs;
-	size_t nblobs, next;
-	unsigned workers;
-	struct fiber *waiter;
+	size_t nblobs, next;	/* next: the first blob the pool takes */
 	int status;
 	struct err err;
 	struct store_add add;	/* manifests and config this pull stored */
@@ -61,12 +59,12 @@ static const struct reg_layer_hook *hook_for(struct pull_dl *dl)
 	return dl->b->layer >= 0 ? hk : NULL;
 }
 
-static int feed_hook(struct pull_dl *dl, const void *buf, size_t len)
+static int hook_advance(struct pull_dl *dl)
 {
 	const struct reg_layer_hook *hk = hook_for(dl);
-	if (!hk || !hk->data)
+	if (!hk || !hk->advance)
 		return 0;
-	int r = hk->data(hk->arg, (size_t)dl->b->layer, buf, len);
+	int r = hk->advance(hk->arg, (size_t)dl->b->layer, dl->off);
 	if (r < 0)
 		err_setx(&dl->err, r, "%s: layer consumer", dl->b->d->digest);
 	return r;
@@ -84,6 +82,9 @@ static int dl_sink(struct reg_call *call, const char *data, size_t len)
 		sha256_init(&dl->h);
 		dl->off = 0;
 		call->range_from = 0;
+		const struct reg_layer_hook *hk = hook_for(dl);
+		if (hk && hk->restart)
+			hk->restart(hk->arg, (size_t)dl->b->layer);
 	}
 	if (dl->off + len > (uint64_t)dl->b->d->size)
 		return err_set(&dl->err, EUCLEAN, "%s: registry sent more than the %lld bytes the manifest says",
@@ -94,7 +95,7 @@ static int dl_sink(struct reg_call *call, const char *data, size_t len)
 	sha256_update(&dl->h, data, len);
 	dl->off += len;
 	progress(dl->p, REG_EV_BLOB_PROGRESS, dl->b->d->digest, dl->off, (uint64_t)dl->b->d->size);
-	return feed_hook(dl, data, len);
+	return hook_advance(dl);
 }
 
 static void dl_prepare(struct reg_call *call)
@@ -109,7 +110,7 @@ static uint64_t dl_missing(struct reg_call *call)
 	return (uint64_t)dl->b->d->size - dl->off;
 }
 
-/* Hash (and replay to the hook) what an earlier run left in ingest/. */
+/* Hash what an earlier run left in ingest/; the hook reads it itself. */
 static int dl_rehash(struct pull_dl *dl)
 {
 	if (!dl->in.have)
@@ -122,10 +123,10 @@ static int dl_rehash(struct pull_dl *dl)
 			return err_setx(&dl->err, n < 0 ? (int)n : EIO, "%s: reading partial download", dl->b->d->digest);
 		sha256_update(&dl->h, buf, (size_t)n);
 		dl->off += (uint64_t)n;
-		int r = feed_hook(dl, buf, (size_t)n);
-		if (r < 0)
-			return r;
 	}
+	int r = hook_advance(dl);
+	if (r < 0)
+		return r;
 	log_debug("resuming %s at %llu bytes", dl->b->d->digest, (unsigned long long)dl->off);
 	return 0;
 }
@@ -221,36 +222,28 @@ static int pull_one(struct pull *p, struct pull_blob *b)
 	return r;
 }
 
-static void pull_worker(void *arg)
+/* One job of the pool: blob p->next + job. The first failure is the one
+ * reported (the pool stops starting blobs after it). */
+static int pull_job(void *arg, size_t job)
 {
 	struct pull *p = arg;
-	while (p->status >= 0 && p->next < p->nblobs) {
-		struct pull_blob *b = &p->blobs[p->next++];
-		struct err keep = p->err;
-		int r = pull_one(p, b);
-		if (r < 0 && p->status >= 0)
-			p->status = r;
-		else if (r < 0)
-			p->err = keep;	/* report the first failure */
-	}
-	if (--p->workers == 0 && p->waiter)
-		fiber_wake(p->waiter);
+	struct err keep = p->err;
+	int r = pull_one(p, &p->blobs[p->next + job]);
+
+	if (r < 0 && p->status >= 0)
+		p->status = r;
+	else if (r < 0)
+		p->err = keep;
+	return r;
 }
 
 static int pull_blobs(struct pull *p, struct err *err)
 {
-	unsigned n = (unsigned)MIN((size_t)p->c->o.jobs, p->nblobs);
-	p->workers = n;
-	for (unsigned i = 0; i < n; i++)
-		fiber_spawn(p->c->loop, pull_worker, p, 1u << 20);
-	while (p->workers) {
-		p->waiter = fiber_current();
-		fiber_suspend();
-	}
-	p->waiter = NULL;
-	if (p->status < 0) {
+	int r = fiber_pool_run(p->c->loop, p->c->o.jobs, p->nblobs - p->next, pull_job, p, 1u << 20);
+
+	if (r < 0) {
 		*err = p->err;
-		return p->status;
+		return p->status < 0 ? p->status : r;
 	}
 	return 0;
 }

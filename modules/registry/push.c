@@ -24,9 +24,7 @@ struct push {
 	const char *mount_from;	/* source repo on the same registry, or NULL */
 	const struct reg_push_opts *o;
 	struct oci_descriptor *blobs[OCI_MAX_LAYERS + 1];	/* config + layers */
-	size_t nblobs, next;
-	unsigned workers;
-	struct fiber *waiter;
+	size_t nblobs;
 	int status;
 	struct err err;
 };
@@ -154,19 +152,17 @@ static int push_one(struct push *p, const struct oci_descriptor *d, struct err *
 	return r;
 }
 
-static void push_worker(void *arg)
+static int push_job(void *arg, size_t job)
 {
 	struct push *p = arg;
-	while (p->status >= 0 && p->next < p->nblobs) {
-		struct err e = { 0 };
-		int r = push_one(p, p->blobs[p->next++], &e);
-		if (r < 0 && p->status >= 0) {
-			p->status = r;
-			p->err = e;
-		}
+	struct err e = { 0 };
+	int r = push_one(p, p->blobs[job], &e);
+
+	if (r < 0 && p->status >= 0) {
+		p->status = r;
+		p->err = e;
 	}
-	if (--p->workers == 0 && p->waiter)
-		fiber_wake(p->waiter);
+	return r;
 }
 
 static int push_manifest(struct push *p, const char *mt, const char *data, size_t len, const char *digest,
@@ -195,20 +191,12 @@ static int push_image(struct push *p, const char *manifest, const char *ref, str
 	r = oci_manifest_parse(data, len, NULL, &m, err);
 	if (r < 0)
 		return err_wrap(err, "manifest %s", manifest);
-	p->nblobs = p->next = 0;
+	p->nblobs = 0;
 	p->status = 0;
 	p->blobs[p->nblobs++] = &m.config;
 	for (size_t i = 0; i < m.nlayers && p->nblobs < ARRAY_SIZE(p->blobs); i++)
 		p->blobs[p->nblobs++] = &m.layers[i];
-	unsigned n = (unsigned)MIN((size_t)p->c->o.jobs, p->nblobs);
-	p->workers = n;
-	for (unsigned i = 0; i < n; i++)
-		fiber_spawn(p->c->loop, push_worker, p, 1u << 20);
-	while (p->workers) {
-		p->waiter = fiber_current();
-		fiber_suspend();
-	}
-	p->waiter = NULL;
+	fiber_pool_run(p->c->loop, p->c->o.jobs, p->nblobs, push_job, p, 1u << 20);
 	if (p->status < 0) {
 		*err = p->err;
 		r = p->status;

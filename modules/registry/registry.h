@@ -56,21 +56,34 @@ struct reg_progress {
 };
 typedef void (*reg_progress_fn)(void *arg, const struct reg_progress *p);
 
-/* Hook for a consumer of layer bytes while they download (the ext4 writer):
- * for each layer i of the manifest, either present() once (the blob was
- * already in the store: read it from there), or data() with every byte of
- * the compressed layer in order from offset 0 (a resumed partial is
- * replayed first), then done(). data() runs in the downloading fiber and
- * may itself await reactor ops: while it has not returned, the transfer is
- * paused (back-pressure, no unbounded buffering). A negative return from
- * data() aborts the pull with that error. */
+/* Hook for a consumer of layer bytes while they download (the ext4
+ * writer). The registry writes every byte of a layer to its ingest file
+ * before it tells; the consumer reads them from there with
+ * store_ingest_reader(), which stays valid when the blob is committed.
+ * For each layer i of the manifest, either:
+ *  - present() once: the blob was already in the store, read it there; or
+ *  - advance() each time the file has grown: its first bytes_on_disk bytes
+ *    are written, in order (a resumed partial counts from its length), and
+ *    then done() once: status 0 when the digest and size matched and the
+ *    blob is committed, else the pull's error for it.
+ *  - restart() when the download starts over from byte 0: a server that
+ *    ignored a Range request (HTTP 200 instead of 206) after an
+ *    interruption. The file is truncated and the bytes come again from 0;
+ *    the consumer may keep what it read (done() with 0 proves the new
+ *    bytes equal the old ones, anything else fails the pull) but must
+ *    not read past the next advance().
+ * Layers download concurrently: calls for different layers interleave.
+ * The hooks run in the downloading fiber; advance() may await reactor ops,
+ * and while it has not returned that layer's transfer is paused. A
+ * negative return from advance() aborts the pull with that error. */
 struct reg_layer_hook {
 	/* Optional: called once, before any layer, with the manifest; the
 	 * config blob is then already in the store (it is fetched first when
 	 * start is set). A negative return aborts the pull. */
 	int (*start)(void *arg, const struct oci_manifest *m);
 	void (*present)(void *arg, size_t layer, const char *digest);
-	int (*data)(void *arg, size_t layer, const void *buf, size_t len);
+	int (*advance)(void *arg, size_t layer, uint64_t bytes_on_disk);
+	void (*restart)(void *arg, size_t layer);
 	void (*done)(void *arg, size_t layer, int status);
 	void *arg;
 };

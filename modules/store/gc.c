@@ -76,24 +76,6 @@ int store_closure(struct store *s, const char *digest, char ***out, struct err *
 	return r;
 }
 
-int store_image_chain_id(struct store *s, const char *config_digest, char out[OCI_DIGEST_LEN + 1], struct err *err)
-{
-	_cleanup_free_ char *data = NULL;
-	size_t len;
-	int r = store_blob_read(s, config_digest, OCI_MAX_CONFIG, &data, &len, err);
-	if (r < 0)
-		return r;
-	struct oci_image_config c;
-	r = oci_config_parse(data, len, &c, err);
-	if (r < 0)
-		return r;
-	r = oci_chain_id(c.diff_ids, c.ndiff_ids, out);
-	oci_config_free(&c);
-	if (r < 0)
-		return err_set(err, r, "image config %s has no layers", config_digest);
-	return 0;
-}
-
 /* Referenced blobs and rootfs names ("<hex>.ext4") of all images. */
 static int collect_live(struct store *s, char ***blobs, char ***disks, struct err *err)
 {
@@ -110,7 +92,7 @@ static int collect_live(struct store *s, char ***blobs, char ***disks, struct er
 			r = 0;
 		}
 		char chain[OCI_DIGEST_LEN + 1];
-		if (r >= 0 && v[i].config && store_image_chain_id(s, v[i].config, chain, NULL) == 0) {
+		if (r >= 0 && v[i].config && store_image_chain_id(s, v[i].config, NULL, chain, NULL) == 0) {
 			_cleanup_free_ char *f = xasprintf("%s.ext4", chain + 7);
 			push_uniq(disks, f);
 		}

@@ -4,6 +4,8 @@
 
 #include "store.h"
 
+enum store_dir { STORE_ROOT, STORE_BLOBS, STORE_INGEST, STORE_IMAGES, STORE_ROOTFS, STORE_CONTAINERS };
+
 struct store {
 	char *root;
 	int fds[STORE_CONTAINERS + 1];	/* indexed by enum store_dir */

@@ -77,16 +77,6 @@ void store_close(struct store *s)
 	free(s);
 }
 
-const char *store_root(const struct store *s)
-{
-	return s->root;
-}
-
-int store_dirfd(const struct store *s, enum store_dir which)
-{
-	return s->fds[which];
-}
-
 /* Blocking flock: callers hold these locks for short metadata updates or
  * take them once at the start of a command, before the reactor runs. */
 int store_flock_file(int dirfd, const char *name, int op, struct err *err)
@@ -295,6 +285,23 @@ void store_ingest_end(struct store_ingest *in, bool discard)
 		unlinkat(in->s->fds[STORE_INGEST], in->digest + 7, 0);
 	close(in->fd);
 	in->fd = -1;
+}
+
+int store_ingest_reader(struct store *s, const char *digest)
+{
+	if (!oci_digest_valid(digest))
+		return -EINVAL;
+	/* Blob first: between the two opens a commit may move the file from
+	 * ingest/ to blobs/, so look in blobs/ once more after a miss. */
+	for (int tries = 0; tries < 2; tries++) {
+		int fd = openat(s->fds[STORE_BLOBS], digest + 7, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd >= 0 || errno != ENOENT)
+			return fd >= 0 ? fd : -errno;
+		fd = openat(s->fds[STORE_INGEST], digest + 7, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd >= 0 || errno != ENOENT)
+			return fd >= 0 ? fd : -errno;
+	}
+	return -ENOENT;
 }
 
 int store_ingest_commit(struct store_ingest *in, const char *got_digest, uint64_t got_size, uint64_t want_size,

@@ -25,16 +25,11 @@
 struct err;
 struct store;
 
-enum store_dir { STORE_ROOT, STORE_BLOBS, STORE_INGEST, STORE_IMAGES, STORE_ROOTFS, STORE_CONTAINERS };
-
 /* Create the layout when missing; returns -errno with err set. */
 int store_open(struct store **out, const char *root, struct err *err);
 void store_close(struct store *s);
 static inline void store_closep(struct store **s) { if (*s) store_close(*s); }
 #define _cleanup_store_ __attribute__((cleanup(store_closep)))
-const char *store_root(const struct store *s);
-/* A directory fd of the layout (owned by the store; do not close). */
-int store_dirfd(const struct store *s, enum store_dir which);
 
 /* Users of blobs (pull, push, save, run) hold the store lock shared for
  * their whole run, prune holds it exclusive: a blob committed but not yet
@@ -80,6 +75,13 @@ int store_ingest_commit(struct store_ingest *in, const char *got_digest, uint64_
 			bool synced, struct err *err);
 /* Release the lock and fd; discard deletes the partial file. */
 void store_ingest_end(struct store_ingest *in, bool discard);
+/* A read-only fd on digest's bytes for a consumer that follows a download:
+ * the committed blob, else ingest/<hex>. It stays valid across the commit
+ * (a rename keeps the inode), so one open serves the whole download. A
+ * restarted download truncates the file: bytes read past what the writer
+ * has rewritten since read back as zeros or short, never stale content.
+ * -ENOENT when neither exists. */
+int store_ingest_reader(struct store *s, const char *digest);
 
 /* ---- images: name -> digests ---------------------------------------------*/
 struct store_image {
@@ -144,9 +146,25 @@ struct store_prune_stats {
  * bytes is the space given back: allocated blocks (st_blocks * 512), so a
  * sparse disk counts what it held, not its apparent size. */
 int store_prune(struct store *s, struct store_prune_stats *st, struct err *err);
-/* Chain id of an image's config (for rootfs/<chain>.ext4). */
-int store_image_chain_id(struct store *s, const char *config_digest, char out[OCI_DIGEST_LEN + 1],
-			 struct err *err);
+
+/* ---- rootfs: image disks (rootfs.c) ------------------------------------
+ * An image's disk is named by the chain id of its layers, so images that
+ * share all layers share one disk: rootfs/<chain-hex>.ext4, built under
+ * rootfs/<chain-hex>.lock. */
+/* The chain id of a stored image config's diff ids; *nlayers (may be
+ * NULL) gets how many there are, to check against a manifest. */
+int store_image_chain_id(struct store *s, const char *config_digest, size_t *nlayers,
+			 char out[OCI_DIGEST_LEN + 1], struct err *err);
+/* Absolute path of chain's disk (malloc'ed; NULL for an invalid chain). */
+char *store_rootfs_path(struct store *s, const char *chain);
+/* The disk is there (a regular file: built and renamed into place). */
+bool store_rootfs_exists(struct store *s, const char *chain);
+/* Take chain's build lock: its fd, or -EWOULDBLOCK when another process
+ * holds it and !wait. A lock file the previous holder removed is not
+ * taken (that would exclude nobody). */
+int store_rootfs_lock(struct store *s, const char *chain, bool wait, struct err *err);
+/* Remove the lock file (the disk is built or given up) and release it. */
+void store_rootfs_unlock(struct store *s, const char *chain, int fd);
 /* Write an OCI image-layout tar (oci-layout, index.json, blobs/sha256/..)
  * of the given images to fd; each index.json entry carries the image name
  * in org.opencontainers.image.ref.name (tag) and io.containerd.image.name. */

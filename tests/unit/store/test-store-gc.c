@@ -24,6 +24,21 @@ static void put(struct store *s, const char *data, char out[OCI_DIGEST_LEN + 1])
 		t_diag("put: %s", e.msg);
 }
 
+/* A directory of the layout, opened by path as any outsider would. */
+static int t_dir(const char *sub)
+{
+	static int fds[8];
+	static const char *names[8];
+	size_t i;
+
+	for (i = 0; i < 8 && names[i]; i++)
+		if (strcmp(names[i], sub) == 0)
+			return fds[i];
+	_cleanup_free_ char *p = xasprintf("%s/%s", root, sub);
+	names[i] = sub;
+	return fds[i] = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
 static bool has(char **v, const char *s)
 {
 	for (; v && *v; v++)
@@ -37,10 +52,9 @@ static void locks(struct store *s)
 	struct store *s2;
 	struct err e = { 0 };
 
-	t_streq(store_root(s), root, "store_root is the root given");
 	struct stat st;
-	t_ok(fstat(store_dirfd(s, STORE_BLOBS), &st) == 0 && S_ISDIR(st.st_mode), "blobs dirfd is a directory");
-	t_ok(fstatat(store_dirfd(s, STORE_ROOT), "rootfs", &st, 0) == 0 && S_ISDIR(st.st_mode), "layout has rootfs/");
+	t_ok(fstat(t_dir("blobs/sha256"), &st) == 0 && S_ISDIR(st.st_mode), "layout has blobs/sha256/");
+	t_ok(fstat(t_dir("rootfs"), &st) == 0 && S_ISDIR(st.st_mode), "layout has rootfs/");
 	if (store_open(&s2, root, &e) < 0) {
 		t_ok(0, "second handle: %s", e.msg);
 		return;
@@ -83,7 +97,7 @@ static void blobs(struct store *s)
 	t_ok(store_blob_stat(s, b, &size) == 0 && size == 11, "blob_stat size");
 
 	/* Corrupt b in place: reads notice, naming the blob. */
-	fd = openat(store_dirfd(s, STORE_BLOBS), b + 7, O_WRONLY | O_CLOEXEC);
+	fd = openat(t_dir("blobs/sha256"), b + 7, O_WRONLY | O_CLOEXEC);
 	t_ok(fd >= 0 && pwrite(fd, "X", 1, 0) == 1, "corrupt a blob behind the store's back");
 	if (fd >= 0)
 		close(fd);
@@ -99,11 +113,11 @@ static void blobs(struct store *s)
 	t_is(store_blob_remove(s, b), -ENOENT, "removing again: ENOENT");
 	t_is(store_blob_remove(s, "sha256:../x"), -EINVAL, "remove with a bad digest: EINVAL");
 	/* Stray files in blobs/ are no blobs. */
-	close(openat(store_dirfd(s, STORE_BLOBS), "junk.tmp.1", O_CREAT | O_WRONLY | O_CLOEXEC, 0644));
+	close(openat(t_dir("blobs/sha256"), "junk.tmp.1", O_CREAT | O_WRONLY | O_CLOEXEC, 0644));
 	t_is(store_blob_list(s, &all), 0, "blob_list with a stray file");
 	t_ok(has(all, a) && !has(all, b) && strv_len(all) == 1, "only real blobs are listed");
 	strv_free(all);
-	unlinkat(store_dirfd(s, STORE_BLOBS), "junk.tmp.1", 0);
+	unlinkat(t_dir("blobs/sha256"), "junk.tmp.1", 0);
 	store_blob_remove(s, a);
 }
 
@@ -191,9 +205,14 @@ static void images(struct store *s, struct t_image *im)
 	char chain[OCI_DIGEST_LEN + 1], want[OCI_DIGEST_LEN + 1];
 	char *diffs[] = { DIFF1, DIFF2, NULL };
 	oci_chain_id(diffs, 2, want);
-	t_is(store_image_chain_id(s, im->config, chain, &e), 0, "chain id of the config");
+	size_t nl = 0;
+	t_is(store_image_chain_id(s, im->config, &nl, chain, &e), 0, "chain id of the config");
 	t_streq(chain, want, "chain id matches oci_chain_id of its diff ids");
-	t_ok(store_image_chain_id(s, im->manifest, chain, &e) < 0, "a manifest is no config");
+	t_is(nl, 2, "and it counts the diff ids");
+	t_ok(store_image_chain_id(s, im->manifest, NULL, chain, &e) < 0, "a manifest is no config");
+	_cleanup_free_ char *path = store_rootfs_path(s, chain);
+	_cleanup_free_ char *want_path = xasprintf("%s/rootfs/%s.ext4", root, chain + 7);
+	t_streq(path, want_path, "the disk of that chain id: rootfs/<hex>.ext4 under the root");
 }
 
 /* What a failed pull stored goes with it, unless an image reaches it or
@@ -246,14 +265,14 @@ static void prune(struct store *s, struct t_image *im)
 	struct store_ingest busy;
 
 	put(s, "nobody needs me", junk);
-	store_image_chain_id(s, im->config, chain, &e);
+	store_image_chain_id(s, im->config, NULL, chain, &e);
 	_cleanup_free_ char *disk = xasprintf("%s.ext4", chain + 7);
-	int rfd = store_dirfd(s, STORE_ROOTFS), ifd = store_dirfd(s, STORE_INGEST);
+	int rfd = t_dir("rootfs"), ifd = t_dir("ingest");
 	t_ok(touch(rfd, disk, "disk") == 0 && touch(rfd, "0000.ext4", "old disk!") == 0, "two rootfs disks");
 	t_ok(touch(ifd, "abandoned", "partial") == 0, "an abandoned ingest file");
 	t_ok(touch(rfd, "0001.ext4.tmp-AbC123", "dead") == 0, "a disk build that died before its rename");
 	_cleanup_free_ char *tmpname = xasprintf("%s.tmp.99999", junk + 7);
-	t_ok(touch(store_dirfd(s, STORE_BLOBS), tmpname, "half") == 0, "a blob write that died before its rename");
+	t_ok(touch(t_dir("blobs/sha256"), tmpname, "half") == 0, "a blob write that died before its rename");
 	t_is(store_ingest_begin(s, ABSENT, 100, &busy, &e), 0, "an ingest file being written (locked)");
 	/* an image disk is sparse: 1 GiB apparent, a few blocks allocated */
 	int dfd = openat(rfd, "0000.ext4", O_WRONLY | O_CLOEXEC);
@@ -277,7 +296,7 @@ static void prune(struct store *s, struct t_image *im)
 	t_ok(store_blob_stat(s, im->l1, NULL) == 0 && store_blob_stat(s, im->index, NULL) == 0,
 	     "blobs of named images kept");
 	t_is(st.ingest, 2, "the abandoned ingest file and the dead temp file removed");
-	t_ok(faccessat(store_dirfd(s, STORE_BLOBS), tmpname, F_OK, AT_SYMLINK_NOFOLLOW) < 0, "temp file gone");
+	t_ok(faccessat(t_dir("blobs/sha256"), tmpname, F_OK, AT_SYMLINK_NOFOLLOW) < 0, "temp file gone");
 	t_ok(faccessat(ifd, &ABSENT[7], F_OK, 0) == 0, "a locked ingest file is left alone");
 	t_is(st.rootfs, 2, "one rootfs disk and one dead temp disk removed");
 	t_ok(faccessat(rfd, disk, F_OK, 0) == 0 && faccessat(rfd, "0000.ext4", F_OK, 0) < 0,
