@@ -41,6 +41,9 @@ struct json_writer;
 struct net_stats;
 void cli_net_stats_json(struct json_writer *w, const struct net_stats *s);
 
+/* `ucrt run` (create false) and `ucrt create`: one option parser. */
+int cli_run(struct cli_ctx *ctx, int argc, char **argv, bool create);
+
 #define CMD(group, name, fn, summary) int fn(struct cli_ctx *ctx, int argc, char **argv);
 #include "commands.h"
 #undef CMD

@@ -43,9 +43,12 @@ static int lc_need_args(int argc, const char *cmd)
 
 int cmd_supervise(struct cli_ctx *ctx, int argc, char **argv)
 {
+	/* __supervise [--hold] ID (ctr_spawn_supervisor's command line) */
+	if (argc == 3 && strcmp(argv[1], "--hold") == 0)
+		return ctr_supervise(ctx->root, argv[2], true);
 	if (argc != 2)
 		return EXIT_RUNTIME;
-	return ctr_supervise(ctx->root, argv[1]);
+	return ctr_supervise(ctx->root, argv[1], false);
 }
 
 /* ---- logs ---- */
@@ -217,28 +220,18 @@ int cmd_stop(struct cli_ctx *ctx, int argc, char **argv)
 	if (lc_need_args(argc, "stop") < 0)
 		return EXIT_RUNTIME;
 	for (int i = optind; i < argc; i++) {
-		char id[CTR_ID_LEN + 1], req[32];
-		snprintf(req, sizeof(req), "stop %llu", (unsigned long long)secs);
-		if (lc_find(ctx, argv[i], id) < 0 || lc_signal(ctx, id, req, SIGTERM) < 0) {
+		char id[CTR_ID_LEN + 1];
+		struct err e = { 0 };
+
+		/* A process that ignores SIGTERM is killed after the grace and
+		 * ends as Exited (137); a stopped container stays so, quietly. */
+		if (lc_find(ctx, argv[i], id) < 0)
 			status = EXIT_RUNTIME;
-			continue;
-		}
-		/* A supervisor ends the VM itself after the grace; a foreground
-		 * ucrt only forwards signals: past the grace it is killed, and
-		 * its VM with it (PR_SET_PDEATHSIG). */
-		if (!lc_wait_stopped(ctx, id, (unsigned)(secs * 1000 + 2000))) {
-			struct ctr_state s;
-			_cleanup_free_ char *sock = ctr_path(ctx->root, id, "ctl.sock");
-			if (ctr_refresh(ctx->root, id, &s) == CTR_RUNNING && access(sock, F_OK) < 0 &&
-			    ctr_proc_alive(s.owner, s.owner_start))
-				kill(s.owner, SIGKILL);
-		}
-		if (!lc_wait_stopped(ctx, id, 10000)) {
-			cli_error("container %.12s did not stop", id);
+		else if (ctr_stop_wait(ctx->root, id, (unsigned)secs, &e) < 0) {
+			cli_error("%s", err_msg(&e));
 			status = EXIT_RUNTIME;
-			continue;
-		}
-		printf("%s\n", argv[i]);
+		} else
+			printf("%s\n", argv[i]);
 	}
 	return status;
 }

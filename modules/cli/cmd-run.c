@@ -27,6 +27,7 @@
 #include "vm/vm.h"
 
 struct run_opts {
+	bool create;			/* `ucrt create`: make it, do not start it */
 	bool rm, detach, tty, interactive, quiet, tls_verify, pull_never, publish_all;
 	const char *name, *workdir, *user, *entrypoint, *kernel, *accel, *rootfs, *hostname;
 	bool entrypoint_set;
@@ -44,11 +45,16 @@ struct run_opts {
 	struct oci_platform platform;	/* --platform; os NULL: the host's */
 };
 
-static void run_usage(FILE *f)
+static void run_usage(FILE *f, bool create)
 {
+	if (create)
+		fprintf(f, "Usage: ucrt create [OPTIONS] IMAGE [COMMAND [ARG...]]\n"
+			"Create a container (image, disk, config) without starting it; print its id.\n"
+			"`ucrt start` runs it. Options as for `ucrt run` (without -d and --parallel):\n\n");
+	else
+		fprintf(f, "Usage: ucrt run [OPTIONS] IMAGE [COMMAND [ARG...]]\n"
+			"Run a command in a new container (its own microVM).\n\n");
 	fprintf(f,
-		"Usage: ucrt run [OPTIONS] IMAGE [COMMAND [ARG...]]\n"
-		"Run a command in a new container (its own microVM).\n\n"
 		"  --rm                 remove the container when it exits\n"
 		"  -d, --detach         run in the background, print the container id\n"
 		"  -i, --interactive    keep stdin open and stream it to the process\n"
@@ -244,10 +250,10 @@ static int run_parse_one(struct run_opts *o, int c, struct err *e)
 		break;
 	}
 	case 'h':
-		run_usage(stdout);
+		run_usage(stdout, o->create);
 		return 1;
 	default:
-		run_usage(stderr);
+		run_usage(stderr, o->create);
 		return -EINVAL;
 	}
 	return 0;
@@ -271,12 +277,17 @@ static int run_parse(struct run_opts *o, int argc, char **argv)
 	}
 	if (!o->rootfs) {
 		if (optind >= argc) {
-			cli_error("\"ucrt run\" requires an image: ucrt run [OPTIONS] IMAGE [COMMAND [ARG...]]");
+			cli_error("\"ucrt %s\" requires an image: ucrt %s [OPTIONS] IMAGE [COMMAND [ARG...]]",
+				  o->create ? "create" : "run", o->create ? "create" : "run");
 			return -EINVAL;
 		}
 		o->image = argv[optind++];
 	}
 	o->cmd = argv + optind;
+	if (o->create && (o->parallel || o->detach)) {
+		cli_error("\"ucrt create\" takes neither -d nor --parallel (`ucrt start` starts it detached)");
+		return -EINVAL;
+	}
 	if (o->parallel && (o->detach || o->tty)) {
 		cli_error("--parallel cannot be combined with -d or -t");
 		return -EINVAL;
@@ -644,7 +655,27 @@ static int run_foreground(struct cli_ctx *ctx, const struct ctr_config *cfg, con
 
 int cmd_run(struct cli_ctx *ctx, int argc, char **argv)
 {
-	struct run_opts o = { 0 };
+	return cli_run(ctx, argc, argv, false);
+}
+
+/* A created container: its state says so, and nobody owns it yet. */
+static int run_create_only(struct cli_ctx *ctx, const struct ctr_config *cfg)
+{
+	struct ctr_state st = { .status = CTR_CREATED, .exit_code = -1 };
+	int r = ctr_state_write(ctx->root, cfg->id, &st);
+
+	if (r < 0) {
+		cli_error("container %.12s: writing state.json: %s", cfg->id, strerror(-r));
+		ctr_remove(ctx->root, cfg->id, true, NULL);
+		return EXIT_RUNTIME;
+	}
+	printf("%s\n", cfg->id);
+	return 0;
+}
+
+int cli_run(struct cli_ctx *ctx, int argc, char **argv, bool create)
+{
+	struct run_opts o = { .create = create };
 	struct ctr_image img = { 0 };
 	struct ctr_config cfg = { 0 };
 	struct vm_host host = { 0 };
@@ -662,15 +693,16 @@ int cmd_run(struct cli_ctx *ctx, int argc, char **argv)
 		ctr_net_opts_free(&o.net);
 		return r > 0 ? 0 : EXIT_RUNTIME;
 	}
-	if (o.tty && !isatty(STDIN_FILENO) && o.interactive) {
+	if (!o.create && o.tty && !isatty(STDIN_FILENO) && o.interactive) {
 		cli_error("the input device is not a TTY");
 		goto out;
 	}
-	if (run_host(ctx, &o, &host) < 0)
+	if (!o.create && run_host(ctx, &o, &host) < 0)
 		goto out;
 	/* Once per process, before any VM (blocking netlink/nftables setup);
 	 * a detached container's supervisor opens its own. */
-	if (o.net.mode == CTR_NET_BRIDGE && !o.detach && ctr_nethost_open(ctx->root, &nh, &e) < 0) {
+	if (o.net.mode == CTR_NET_BRIDGE && !o.detach && !o.create &&
+	    ctr_nethost_open(ctx->root, &nh, &e) < 0) {
 		cli_error("%s", err_msg(&e));
 		goto out;
 	}
@@ -682,7 +714,9 @@ int cmd_run(struct cli_ctx *ctx, int argc, char **argv)
 	}
 	if (run_prepare(ctx, &o, &img, &cfg) < 0)
 		goto out;
-	if (o.parallel) {
+	if (o.create) {
+		status = run_create_only(ctx, &cfg);
+	} else if (o.parallel) {
 		struct ctr_parallel_opts po = {
 			.n = o.parallel, .max_concurrent = o.max_concurrent, .output_dir = o.output_dir,
 			.cfg = &cfg, .host = &host, .t0 = t0, .t_image = img.t_ready, .t_disk = img.t_disk,

@@ -53,13 +53,23 @@ void ctr_stream_free(struct ctr_stream *st);
 int ctr_disk_lock(struct store *s, const char *chain, bool wait, struct err *err);
 
 /* ctl.sock wire format. The client sends one request line: "stop SECS",
- * "kill SIGNO" (answered "ok\n" or "error ...\n") or "exec {json spec}";
- * after an exec line both sides exchange frames: u8 type, u32 length
+ * "kill SIGNO" (answered "ok\n" or "error ...\n"), "wait" (answered
+ * "EXITCODE\n" at the end), "exec {json spec}" or "attach {json}"; after
+ * an exec or attach line both sides exchange frames: u8 type, u32 length
  * (little-endian), payload. */
 /* Parse an "exec" request's JSON spec (what ctr_ctl_exec sends): args
  * (non-empty), env, cwd, uid, gid, tty, stdin, rows, cols. -EINVAL when
  * it is not that; sp is then empty. */
 int ctr_ctl_parse_exec(const char *json, size_t len, struct ctr_spec *sp, uint16_t *rows, uint16_t *cols);
+/* Parse an "attach" request's JSON: stdin, release, rows, cols (all
+ * optional; out-of-range sizes ignored). -EINVAL when it is not an
+ * object. */
+int ctr_ctl_parse_attach(const char *json, size_t len, bool *stdin_open, bool *release,
+			 uint16_t *rows, uint16_t *cols);
+/* ctr_detach with hold (ctr_supervise's): returns once the VM runs held
+ * and ctl.sock listens. */
+int ctr_spawn_supervisor(const char *self_exe, const char *root, const char *id, bool hold,
+			 struct err *err);
 #define CTR_CTL_MAX_FRAME (64u * 1024u)
 enum {
 	CTR_CTL_STDIN = 'i',		/* client: stdin bytes */

@@ -466,8 +466,9 @@ uint64_t ctr_percentile(const uint64_t *sorted, size_t n, unsigned pct);
  * self_exe as `ucrt --root ROOT __supervise ID`, which owns the VM. The
  * caller waits until the container runs (or failed). */
 int ctr_detach(const char *self_exe, const char *root, const char *id, struct err *err);
-/* The supervisor's body (in the re-executed process). */
-int ctr_supervise(const char *root, const char *id);
+/* The supervisor's body (in the re-executed process). hold: boot the
+ * VM, start the process when the first attach asks for it (start -a). */
+int ctr_supervise(const char *root, const char *id, bool hold);
 
 /* Client side of the supervisor's socket (ctl.sock in the container dir). */
 int ctr_ctl_connect(const char *root, const char *id, struct err *err);
@@ -478,6 +479,35 @@ int ctr_ctl_simple(const char *root, const char *id, const char *cmd, struct err
  * on the terminal and the socket; the reactor is not needed here). Returns
  * the process's docker status or 125/126/127. */
 int ctr_ctl_exec(const char *root, const char *id, const struct ctr_spec *s, struct err *err);
+
+/* ---- lifecycle of kept containers (lifecycle.c, ctl.c) -----------------*/
+
+/* Attach to a detached container's main process: its output from now on
+ * (or from the start with release), the caller's stdin when stdin_open
+ * (the container was created with -i), signals forwarded, the terminal
+ * raw when tty. release: start the process of a container held by
+ * ctr_start_detached. Blocks; returns the container's exit status, or
+ * 125 with err filled. */
+struct ctr_attach_opts {
+	bool stdin_open, tty, release;
+};
+int ctr_ctl_attach(const char *root, const char *id, const struct ctr_attach_opts *o,
+		   struct err *err);
+
+/* Start a created or ended container in the background: a fresh
+ * supervisor boots a fresh VM on its kept overlay disk. hold: the process
+ * starts only when ctr_ctl_attach releases it (start -a loses no
+ * output). Returns 0 when started, 1 when it already runs (nothing
+ * done). Concurrent starts of one container are serialised by a lock. */
+int ctr_start_detached(const char *self_exe, const char *root, const char *id, bool hold,
+		       struct err *err);
+/* docker stop: SIGTERM, the VM ended after secs; 0 also when it was not
+ * running. A process that ignores SIGTERM ends as Exited (137). */
+int ctr_stop_wait(const char *root, const char *id, unsigned secs, struct err *err);
+/* Block until the container is not running (a created one must first
+ * run); its exit code, or -errno with err filled (e.g. removed before
+ * its end could be read). */
+int ctr_wait(const char *root, const char *id, struct err *err);
 
 /* ---- OCI runtime-spec bundles (bundle.c, docs/oci-runtime.md) ----------*/
 

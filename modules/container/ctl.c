@@ -284,12 +284,42 @@ int ctr_ctl_parse_exec(const char *json, size_t len, struct ctr_spec *sp, uint16
 	return 0;
 }
 
-int ctr_ctl_exec(const char *root, const char *id, const struct ctr_spec *s, struct err *err)
+/* The server's side of ctr_ctl_attach's request. */
+int ctr_ctl_parse_attach(const char *json, size_t len, bool *stdin_open, bool *release,
+			 uint16_t *rows, uint16_t *cols)
+{
+	struct json_doc d;
+	int64_t v;
+	bool b;
+
+	*stdin_open = *release = false;
+	if (json_parse(&d, json, len, 64) < 0)
+		return -EINVAL;
+	if (json_type(&d, 0) != JSON_OBJECT) {
+		json_free(&d);
+		return -EINVAL;
+	}
+	if (json_bool(&d, json_get(&d, 0, "stdin"), &b) == 0)
+		*stdin_open = b;
+	if (json_bool(&d, json_get(&d, 0, "release"), &b) == 0)
+		*release = b;
+	if (json_int(&d, json_get(&d, 0, "rows"), &v) == 0 && v >= 0 && v <= UINT16_MAX)
+		*rows = (uint16_t)v;
+	if (json_int(&d, json_get(&d, 0, "cols"), &v) == 0 && v >= 0 && v <= UINT16_MAX)
+		*cols = (uint16_t)v;
+	json_free(&d);
+	return 0;
+}
+
+/* One exec or attach session: send the request line, then relay the
+ * terminal and signals until the EXIT (or FAIL) frame. what names it in
+ * errors ("exec", "attach"). */
+static int ctl_session(const char *root, const char *id, const char *line, bool tty, bool stdin_open,
+		       const char *what, struct err *err)
 {
 	struct ctl_exec *x = xcalloc(1, sizeof(*x));
 	struct termios saved, raw;
 	bool restore = false;
-	uint16_t rows = 0, cols = 0;
 	sigset_t mask, old;
 	int r, status;
 
@@ -298,11 +328,7 @@ int ctr_ctl_exec(const char *root, const char *id, const struct ctr_spec *s, str
 		free(x);
 		return 125;
 	}
-	x->stdin_open = s->stdin_open;
-	if (s->tty)
-		ctl_winsize(&rows, &cols);
-	_cleanup_free_ char *json = ctl_spec_json(s, rows, cols);
-	_cleanup_free_ char *line = xasprintf("exec %s\n", json);
+	x->stdin_open = stdin_open;
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
@@ -310,7 +336,7 @@ int ctr_ctl_exec(const char *root, const char *id, const struct ctr_spec *s, str
 	sigaddset(&mask, SIGWINCH);
 	sigprocmask(SIG_BLOCK, &mask, &old);
 	x->sfd = signalfd(-1, &mask, SFD_CLOEXEC);
-	if (s->tty && s->stdin_open && isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved) == 0) {
+	if (tty && stdin_open && isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved) == 0) {
 		raw = saved;
 		cfmakeraw(&raw);
 		tcsetattr(STDIN_FILENO, TCSADRAIN, &raw);
@@ -327,12 +353,12 @@ int ctr_ctl_exec(const char *root, const char *id, const struct ctr_spec *s, str
 	close(x->fd);
 	status = x->status;
 	if (r == -ETIMEDOUT) {
-		err_set(err, ETIMEDOUT, "exec in %.12s: neither its guest nor its supervisor answered within "
-			"%u s of SIG%s: unresponsive", id, CTR_CTL_ALIVE_MS / 1000u,
+		err_set(err, ETIMEDOUT, "%s in %.12s: neither its guest nor its supervisor answered within "
+			"%u s of SIG%s: unresponsive", what, id, CTR_CTL_ALIVE_MS / 1000u,
 			sigabbrev_np(x->last_signal) ? sigabbrev_np(x->last_signal) : "?");
 		status = 125;
 	} else if (r < 0) {
-		err_setx(err, r, "exec in %.12s: lost the supervisor", id);
+		err_setx(err, r, "%s in %.12s: lost the supervisor", what, id);
 		status = 125;
 	} else if (x->fail[0]) {
 		err_set(err, EIO, "%s", x->fail);
@@ -340,4 +366,28 @@ int ctr_ctl_exec(const char *root, const char *id, const struct ctr_spec *s, str
 	}
 	free(x);
 	return status;
+}
+
+int ctr_ctl_exec(const char *root, const char *id, const struct ctr_spec *s, struct err *err)
+{
+	uint16_t rows = 0, cols = 0;
+
+	if (s->tty)
+		ctl_winsize(&rows, &cols);
+	_cleanup_free_ char *json = ctl_spec_json(s, rows, cols);
+	_cleanup_free_ char *line = xasprintf("exec %s\n", json);
+	return ctl_session(root, id, line, s->tty, s->stdin_open, "exec", err);
+}
+
+int ctr_ctl_attach(const char *root, const char *id, const struct ctr_attach_opts *o,
+		   struct err *err)
+{
+	uint16_t rows = 0, cols = 0;
+
+	if (o->tty)
+		ctl_winsize(&rows, &cols);
+	_cleanup_free_ char *line = xasprintf("attach {\"stdin\":%s,\"release\":%s,\"rows\":%u,\"cols\":%u}\n",
+					      o->stdin_open ? "true" : "false",
+					      o->release ? "true" : "false", rows, cols);
+	return ctl_session(root, id, line, o->tty, o->stdin_open, "attach", err);
 }

@@ -335,7 +335,9 @@ static void ctr_stop_timeout(struct loop_timer *t)
 	struct ctr *c = t->data;
 
 	log_debug("container %s: still running after the stop grace: ending the VM", c->o.cfg->name);
-	ctr_quit(c);
+	/* docker's stop: past the grace the process is killed, and the
+	 * container ends as SIGKILLed (137), not as a failure. */
+	ctr_kill_vm(c);
 }
 
 static void ctr_bye_timeout(struct loop_timer *t)

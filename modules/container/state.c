@@ -530,6 +530,9 @@ enum ctr_status ctr_refresh(const char *root, const char *id, struct ctr_state *
 			s->status = CTR_DEAD;
 		return s->status;
 	}
+	/* `ucrt create`: made, never started, nobody owns it yet. */
+	if (s->status == CTR_CREATED && s->owner == 0)
+		return s->status;
 	/* A live owner writes the final state itself, even once QEMU is gone. */
 	if (!ctr_proc_alive(s->owner, s->owner_start)) {
 		char why[96];
@@ -571,7 +574,9 @@ int ctr_remove(const char *root, const char *id, bool force, struct err *err)
 	enum ctr_status st = ctr_refresh(root, id, &s);
 
 	if (st == CTR_RUNNING || st == CTR_CREATED) {
-		if (!force && st == CTR_RUNNING)
+		/* A created container with a live owner is booting (start -a
+		 * holds it until attached): as busy as a running one. */
+		if (!force && (st == CTR_RUNNING || ctr_proc_alive(s.owner, s.owner_start)))
 			return err_set(err, EBUSY, "container %.12s is running: stop it first or use rm -f", id);
 		if (force) {
 			/* The owner's QEMU has PR_SET_PDEATHSIG: killing the

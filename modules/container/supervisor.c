@@ -2,8 +2,9 @@
  * setsid, re-executed as `ucrt __supervise ID`) that owns the VM: QEMU is
  * its child (and dies with it, PR_SET_PDEATHSIG), the main process's
  * output goes to output.log, state.json follows the container's life, and
- * ctl.sock in the container directory serves stop, kill and exec (wire
- * format in ctl.c / docs/run.md). One reactor drives all of it. */
+ * ctl.sock in the container directory serves stop, kill, exec, attach
+ * and wait (wire format in ctl.c / docs/run.md). One reactor drives all
+ * of it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -43,6 +44,9 @@ struct sup_client {
 	struct buf stdin_q;
 	bool stdin_eof_q;
 	bool want_alive;		/* sent a signal: owed CTR_CTL_ALIVE */
+	bool attach;			/* gets the main process's output and EXIT */
+	bool attach_stdin;		/* its STDIN frames feed the main process */
+	bool waiter;			/* "wait": gets "EXITCODE\n" at the end */
 	struct sup_client *next;
 };
 
@@ -62,7 +66,17 @@ struct sup {
 	struct loop_signal sigs[2];
 	struct ctr_net_opts net;	/* network.json */
 	struct ctr_nethost *nh;		/* NULL: --network none */
+	bool hold;			/* start the process on the first attach (start -a) */
+	bool ended;			/* final state written, ctl.sock gone (sup_end) */
+	struct loop_timer hold_timer;
 };
+
+/* An attach client that falls this far behind the output is dropped: the
+ * log keeps everything, and one stuck terminal must not grow the
+ * supervisor without bound nor stall the container. */
+#define SUP_ATTACH_MAX_QUEUE (16u << 20)
+/* A held container whose starter never attached (it died) runs anyway. */
+#define SUP_HOLD_MS 60000u
 
 int ctr_ctl_addr(int dirfd, struct sockaddr_un *sa, socklen_t *len)
 {
@@ -125,10 +139,26 @@ static void sup_exec_exit(struct ctr_proc *p, int status, void *ud)
 	cl->closing = true;
 }
 
+/* The process a client's stdin, resizes and signals go to: its exec'ed
+ * one, or for an attach client the main process. */
+static struct ctr_proc *sup_target(struct sup_client *cl)
+{
+	if (cl->p)
+		return cl->p;
+	return cl->attach && cl->s->c && !cl->s->done ? ctr_main(cl->s->c) : NULL;
+}
+
 static void sup_exec_pump(struct sup_client *cl)
 {
-	while (cl->stdin_q.len) {
-		ssize_t n = ctr_stdin(cl->p, cl->stdin_q.data, cl->stdin_q.len);
+	struct ctr_proc *t = cl->attach_stdin || cl->p ? sup_target(cl) : NULL;
+
+	if (!t)
+		buf_reset(&cl->stdin_q);
+	/* Held or booting: sup_main_started pumps again. */
+	if (t && !cl->p && !ctr_process_started(cl->s->c))
+		return;
+	while (t && cl->stdin_q.len) {
+		ssize_t n = ctr_stdin(t, cl->stdin_q.data, cl->stdin_q.len);
 		if (n <= 0) {
 			if (n < 0)
 				buf_reset(&cl->stdin_q);
@@ -137,7 +167,8 @@ static void sup_exec_pump(struct sup_client *cl)
 		buf_consume(&cl->stdin_q, (size_t)n);
 	}
 	if (!cl->stdin_q.len && cl->stdin_eof_q) {
-		ctr_stdin_eof(cl->p);
+		if (t)
+			ctr_stdin_eof(t);
 		cl->stdin_eof_q = false;
 	}
 	/* Read more from the client only once its stdin went to the guest. */
@@ -180,6 +211,33 @@ static void sup_command(struct sup_client *cl, char *line)
 			ctr_resize(cl->p, rows, cols);
 		return;
 	}
+	if (strcmp(line, "attach") == 0 && arg) {
+		bool in = false, release = false;
+		uint16_t rows = 0, cols = 0;
+		cl->exec = true;	/* the same frames as an exec */
+		if (ctr_ctl_parse_attach(arg, strlen(arg), &in, &release, &rows, &cols) < 0) {
+			sup_client_fail(cl, "bad attach request");
+			return;
+		}
+		if (!s->c || s->done) {
+			sup_client_fail(cl, "the container is not running");
+			return;
+		}
+		cl->attach = true;
+		cl->attach_stdin = in && s->cfg.spec.stdin_open;
+		if (s->cfg.spec.tty && rows && cols)
+			ctr_resize(ctr_main(s->c), rows, cols);
+		if (release && s->hold) {
+			s->hold = false;
+			loop_timer_stop(s->l, &s->hold_timer);
+			ctr_release(s->c);
+		}
+		return;
+	}
+	if (strcmp(line, "wait") == 0 && !arg) {
+		cl->waiter = true;	/* answered by sup_done */
+		return;
+	}
 	if (strcmp(line, "stop") == 0 && arg && str_to_u64(arg, &v) == 0 && s->c) {
 		ctr_stop(s->c, (unsigned)MIN(v, 3600u) * 1000u);
 	} else if (strcmp(line, "kill") == 0 && arg && str_to_u64(arg, &v) == 0 && v > 0 && v < 65 && s->c) {
@@ -214,15 +272,16 @@ static int sup_client_frames(struct sup_client *cl)
 			cl->stdin_eof_q = true;
 			break;
 		case CTR_CTL_RESIZE:
-			if (len == 4 && cl->p)
-				ctr_resize(cl->p, (uint16_t)(p[0] | p[1] << 8), (uint16_t)(p[2] | p[3] << 8));
+			if (len == 4 && sup_target(cl))
+				ctr_resize(sup_target(cl), (uint16_t)(p[0] | p[1] << 8),
+					   (uint16_t)(p[2] | p[3] << 8));
 			break;
 		case CTR_CTL_SIGNAL:
 			/* The client waits a bounded time for proof that the
 			 * guest lives (sup_alive); ctr_signal probes it. */
-			if (len == 4 && cl->p) {
+			if (len == 4 && sup_target(cl)) {
 				cl->want_alive = true;
-				ctr_signal(cl->p, p[0]);
+				ctr_signal(sup_target(cl), p[0]);
 			}
 			break;
 		default:
@@ -273,7 +332,7 @@ static void sup_client_recv(struct loop_op *op, int res, uint32_t flags)
 		sup_client_fail(cl, "bad frame");
 		return;
 	}
-	if (cl->p)
+	if (cl->p || cl->attach)
 		sup_exec_pump(cl);
 }
 
@@ -352,6 +411,25 @@ static void sup_main_output(struct ctr_proc *p, int chan, const uint8_t *data, s
 
 	ctr_sink_write(&s->log, data, len);
 	ctr_sink_credit(&s->log, p, chan, (uint32_t)len);
+	for (struct sup_client *cl = s->clients; cl && len; cl = cl->next) {
+		if (!cl->attach || cl->closing)
+			continue;
+		if (cl->out.q->len + cl->out.inflight->len > SUP_ATTACH_MAX_QUEUE) {
+			sup_client_fail(cl, "attach: the client fell too far behind the output");
+			continue;
+		}
+		sup_send_frame(cl, chan == PROTO_CHAN_STDERR ? CTR_CTL_STDERR : CTR_CTL_STDOUT, data, len);
+	}
+}
+
+static void sup_main_stdin_ready(struct ctr_proc *p, void *ud)
+{
+	struct sup *s = ud;
+
+	for (struct sup_client *cl = s->clients; cl; cl = cl->next) {
+		if (cl->attach_stdin && !cl->closing && cl->stdin_q.len)
+			sup_exec_pump(cl);
+	}
 }
 
 static void sup_main_started(struct ctr_proc *p, int err, const char *msg, void *ud)
@@ -363,12 +441,68 @@ static void sup_main_started(struct ctr_proc *p, int err, const char *msg, void 
 	s->st.qemu_start = ctr_proc_start_time(s->st.qemu);
 	s->st.started = (int64_t)time(NULL);
 	ctr_state_write(s->root, s->cfg.id, &s->st);
+	/* Stdin that attach clients sent before the process ran. */
+	for (struct sup_client *cl = s->clients; cl; cl = cl->next) {
+		if (cl->attach_stdin && !cl->closing)
+			sup_exec_pump(cl);
+	}
 }
 
 static const struct ctr_proc_ops sup_main_ops = {
 	.started = sup_main_started,
 	.output = sup_main_output,
+	.stdin_ready = sup_main_stdin_ready,
 };
+
+/* The VM is gone: the container's end is on disk and its socket away
+ * before anyone hears of it, so a `wait` followed by `start` finds it
+ * stopped, and the next supervisor's files are never touched by this one
+ * (it only flushes its clients and the log from here on). */
+static void sup_end(struct sup *s)
+{
+	if (s->ended)
+		return;
+	s->ended = true;
+	if (s->lfd >= 0) {
+		_cleanup_free_ char *sock = ctr_path(s->root, s->cfg.id, "ctl.sock");
+		unlink(sock);
+	}
+	if (!s->cfg.rm)
+		ctr_state_write(s->root, s->cfg.id, &s->st);
+}
+
+/* The end, for those who wait for it: attach clients get the status (or
+ * why the container failed), "wait" clients the exit code. */
+static void sup_tell_end(struct sup *s)
+{
+	for (struct sup_client *cl = s->clients; cl; cl = cl->next) {
+		if (cl->closing)
+			continue;
+		if (cl->waiter) {
+			char line[16];
+			int n = snprintf(line, sizeof(line), "%d\n", s->st.exit_code);
+			ctr_sink_write(&cl->out, line, (size_t)n);
+			cl->closing = true;
+		} else if (cl->attach) {
+			int32_t st = s->st.exit_code;
+			if (st == 125 && s->st.error[0])
+				sup_send_frame(cl, CTR_CTL_FAIL, s->st.error, strlen(s->st.error));
+			else
+				sup_send_frame(cl, CTR_CTL_EXIT, &st, sizeof(st));
+			cl->closing = true;
+		}
+	}
+}
+
+static void sup_hold_timeout(struct loop_timer *t)
+{
+	struct sup *s = t->data;
+
+	if (s->hold && s->c) {
+		s->hold = false;
+		ctr_release(s->c);
+	}
+}
 
 static void sup_done(struct ctr *c, int status, const struct err *err, void *ud)
 {
@@ -380,6 +514,8 @@ static void sup_done(struct ctr *c, int status, const struct err *err, void *ud)
 	s->st.finished = (int64_t)time(NULL);
 	if (err && err->code)
 		snprintf(s->st.error, sizeof(s->st.error), "%s", err_msg(err));
+	sup_end(s);
+	sup_tell_end(s);
 	if (s->lfd >= 0 && loop_op_active(&s->accept_op))
 		loop_cancel(s->l, &s->accept_op);
 }
@@ -455,13 +591,18 @@ static int sup_run(struct sup *s, struct err *err)
 	struct ctr_launch lo = { .cfg = &s->cfg, .host = &s->host, .console_log = console,
 				 .console_gone = s->cfg.rm,
 				 .t0 = loop_now_ns(), .rows = 24, .cols = 80,
-				 .net = s->nh, .net_opts = &s->net };
+				 .net = s->nh, .net_opts = &s->net, .hold = s->hold };
 	struct ctr_events ev = { .done = sup_done, .alive = sup_alive };
-	int r = ctr_start(s->l, &lo, &ev, &sup_main_ops, s, &s->c, err);
+	int r;
+
+	loop_timer_init(&s->hold_timer, sup_hold_timeout, s);
+	r = ctr_start(s->l, &lo, &ev, &sup_main_ops, s, &s->c, err);
 
 	if (r < 0)
 		return r;
 	ctr_manual_credit(s->c);
+	if (s->hold)
+		loop_timer_start(s->l, &s->hold_timer, SUP_HOLD_MS * 1000000ull);
 	s->st.qemu = ctr_qemu_pid(s->c);
 	s->st.qemu_start = ctr_proc_start_time(s->st.qemu);
 	ctr_state_write(s->root, s->cfg.id, &s->st);
@@ -477,12 +618,13 @@ static int sup_run(struct sup *s, struct err *err)
 	}
 	loop_signal_unwatch(s->l, &s->sigs[0]);
 	loop_signal_unwatch(s->l, &s->sigs[1]);
+	loop_timer_stop(s->l, &s->hold_timer);
 	return 0;
 }
 
-int ctr_supervise(const char *root, const char *id)
+int ctr_supervise(const char *root, const char *id, bool hold)
 {
-	struct sup s = { .root = root, .lfd = -1 };
+	struct sup s = { .root = root, .lfd = -1, .hold = hold };
 	struct err e = { 0 };
 	int r;
 
@@ -508,15 +650,11 @@ int ctr_supervise(const char *root, const char *id)
 		ctr_free(s.c);
 	if (s.l)
 		loop_drain(s.l);
-	if (s.lfd >= 0) {
-		_cleanup_free_ char *sock = ctr_path(root, id, "ctl.sock");
-		unlink(sock);
+	sup_end(&s);
+	if (s.lfd >= 0)
 		close(s.lfd);
-	}
 	if (s.cfg.rm)
 		ctr_remove(root, id, true, NULL);
-	else
-		ctr_state_write(root, id, &s.st);
 	if (s.log.q) {
 		close(s.log.fd);
 		ctr_sink_release(&s.log);
@@ -535,7 +673,7 @@ int ctr_supervise(const char *root, const char *id)
 /* ---- starting one ---- */
 
 static __attribute__((noreturn)) void ctr_detach_child(const char *self_exe, const char *root,
-							const char *id)
+							const char *id, bool hold)
 {
 	_cleanup_free_ char *logp = ctr_path(root, id, "supervisor.log");
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -564,12 +702,22 @@ static __attribute__((noreturn)) void ctr_detach_child(const char *self_exe, con
 		fcntl(fd, F_SETFD, 0);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	char *argv[] = { "ucrt", "--root", (char *)root, "__supervise", (char *)id, NULL };
+	char *argv[] = { "ucrt", "--root", (char *)root, "__supervise", (char *)id, NULL, NULL };
+	if (hold) {
+		argv[4] = "--hold";
+		argv[5] = (char *)id;
+	}
 	execv(self_exe, argv);
 	_exit(125);
 }
 
 int ctr_detach(const char *self_exe, const char *root, const char *id, struct err *err)
+{
+	return ctr_spawn_supervisor(self_exe, root, id, false, err);
+}
+
+int ctr_spawn_supervisor(const char *self_exe, const char *root, const char *id, bool hold,
+			 struct err *err)
 {
 	_cleanup_free_ char *exe = realpath(self_exe, NULL);
 	_cleanup_free_ char *logp = ctr_path(root, id, "supervisor.log");
@@ -583,7 +731,7 @@ int ctr_detach(const char *self_exe, const char *root, const char *id, struct er
 	if (pid < 0)
 		return err_setx(err, errno, "fork");
 	if (pid == 0)
-		ctr_detach_child(exe, root, id);
+		ctr_detach_child(exe, root, id, hold);
 	if (waitpid(pid, &wst, 0) < 0 || !WIFEXITED(wst) || WEXITSTATUS(wst) != 0)
 		return err_set(err, ECHILD, "could not start the supervisor");
 	/* Wait until the process runs (or the container ended), as docker
@@ -592,6 +740,10 @@ int ctr_detach(const char *self_exe, const char *root, const char *id, struct er
 		ctr_state_read(root, id, &st);
 		if (st.status == CTR_RUNNING || st.status == CTR_EXITED || st.status == CTR_DEAD)
 			break;
+		/* Held: its VM is spawned and ctl.sock listens; the process
+		 * starts when the caller attaches. */
+		if (hold && st.qemu && ctr_proc_alive(st.owner, st.owner_start))
+			return 0;
 		if (st.owner && !ctr_proc_alive(st.owner, st.owner_start) && ctr_state_read(root, id, &st) == 0 &&
 		    st.status == CTR_CREATED)
 			return err_set(err, EIO, "the supervisor died (see %s)", logp);

@@ -1,6 +1,6 @@
-/* The exec request of ctl.sock as the supervisor and the OCI runtime's
- * per-container process read it: the fields, and what is refused or
- * ignored (the text crosses a socket). */
+/* The exec and attach requests of ctl.sock as the supervisor and the OCI
+ * runtime's per-container process read them: the fields, and what is
+ * refused or ignored (the text crosses a socket). */
 #include <errno.h>
 #include <string.h>
 
@@ -36,5 +36,18 @@ int main(void)
 	t_is(parse("{\"args\":\"sh\"}", &s, &rows, &cols), -EINVAL, "args not an array refused");
 	t_is(parse("[\"sh\"]", &s, &rows, &cols), -EINVAL, "not an object refused");
 	t_is(parse("{\"args\":[\"sh\"", &s, &rows, &cols), -EINVAL, "truncated JSON refused");
+
+	bool in = true, rel = true;
+	const char *a = "{\"stdin\":true,\"release\":true,\"rows\":30,\"cols\":90}";
+	rows = cols = 0;
+	t_is(ctr_ctl_parse_attach(a, strlen(a), &in, &rel, &rows, &cols), 0, "attach: a full request");
+	t_ok(in && rel && rows == 30 && cols == 90, "... stdin, release, window size");
+	a = "{\"rows\":-1,\"cols\":65536}";
+	rows = cols = 7;
+	t_is(ctr_ctl_parse_attach(a, strlen(a), &in, &rel, &rows, &cols), 0, "attach: defaults, bad sizes");
+	t_ok(!in && !rel && rows == 7 && cols == 7, "... no stdin, no release, sizes ignored");
+	t_is(ctr_ctl_parse_attach("[true]", 6, &in, &rel, &rows, &cols), -EINVAL, "attach: not an object refused");
+	t_is(ctr_ctl_parse_attach("{\"stdin\":", 9, &in, &rel, &rows, &cols), -EINVAL,
+	     "attach: truncated JSON refused");
 	return t_done();
 }
