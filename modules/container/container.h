@@ -322,6 +322,20 @@ uint64_t ctr_proc_start_time(pid_t pid);
 /* pid is alive and still the process that started at start. */
 bool ctr_proc_alive(pid_t pid, uint64_t start);
 
+/* ---- consistency check (check.c, `ucrt system check`) ------------------*/
+
+/* Called per problem: what ("container <short id>"), the problem, and
+ * whether repair fixed it. */
+typedef void (*ctr_check_fn)(void *arg, const char *what, const char *problem, bool repaired);
+struct ctr_check_stats {
+	unsigned containers, problems, repaired;
+};
+/* Every container's config.json and state.json: unreadable files,
+ * "running" with a dead owner, ended --rm containers, temp files of dead
+ * writers. With repair: mark dead, remove, delete. */
+int ctr_check(const char *root, bool repair, ctr_check_fn fn, void *arg, struct ctr_check_stats *st,
+	      struct err *err);
+
 /* ---- one container on the reactor (launch.c) ---------------------------*/
 
 struct ctr;

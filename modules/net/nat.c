@@ -57,7 +57,7 @@ static int nft_api_get(const struct nft_api **out, struct err *err)
 	return 0;
 }
 
-static void table_name(const char *bridge, char *out, size_t len)
+void nat_table_name(const char *bridge, char *out, size_t len)
 {
 	size_t i = 0;
 
@@ -137,7 +137,7 @@ int nat_setup(const struct net_host *h, const struct net_port_entry *ports, size
 	_cleanup_buf_ struct buf b = BUF_INIT;
 	int r;
 
-	table_name(h->bridge, t, sizeof(t));
+	nat_table_name(h->bridge, t, sizeof(t));
 	inet_ntop(AF_INET, &h->subnet, net, sizeof(net));
 	/* add+delete makes the replace work whether the table exists or not;
 	 * the whole buffer is one transaction. The forward chain lets the
@@ -194,7 +194,7 @@ bool nat_present(const struct net_host *h)
 	char t[64];
 	_cleanup_free_ char *cmds = NULL;
 
-	table_name(h->bridge, t, sizeof(t));
+	nat_table_name(h->bridge, t, sizeof(t));
 	cmds = xasprintf("list table ip %s\n", t);
 	return nft_run(cmds, NULL) == 0;
 }
@@ -204,7 +204,7 @@ int nat_remove(const struct net_host *h, struct err *err)
 	char t[64];
 	_cleanup_free_ char *cmds = NULL;
 
-	table_name(h->bridge, t, sizeof(t));
+	nat_table_name(h->bridge, t, sizeof(t));
 	cmds = xasprintf("add table ip %1$s\ndelete table ip %1$s\n", t);
 	return nft_run(cmds, err);
 }

@@ -72,6 +72,8 @@ int nat_setup(const struct net_host *h, const struct net_port_entry *ports, size
 int nat_remove(const struct net_host *h, struct err *err);
 /* Is the bridge's table there (an adopted bridge: may gc rewrite it)? */
 bool nat_present(const struct net_host *h);
+/* "ucrt_<bridge>" with what nft names refuse replaced by '_'. */
+void nat_table_name(const char *bridge, char *out, size_t len);
 
 /* ---- filter.c: the per-VM eBPF program ---- */
 int filter_attach(int ifindex, const uint8_t mac[6], struct in_addr ip,

@@ -216,4 +216,14 @@ int net_lease_list(const char *root, struct net_lease **out, size_t *n);
 /* Is the lease's owner process still the one that took it? */
 bool net_lease_alive(const struct net_lease *l);
 
+/* ---- consistency check (check.c, `ucrt system check`) ---- */
+typedef void (*net_check_fn)(void *arg, const char *what, const char *problem, bool repaired);
+struct net_check_stats {
+	unsigned leases, tables, problems, repaired;
+};
+/* Leases under root whose owner died and the taps they name, and NAT
+ * tables of bridges that are gone. With repair: drop, delete. */
+int net_check(const char *root, bool repair, net_check_fn fn, void *arg, struct net_check_stats *st,
+	      struct err *err);
+
 #endif
