@@ -90,6 +90,10 @@ static int dl_sink(struct reg_call *call, const char *data, size_t len)
 		return err_set(&dl->err, EUCLEAN, "%s: registry sent more than the %lld bytes the manifest says",
 			       dl->b->d->digest, (long long)dl->b->d->size);
 	ssize_t w = fiber_write_all(c->loop, dl->in.fd, data, len, dl->off);
+	if (w == -ENOSPC || w == -EDQUOT)
+		return err_set(&dl->err, (int)-w, "%s: the store's filesystem is full (%s) after %llu of %lld bytes; "
+			       "the partial download was removed", dl->b->d->digest, strerror((int)-w),
+			       (unsigned long long)dl->off, (long long)dl->b->d->size);
 	if (w < 0)
 		return err_setx(&dl->err, (int)w, "%s: writing ingest file", dl->b->d->digest);
 	sha256_update(&dl->h, data, len);
@@ -159,8 +163,9 @@ static int dl_fetch(struct pull_dl *dl)
 	} else if (r < 0 && !dl->err.code) {
 		err_wrap(&dl->err, "%s", d->digest);
 	}
-	/* A wrong or short blob must not be resumed from. */
-	if (r == -EUCLEAN)
+	/* A wrong or short blob must not be resumed from; a partial that
+	 * filled the disk must not keep it full. */
+	if (r == -EUCLEAN || r == -ENOSPC || r == -EDQUOT)
 		store_ingest_end(&dl->in, true);
 	reg_call_reset(&call);
 	return r;
