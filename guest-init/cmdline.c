@@ -34,6 +34,8 @@ static void gi_cmdline_one(struct gi_cmdline *c, const char *w, size_t len)
 		c->overlay = vlen == 5 && memcmp(v, "tmpfs", 5) == 0;
 	else if (KEY("ucrt.debug"))
 		c->debug = true;
+	else if (KEY("ucrt.template"))
+		c->template = true;
 	else if (KEY("ucrt.vsock")) {
 		char num[16];
 		gi_copy(num, sizeof(num), v, vlen);
@@ -47,6 +49,11 @@ void gi_cmdline_parse(struct gi_cmdline *c, const char *s)
 	memset(c, 0, sizeof(*c));
 	strcpy(c->root, "/dev/vda");
 	strcpy(c->fstype, "ext4");
+	gi_cmdline_apply(c, s);
+}
+
+void gi_cmdline_apply(struct gi_cmdline *c, const char *s)
+{
 	while (*s) {
 		size_t n;
 

@@ -23,6 +23,8 @@ struct gi_config {
 	struct gi_addr gw[2];
 	unsigned ngw;
 	uint32_t mtu;
+	uint8_t mac[6];
+	bool have_mac;
 	char resolv[4096];
 	size_t resolv_len;
 	char hosts[8192];
@@ -156,6 +158,13 @@ static int gi_config_parse(struct gi_config *c, const uint8_t *p, size_t plen, c
 			if (!r)
 				c->mtu = proto_get32(v);
 			break;
+		case PROTO_A_MAC:
+			r = len == 6 && !(v[0] & 1) ? 0 : -EINVAL;	/* unicast */
+			if (!r) {
+				memcpy(c->mac, v, 6);
+				c->have_mac = true;
+			}
+			break;
 		case PROTO_A_DNS:
 		case PROTO_A_SEARCH:
 			r = gi_line(v, len, line, sizeof(line));
@@ -193,6 +202,10 @@ static int gi_config_net(const struct gi_config *c, char *msg, size_t msglen)
 	char abuf[INET6_ADDRSTRLEN];
 	int r;
 
+	if (c->have_mac && (r = gi_net_set_mac(ifn, c->mac)) < 0) {
+		snprintf(msg, msglen, "setting the address of %s: %s", ifn, strerror(-r));
+		return r;
+	}
 	r = gi_net_link_up(ifn, c->mtu);
 	if (r < 0) {
 		snprintf(msg, msglen, "bringing %s up: %s", ifn, strerror(-r));
@@ -260,7 +273,7 @@ int gi_config_apply(const uint8_t *p, size_t plen, int etc_fd, char *msg, size_t
 		}
 	}
 	gi_net_link_up("lo", 0);
-	if (c->naddrs || c->ngw || c->mtu || c->ifname[0]) {
+	if (c->naddrs || c->ngw || c->mtu || c->ifname[0] || c->have_mac) {
 		r = gi_config_net(c, msg, msglen);
 		if (r < 0)
 			goto out;

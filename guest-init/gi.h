@@ -20,6 +20,7 @@ struct gi_cmdline {
 	bool overlay;
 	unsigned vsock_port;	/* 0: use the virtio-serial port */
 	bool debug;
+	bool template;		/* stop at READY until RESUME (unclone.c) */
 };
 
 /* main.c */
@@ -34,6 +35,22 @@ __attribute__((noreturn)) void gi_poweroff(int code);
 
 /* cmdline.c */
 void gi_cmdline_parse(struct gi_cmdline *c, const char *s);
+/* Parameters of s on top of what c holds (a clone's RESUME). */
+void gi_cmdline_apply(struct gi_cmdline *c, const char *s);
+
+/* unclone.c: a template VM's wait and a clone's new identity */
+struct gi_resume {
+	uint8_t seed[512];
+	size_t seed_len;
+	uint64_t time_ns;	/* 0: not given */
+	char cmdline[1024];
+};
+int gi_resume_parse(const uint8_t *p, size_t len, struct gi_resume *r);
+/* Send READY on fd, block until RESUME, then reseed the CRNG, set the
+ * clock, apply the clone's parameters to c and drop the root disk's
+ * cached blocks (the clone's disk is not the template's). Dies on a
+ * broken channel. */
+void gi_template_wait(int fd, struct gi_cmdline *c);
 
 /* mount.c */
 void gi_mount_early(void);
@@ -55,6 +72,7 @@ struct gi_addr {
 	uint8_t prefix;
 };
 int gi_net_link_up(const char *ifname, uint32_t mtu);
+int gi_net_set_mac(const char *ifname, const uint8_t mac[6]);
 int gi_net_add_addr(const char *ifname, const struct gi_addr *a);
 int gi_net_default_route(const char *ifname, const struct gi_addr *gw);
 

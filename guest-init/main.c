@@ -152,6 +152,8 @@ static int gi_pid1_main(void)
 	gi_chan_fd = gi_chan_open(&c);
 	if (gi_chan_fd < 0)
 		gi_die("no host channel: %s", strerror(-gi_chan_fd));
+	if (c.template)
+		gi_template_wait(gi_chan_fd, &c);
 	r = gi_chan_write_frame(gi_chan_fd, PROTO_T_HELLO, 0, 0, hello,
 				gi_hello_payload(hello, sizeof(hello)));
 	if (r < 0)

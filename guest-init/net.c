@@ -19,7 +19,7 @@ struct gi_sockaddr_nl { uint16_t family, pad; uint32_t pid, groups; };
 enum {
 	GI_NLMSG_ERROR = 2, GI_RTM_NEWLINK = 16, GI_RTM_NEWADDR = 20, GI_RTM_NEWROUTE = 24,
 	GI_NLM_F_REQUEST = 1, GI_NLM_F_ACK = 4, GI_NLM_F_REPLACE = 0x100, GI_NLM_F_CREATE = 0x400,
-	GI_IFLA_MTU = 4, GI_IFA_ADDRESS = 1, GI_IFA_LOCAL = 2, GI_IFA_FLAGS = 8, GI_IFA_F_NODAD = 0x2,
+	GI_IFLA_ADDRESS = 1, GI_IFLA_MTU = 4, GI_IFA_ADDRESS = 1, GI_IFA_LOCAL = 2, GI_IFA_FLAGS = 8, GI_IFA_F_NODAD = 0x2,
 	GI_RTA_OIF = 4, GI_RTA_GATEWAY = 5, GI_RT_TABLE_MAIN = 254, GI_RTPROT_BOOT = 3,
 	GI_RTN_UNICAST = 1, GI_RTNH_F_ONLINK = 4,
 };
@@ -103,6 +103,23 @@ int gi_net_link_up(const char *ifname, uint32_t mtu)
 	ifi->change = IFF_UP;
 	if (mtu)
 		gi_nl_attr(&q, GI_IFLA_MTU, &mtu, sizeof(mtu));
+	return gi_nl_talk(&q);
+}
+
+/* A clone's own address: the template's device state carries the
+ * template's, and the driver passes a new one on to QEMU's filter. */
+int gi_net_set_mac(const char *ifname, const uint8_t mac[6])
+{
+	struct gi_nlreq q;
+	struct gi_ifinfomsg *ifi;
+	unsigned idx = if_nametoindex(ifname);
+
+	if (!idx)
+		return -ENODEV;
+	ifi = gi_nl_start(&q, GI_RTM_NEWLINK, 0, sizeof(*ifi));
+	ifi->family = AF_UNSPEC;
+	ifi->index = (int32_t)idx;
+	gi_nl_attr(&q, GI_IFLA_ADDRESS, mac, 6);
 	return gi_nl_talk(&q);
 }
 

@@ -108,6 +108,10 @@ struct agent_config {
 	size_t naddrs;
 	const struct agent_addr *gateway;	/* NULL: no default route */
 	uint32_t mtu;			/* 0: leave */
+	/* The interface's MAC, set before link up: a VM template's clone
+	 * (docs/vm.md, Templates) wakes up with the template's. */
+	bool has_mac;
+	uint8_t mac[6];
 	char *const *dns;
 	char *const *search;
 	char *const *hosts;		/* "ADDR NAME [ALIAS...]" */

@@ -302,6 +302,8 @@ int agent_encode_config(struct buf *out, uint32_t ref, const struct agent_config
 		agent_put_addr(t, PROTO_A_GATEWAY, c->gateway, false);
 	if (c->mtu)
 		agent_put32(t, PROTO_A_MTU, c->mtu);
+	if (c->has_mac)
+		agent_put(t, PROTO_A_MAC, c->mac, sizeof(c->mac));
 	agent_putstrv(t, PROTO_A_DNS, c->dns, true);
 	agent_putstrv(t, PROTO_A_SEARCH, c->search, true);
 	agent_putstrv(t, PROTO_A_HOSTS, c->hosts, true);

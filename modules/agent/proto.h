@@ -51,6 +51,8 @@
  *   ucrt.vsock=PORT           connect to host CID 2 on PORT instead of
  *                             the virtio-serial port named PROTO_PORT_NAME
  *   ucrt.debug                verbose messages on /dev/kmsg
+ *   ucrt.template             a template VM: stop after opening the channel
+ *                             (PROTO_T_TEMPLATE_READY) until RESUME
  * Modules (initramfs case): /modules/order lists file names in
  * /modules/, one per line, loaded in that order with finit_module(). */
 #define PROTO_PORT_NAME "ucrt.agent"
@@ -73,7 +75,15 @@ enum proto_type {
 	PROTO_T_STATS = 14,	/* guest: fixed, see PROTO_STATS_* */
 	PROTO_T_LOG = 15,	/* guest: a diagnostic line (raw text, no NUL) */
 	PROTO_T_SHUTDOWN = 16,	/* host: kill everything and power off */
-	PROTO_T_MAX = 16,
+	/* VM templates (docs/vm.md, Templates): guest-init booted with
+	 * ucrt.template sends READY (empty) once the channel is open and
+	 * nothing image-specific exists, then waits for RESUME, which a clone
+	 * restored from the saved VM receives first. RESUME is TLV:
+	 * PROTO_A_SEED, PROTO_A_TIME, PROTO_A_CMDLINE; guest-init then goes on
+	 * as after a cold boot (HELLO, root disk, CONFIG). */
+	PROTO_T_TEMPLATE_READY = 17,	/* guest: empty */
+	PROTO_T_TEMPLATE_RESUME = 18,	/* host: TLV */
+	PROTO_T_MAX = 18,
 };
 
 /* Frame flags. */
@@ -141,7 +151,13 @@ enum proto_attr {
 	PROTO_A_MOUNT = 28,	/* *: u8 kind, u8 flags, u16 srclen, src, target (see below) */
 	/* HELLO */
 	PROTO_A_CLOCK = 29,	/* 2 x u64: guest CLOCK_MONOTONIC ns at guest-init's start, at sending */
-	PROTO_A_MAX = 29,
+	/* TEMPLATE_RESUME */
+	PROTO_A_SEED = 30,	/* 32..512 bytes of host randomness for the CRNG */
+	PROTO_A_TIME = 31,	/* u64: host CLOCK_REALTIME ns */
+	PROTO_A_CMDLINE = 32,	/* str: ucrt.* parameters replacing the template's */
+	/* CONFIG */
+	PROTO_A_MAC = 33,	/* 6 bytes: the interface's address, set before link up */
+	PROTO_A_MAX = 33,
 };
 
 /* PROTO_A_MOUNT: what guest-init mounts at target (an absolute path)

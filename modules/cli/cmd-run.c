@@ -42,6 +42,7 @@ struct run_opts {
 	struct ctr_mount *mounts;	/* -v, --mount, --tmpfs in order */
 	size_t nmounts;
 	bool read_only;
+	bool no_template;
 	struct oci_platform platform;	/* --platform; os NULL: the host's */
 };
 
@@ -93,12 +94,15 @@ static void run_usage(FILE *f, bool create)
 		"                       disk: an ext4 image, read-only by default\n"
 		"      --tmpfs DST[:size=N,mode=M]  a tmpfs in the guest\n"
 		"      --read-only      mount the root disk read-only (/tmp and /run stay tmpfs)\n"
+		"      --no-template    boot the VM cold instead of restoring it from a VM\n"
+		"                       template (UCRT_TEMPLATES=off: always)\n"
 		"  -q, --quiet          no pull progress\n");
 }
 
 enum {
 	O_RM = 256, O_NAME, O_ENVFILE, O_ENTRYPOINT, O_CPUS, O_KERNEL, O_ACCEL, O_PARALLEL, O_MAXC,
 	O_OUTDIR, O_ROOTFS, O_PULL, O_TLS, O_HOSTNAME, O_MOUNT, O_TMPFS, O_READONLY, O_PLATFORM,
+	O_NOTEMPLATE,
 	/* in the order of enum ctr_net_opt */
 	O_NETWORK = 512, O_IP, O_DNS, O_NETPOLICY, O_PUBLISH,
 };
@@ -137,6 +141,7 @@ static const struct option run_longopts[] = {
 	{ "mount", required_argument, NULL, O_MOUNT },
 	{ "tmpfs", required_argument, NULL, O_TMPFS },
 	{ "read-only", no_argument, NULL, O_READONLY },
+	{ "no-template", no_argument, NULL, O_NOTEMPLATE },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 }
@@ -240,6 +245,7 @@ static int run_parse_one(struct run_opts *o, int c, struct err *e)
 		break;
 	}
 	case O_READONLY: o->read_only = true; break;
+	case O_NOTEMPLATE: o->no_template = true; break;
 	case O_PLATFORM: {
 		struct err pe = { 0 };
 		oci_platform_free(&o->platform);
@@ -714,6 +720,11 @@ int cli_run(struct cli_ctx *ctx, int argc, char **argv, bool create)
 	}
 	if (run_prepare(ctx, &o, &img, &cfg) < 0)
 		goto out;
+	/* VM templates (docs/vm.md); a detached container's supervisor
+	 * decides by the same variable, which it inherits. */
+	if (o.no_template)
+		setenv("UCRT_TEMPLATES", "off", 1);
+	ctr_templates_use(o.no_template ? NULL : ctx->root);
 	if (o.create) {
 		status = run_create_only(ctx, &cfg);
 	} else if (o.parallel) {

@@ -28,6 +28,27 @@ void ctr_mounts_detach(struct ctr_mounts_live *lv);
 void ctr_mounts_json(struct json_writer *w, const struct ctr_mount *m, size_t n, bool docker);
 int ctr_mounts_from_json(const struct json_doc *d, int arr, struct ctr_mount **out, size_t *n);
 
+/* A VM restored from a template (template-use.c). */
+#include "template/template.h"
+struct vm_host;
+struct ctr_clone {
+	bool active;
+	int state_fd;		/* the template's state, until QEMU has it */
+	struct tmpl_files files;	/* vm_config points into it */
+	char *cmdline;		/* the ucrt.* parameters RESUME carries */
+	bool has_mac;
+	uint8_t mac[6];
+};
+/* Make vc a clone when templates are in use and one fits (true), else
+ * leave it a cold boot and have the template built in the background. */
+bool ctr_template_attach(const char *name, const struct vm_host *h, struct vm_config *vc,
+			 struct ctr_clone *cl);
+/* QEMU runs: close what it inherited. */
+void ctr_clone_started(struct ctr_clone *cl);
+/* The guest's first frame from the host: RESUME. */
+int ctr_clone_resume(const struct ctr_clone *cl, int agent_fd);
+void ctr_clone_release(struct ctr_clone *cl);
+
 /* "k": v, or "k": null when v is NULL (state.c). */
 void ctr_jw_kstr(struct json_writer *w, const char *k, const char *v);
 

@@ -474,6 +474,12 @@ unsigned ctr_parallel_default_max(unsigned n, unsigned mem_mib, bool kvm);
 /* Percentile (0..100) of sorted values, nearest rank. */
 uint64_t ctr_percentile(const uint64_t *sorted, size_t n, unsigned pct);
 
+/* VM templates (template-use.c, docs/vm.md): from now on ctr_start
+ * restores VMs from the template of their shape under the store root
+ * when one exists, and has it built in the background when not ($UCRT_TEMPLATES=off
+ * turns this off). NULL: cold boots only (the default). */
+void ctr_templates_use(const char *root);
+
 /* ---- detached (supervisor.c) -------------------------------------------*/
 
 /* Double fork: the grandchild (setsid, stdio on /dev/null) re-executes

@@ -75,6 +75,7 @@ struct ctr {
 	uint64_t guest_start_ns, guest_sent_ns;	/* guest-init's clock in its HELLO (timeline) */
 	struct ctr_netvm *net;		/* tap + lease + filter, NULL: no network */
 	struct ctr_mounts_live *mounts;	/* shares, disks and their locks */
+	struct ctr_clone clone;		/* restored from a template (template-use.c) */
 	struct loop_timer bye_timer;	/* the guest's own power-off, then quit */
 	struct loop_timer eof_timer, stop_timer, boot_timer, live_timer;
 };
@@ -381,6 +382,10 @@ static void ctr_on_ready(struct agent *a, const struct agent_hello *h, void *ud)
 
 	ctr_netvm_agent_config(c->net, cfg, &ac);
 	ctr_mounts_agent(c->mounts, &ac);
+	if (c->clone.has_mac) {
+		ac.has_mac = true;
+		memcpy(ac.mac, c->clone.mac, sizeof(ac.mac));
+	}
 
 	c->ready = true;
 	loop_timer_stop(c->l, &c->boot_timer);
@@ -529,6 +534,11 @@ static void ctr_vm_agent(struct vm *vm, int fd, const struct err *e, void *data)
 		close(fd);
 		return;
 	}
+	if (c->clone.active && (r = ctr_clone_resume(&c->clone, fd)) < 0) {
+		close(fd);
+		ctr_fail(c, -r, "waking the template clone of %s: %s", c->o.cfg->name, strerror(-r));
+		return;
+	}
 	r = agent_new(&c->ag, c->l, fd, &ctr_agent_ops, c);
 	if (r < 0) {
 		ctr_fail(c, -r, "agent session of %s: %s", c->o.cfg->name, strerror(-r));
@@ -662,6 +672,7 @@ int ctr_start(struct loop *l, const struct ctr_launch *o, const struct ctr_event
 		vc.disks[0] = (struct vm_disk){ .path = cfg->disk, .snapshot = true };
 	c->l = l;
 	c->o = *o;
+	c->clone.state_fd = -1;
 	c->console = o->console_log ? xstrdup(o->console_log) : NULL;
 	c->o.console_log = c->console;
 	if (ev)
@@ -680,8 +691,12 @@ int ctr_start(struct loop *l, const struct ctr_launch *o, const struct ctr_event
 	if (r == 0)
 		r = ctr_netvm_create(o->net, o->net_opts, cfg, &vc, &c->net, err);
 	if (r == 0)
+		ctr_template_attach(cfg->name, o->host, &vc, &c->clone);
+	if (r == 0)
 		r = vm_start(l, o->host, &vc, &vev, c, &c->vm, err);
+	ctr_clone_started(&c->clone);
 	if (r < 0) {
+		ctr_clone_release(&c->clone);
 		ctr_netvm_destroy(c->net);
 		ctr_mounts_detach(c->mounts);
 		free(c->console);
@@ -848,6 +863,7 @@ void ctr_free(struct ctr *c)
 		vm_free(c->vm);
 	ctr_netvm_destroy(c->net);	/* freed before QEMU exited */
 	ctr_mounts_detach(c->mounts);
+	ctr_clone_release(&c->clone);
 	while (c->procs) {
 		struct ctr_proc *p = c->procs;
 		c->procs = p->next;

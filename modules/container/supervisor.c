@@ -573,6 +573,7 @@ static int sup_setup(struct sup *s, struct err *err)
 		return -EIO;
 	if ((r = vm_host_probe(&s->host, &ho, err)) < 0)
 		return r;
+	ctr_templates_use(s->root);
 	/* The supervisor owns the VM, so it holds the lease and the tap. */
 	if (s->net.mode == CTR_NET_BRIDGE && (r = ctr_nethost_open(s->root, &s->nh, err)) < 0)
 		return r;

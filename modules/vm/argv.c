@@ -121,6 +121,30 @@ static void vm_argv_agent(char ***v, const struct vm_host *h, const struct vm_co
 	strv_push(v, "virtserialport,chardev=agent,name=" VM_AGENT_PORT);
 }
 
+/* Template RAM (docs/vm.md, Templates). x-ignore-shared leaves a shared
+ * backend's pages out of the migration stream (they are in the file), so
+ * the state is ~50 KB; the clone must set it too to read that stream,
+ * hence -incoming defer.
+ * The clone's private mapping never writes the file; nothing discards
+ * its pages (no balloon): QEMU 7.2 would punch holes in the file. The
+ * stream goes through an inherited fd: exec: URIs need a shell, which
+ * -sandbox spawn=deny forbids. */
+static void vm_argv_template(char ***v, const struct vm_config *c)
+{
+	if (!c->mem_path)
+		return;
+	/* The file is opened by ucrt (files.c) and named by its fd. */
+	strv_push(v, "-object");
+	vm_pushf(v, "memory-backend-file,id=mem,size=%uM,mem-path=/proc/self/fd/%u,share=%s",
+		 c->mem_mib ? c->mem_mib : VM_DEFAULT_MEM_MIB, vm_fd_ram(c), c->mem_shared ? "on" : "off");
+	/* QEMU 7.2 has no -global for x-ignore-shared: the capability is
+	 * set over QMP before migrate / migrate-incoming (template.c). */
+	if (c->incoming) {
+		strv_push(v, "-incoming");
+		strv_push(v, "defer");
+	}
+}
+
 char **vm_argv(const struct vm_host *h, const struct vm_config *c, const struct vm_vsock_ids *vs)
 {
 	char **v = NULL;
@@ -135,8 +159,8 @@ char **vm_argv(const struct vm_host *h, const struct vm_config *c, const struct 
 	/* The RTC stays: it is where a TCG guest gets the wall clock. */
 	/* The legacy PIC stays even for one vCPU: with pic=off a guest's
 	 * timed sleeps (sleep 2, ping's interval) never wake up under TCG. */
-	vm_pushf(&v, "microvm,accel=%s,acpi=%s", kvm ? "kvm" : "tcg",
-		 h->kernel.builtin ? "off" : "on");
+	vm_pushf(&v, "microvm,accel=%s,acpi=%s%s", kvm ? "kvm" : "tcg",
+		 h->kernel.builtin ? "off" : "on", c->mem_path ? ",memory-backend=mem" : "");
 	/* TCG's "max" CPU has what x86-64-v2/v3 images (RHEL 9...) require;
 	 * the default qemu64 model lacks SSE4.2 and POPCNT. */
 	strv_push(&v, "-cpu");
@@ -148,6 +172,7 @@ char **vm_argv(const struct vm_host *h, const struct vm_config *c, const struct 
 	strv_push(&v, "-no-reboot");
 	strv_push(&v, "-m");
 	vm_pushf(&v, "%u", c->mem_mib ? c->mem_mib : VM_DEFAULT_MEM_MIB);
+	vm_argv_template(&v, c);
 	strv_push(&v, "-smp");
 	vm_pushf(&v, "%u", c->cpus ? c->cpus : 1);
 
@@ -223,10 +248,14 @@ char **vm_argv(const struct vm_host *h, const struct vm_config *c, const struct 
 		 * fd for IFF_VNET_HDR itself and then passes offloads on. */
 		_cleanup_free_ char *mac = vm_qemu_escape(c->mac);
 
-		strv_push(&v, "-netdev");
-		vm_pushf(&v, "tap,id=n0,fd=%d", VM_FD_TAP);
+		/* A template's device has no backend (tap_fd -1): the guest
+		 * never brings it up before its clones get theirs. */
+		if (c->tap_fd >= 0) {
+			strv_push(&v, "-netdev");
+			vm_pushf(&v, "tap,id=n0,fd=%d", VM_FD_TAP);
+		}
 		strv_push(&v, "-device");
-		vm_pushf(&v, "virtio-net-device,netdev=n0,mac=%s", mac);
+		vm_pushf(&v, "virtio-net-device,%smac=%s", c->tap_fd >= 0 ? "netdev=n0," : "", mac);
 	}
 	if (h->sandbox) {
 		strv_push(&v, "-sandbox");

@@ -43,6 +43,37 @@ unsigned vm_fd_share(const struct vm_config *c, unsigned i)
 	return vm_fd_disk(c, c->ndisks) + i;
 }
 
+unsigned vm_fd_ram(const struct vm_config *c)
+{
+	return vm_fd_share(c, c->nshares < VM_MAX_SHARES ? c->nshares : VM_MAX_SHARES);
+}
+
+unsigned vm_fd_migrate(const struct vm_config *c)
+{
+	return vm_fd_ram(c) + 1;
+}
+
+/* Template RAM (docs/vm.md, Templates): QEMU 7.2 re-opens mem-path
+ * read-write even for a private mapping, so through /proc/self/fd/N the
+ * file itself must be writable by QEMU's user: it is QEMU's user's when
+ * ucrt drops to one (the QEMUs of all VMs are that same user anyway). A
+ * template's file is created here at its size. */
+static int vm_ram_open(const struct vm_host *h, const struct vm_config *c, int *fds, struct err *err)
+{
+	uint64_t size = (uint64_t)(c->mem_mib ? c->mem_mib : VM_DEFAULT_MEM_MIB) << 20;
+	int f = open(c->mem_path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | (c->mem_shared ? O_CREAT : 0), 0600);
+
+	if (f < 0)
+		return err_setx(err, errno, "opening the template RAM file %s", c->mem_path);
+	if ((c->mem_shared && ftruncate(f, (off_t)size) < 0) || (h->drop && fchown(f, h->uid, h->gid) < 0)) {
+		int r = err_setx(err, errno, "template RAM file %s", c->mem_path);
+		close(f);
+		return r;
+	}
+	fds[vm_fd_ram(c) - VM_FD_FIRST_FREE] = f;
+	return 0;
+}
+
 void vm_files_close(int *fds, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++) {
@@ -70,7 +101,7 @@ int vm_files_open(const struct vm_host *h, const struct vm_config *c, int *fds, 
 	unsigned nshares = c->nshares < VM_MAX_SHARES ? c->nshares : VM_MAX_SHARES;
 	int r;
 
-	*n = vm_fd_share(c, nshares) - VM_FD_FIRST_FREE;
+	*n = (c->mem_path ? vm_fd_migrate(c) + 1 : vm_fd_share(c, nshares)) - VM_FD_FIRST_FREE;
 	for (unsigned i = 0; i < VM_MAX_FILES; i++)
 		fds[i] = -1;
 	r = vm_file_open(fds, VM_FD_KERNEL, h->kernel.path, O_RDONLY, "kernel", err);
@@ -92,6 +123,15 @@ int vm_files_open(const struct vm_host *h, const struct vm_config *c, int *fds, 
 	for (unsigned i = 0; r == 0 && i < nshares; i++)
 		r = vm_file_open(fds, vm_fd_share(c, i), c->shares[i].path, O_PATH | O_DIRECTORY, "shared directory",
 				 err);
+	if (r == 0 && c->mem_path)
+		r = vm_ram_open(h, c, fds, err);
+	if (r == 0 && c->mem_path && c->incoming) {
+		int f = fcntl(c->migrate_fd, F_DUPFD_CLOEXEC, 3);
+		if (f < 0)
+			r = err_setx(err, errno, "the template's state fd");
+		else
+			fds[vm_fd_migrate(c) - VM_FD_FIRST_FREE] = f;
+	}
 	if (r < 0)
 		vm_files_close(fds, VM_MAX_FILES);
 	return r;

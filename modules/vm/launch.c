@@ -60,6 +60,8 @@ struct vm {
 };
 
 struct loop *vm_loop(struct vm *vm) { return vm->loop; }
+const char *vm_name(const struct vm *vm) { return vm->name; }
+int vm_pass_fd(struct vm *vm, int fd) { return vm_qmp_pass_fd(&vm->qmp, fd); }
 pid_t vm_pid(const struct vm *vm) { return vm->pid; }
 bool vm_running(const struct vm *vm) { return vm->watching; }
 const char *vm_qemu_stderr(const struct vm *vm) { return vm->errbuf; }
@@ -405,7 +407,7 @@ int vm_start(struct loop *l, const struct vm_host *h, const struct vm_config *c,
 	pid_t pid, self = getpid();
 	int r;
 
-	if (c->mac && c->tap_fd < 0)
+	if (c->mac && c->tap_fd < 0 && !(c->mem_path && c->mem_shared))
 		return err_set(err, EBADF, "vm %s: a network device without a tap", c->name ? c->name : "");
 	if (c->console_log) {
 		log_fd = open(c->console_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
@@ -473,6 +475,8 @@ int vm_start(struct loop *l, const struct vm_host *h, const struct vm_config *c,
 	}
 	vm->watching = true;
 	vm_qmp_open(&vm->qmp, vm, qmp[0]);
+	if (c->mem_path && c->incoming)
+		vm_incoming_start(vm, vm_fd_migrate(c));
 	vm_stream_read(&vm->con);
 	vm_stream_read(&vm->err);
 	if (vm->agent_fd >= 0)

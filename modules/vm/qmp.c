@@ -2,6 +2,7 @@
  * matched to replies by "id". QEMU runs guest-facing device code, so its
  * replies are bounded and parsed defensively like any other input. */
 #include <errno.h>
+#include <sys/socket.h>
 #include <string.h>
 
 #include "err.h"
@@ -266,6 +267,30 @@ int vm_qmp_send(struct vm_qmp *q, const char *execute, const char *args_json, vm
 	vm_qmp_enqueue_line(q, r);
 	vm_qmp_flush(q);
 	return 0;
+}
+
+int vm_qmp_pass_fd(struct vm_qmp *q, int fd)
+{
+	char space = ' ';
+	struct iovec iov = { .iov_base = &space, .iov_len = 1 };
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+			      .msg_controllen = sizeof(u.buf) };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+
+	if (q->dead)
+		return -ECONNRESET;
+	/* The byte must not land inside a command being written. */
+	if (!q->ready || loop_op_active(&q->wr) || q->out.len)
+		return -EBUSY;
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	return sendmsg(q->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) == 1 ? 0 : -errno;
 }
 
 void vm_qmp_free(struct vm_qmp *q)

@@ -26,11 +26,15 @@
 #define VM_FD_KERNEL 8
 #define VM_FD_INITRD 9
 #define VM_FD_FILES 10
-#define VM_MAX_FILES (2 + 3 * VM_MAX_DISKS + VM_MAX_SHARES)
+#define VM_MAX_FILES (2 + 3 * VM_MAX_DISKS + VM_MAX_SHARES + 2)
 bool vm_disk_rw(const struct vm_disk *d);
 unsigned vm_fd_disk(const struct vm_config *c, unsigned i);	/* first fd of the set */
 unsigned vm_fd_backing(const struct vm_config *c, unsigned i);	/* last fd of the set */
 unsigned vm_fd_share(const struct vm_config *c, unsigned i);
+/* A template's or clone's RAM file (mem_path, then passed as
+ * /proc/self/fd/N) and a clone's migration stream, after the shares. */
+unsigned vm_fd_ram(const struct vm_config *c);
+unsigned vm_fd_migrate(const struct vm_config *c);
 /* Open them in that order into fds (VM_MAX_FILES long, -1 where none);
  * *n is how many slots are used. On failure nothing stays open. */
 int vm_files_open(const struct vm_host *h, const struct vm_config *c, int *fds, unsigned *n,
@@ -92,6 +96,9 @@ int vm_qmp_parse(const char *line, size_t len, struct vm_qmp_msg *m);
 void vm_qmp_open(struct vm_qmp *q, struct vm *vm, int fd);
 int vm_qmp_send(struct vm_qmp *q, const char *execute, const char *args_json,
 		vm_qmp_cb cb, void *data);
+/* Send fd to QEMU (SCM_RIGHTS on one space, which QMP's parser skips)
+ * for a following "getfd"; -EBUSY while a command is being written. */
+int vm_qmp_pass_fd(struct vm_qmp *q, int fd);
 /* Fail every request with -ECONNRESET; stop reading. */
 void vm_qmp_shutdown(struct vm_qmp *q);
 void vm_qmp_free(struct vm_qmp *q);
@@ -104,6 +111,11 @@ void vm_op_unref(struct vm *vm);
 /* The virtio-serial port name guest-init looks for; equal to
  * PROTO_PORT_NAME in agent/proto.h (checked by tests/unit/vm). */
 #define VM_AGENT_PORT "ucrt.agent"
+
+/* template.c: a clone's QMP steps (capability, migrate-incoming). */
+void vm_incoming_start(struct vm *vm, unsigned fd);
+const char *vm_name(const struct vm *vm);
+int vm_pass_fd(struct vm *vm, int fd);
 
 /* argv.c */
 bool vm_kernel_is_elf(const char *path);

@@ -180,9 +180,21 @@ struct vm_config {
 	unsigned agent_timeout_ms;
 	/* Network: a virtio-net device on a tap, only when mac is set (a
 	 * zeroed config's tap_fd 0 is not a tap). The fd stays the caller's;
-	 * QEMU inherits a copy as VM_FD_TAP. */
+	 * QEMU inherits a copy as VM_FD_TAP. A template (mem_shared) may
+	 * have tap_fd -1: a device without a backend. */
 	const char *mac;	/* "02:75:0a:58:00:02" */
 	int tap_fd;
+	/* Templates (template.c, docs/vm.md): guest RAM is the file mem_path
+	 * (on tmpfs). A template maps it shared (mem_shared: the booted
+	 * guest's memory ends up in the file) and writes its device state
+	 * with vm_save; a clone maps it private copy-on-write (the file is
+	 * never written) and restores from migrate_fd (incoming) at start.
+	 * QEMU inherits a copy of migrate_fd; it stays the caller's.
+	 * Without mem_path + incoming, migrate_fd is not looked at. */
+	const char *mem_path;
+	bool mem_shared;
+	bool incoming;
+	int migrate_fd;
 };
 
 /* Startup timeline (CLOCK_MONOTONIC ns, 0 = not reached). The vm module
@@ -240,6 +252,14 @@ const char *vm_qemu_stderr(const struct vm *vm);
  * QMP error text, or -ECONNRESET when QEMU went away. */
 typedef void (*vm_qmp_cb)(struct vm *vm, int res, const char *json, size_t len, void *data);
 int vm_qmp(struct vm *vm, const char *execute, const char *args_json, vm_qmp_cb cb, void *data);
+/* Save a template VM (config.mem_path + mem_shared): write its device
+ * state (not its RAM, which is the file) to fd (QEMU gets a copy over
+ * QMP; fd stays the caller's). cb gets 0 once the stream
+ * is complete (QEMU then holds the guest stopped), or -errno with QEMU's
+ * reason in msg. vm_quit it after. */
+typedef void (*vm_save_cb)(struct vm *vm, int res, const char *msg, void *data);
+int vm_save(struct vm *vm, int fd, vm_save_cb cb, void *data);
+
 /* QMP "quit"; SIGKILL after grace_ms when QEMU is still there. */
 void vm_quit(struct vm *vm, unsigned grace_ms);
 void vm_kill(struct vm *vm, int sig);
