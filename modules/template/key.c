@@ -128,6 +128,12 @@ int tmpl_key(const struct vm_host *h, const struct tmpl_shape *s, char key[TMPL_
 	sha256_update(&sh, "ucrt-template-1", 16);
 	for (char **a = argv; *a; a++)
 		sha256_update(&sh, *a, strlen(*a) + 1);
+	/* QEMU's user owns the RAM file (files.c): another user, another file. */
+	{
+		char who[64];
+		snprintf(who, sizeof(who), "user %d %u %u", h->drop, (unsigned)h->uid, (unsigned)h->gid);
+		sha256_update(&sh, who, strlen(who) + 1);
+	}
 	if ((r = tmpl_hash_file(&sh, "qemu", h->qemu, err)) < 0 ||
 	    (r = tmpl_hash_file(&sh, "kernel", h->kernel.path, err)) < 0 ||
 	    (r = tmpl_hash_file(&sh, "initrd", h->initrd, err)) < 0 ||

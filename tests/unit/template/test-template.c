@@ -117,7 +117,7 @@ static void t_argv(const struct vm_host *h)
 	tmpl_vm_config(&s, &p, &c);
 	v = vm_argv(h, &c, NULL);
 	o = t_opt(v, "-object");
-	t_ok(o && strstr(o, "memory-backend-file") && strstr(o, "mem-path=/shm/k.ram") && strstr(o, "share=on") &&
+	t_ok(o && strstr(o, "memory-backend-file") && strstr(o, "mem-path=/proc/self/fd/") && strstr(o, "share=on") &&
 		     strstr(o, "size=256M"),
 	     "the template maps its RAM file shared (%s)", o);
 	o = t_opt(v, "-M");
