@@ -2,6 +2,7 @@
  * modules/registry with per-layer progress bars on a terminal. */
 #include "cli.h"
 #include "cmd-image.h"
+#include "progress.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -15,106 +16,6 @@
 #include "registry/registry.h"
 #include "str.h"
 #include "util.h"
-
-#define BAR_MAX 64
-
-struct bar {
-	char digest[OCI_DIGEST_LEN + 1];
-	uint64_t done, total, start_done;
-	uint64_t t0;
-	const char *state;
-};
-
-struct progress {
-	bool tty, quiet;
-	struct bar bars[BAR_MAX];
-	size_t n, drawn;
-	uint64_t last_draw;
-};
-
-static struct bar *bar_get(struct progress *pg, const char *digest)
-{
-	for (size_t i = 0; i < pg->n; i++)
-		if (strcmp(pg->bars[i].digest, digest) == 0)
-			return &pg->bars[i];
-	if (pg->n == BAR_MAX)
-		return NULL;
-	struct bar *b = &pg->bars[pg->n++];
-	memset(b, 0, sizeof(*b));
-	snprintf(b->digest, sizeof(b->digest), "%s", digest);
-	b->t0 = loop_now_ns();
-	b->state = "waiting";
-	return b;
-}
-
-static void human(char *out, size_t n, double v)
-{
-	const char *u[] = { "B", "kB", "MB", "GB", "TB" };
-	int i = 0;
-	while (v >= 1000 && i < 4) {
-		v /= 1000;
-		i++;
-	}
-	snprintf(out, n, i ? "%.1f%s" : "%.0f%s", v, u[i]);
-}
-
-static void draw(struct progress *pg, bool force)
-{
-	uint64_t now = loop_now_ns();
-	if (!force && now - pg->last_draw < 100000000ull)
-		return;
-	pg->last_draw = now;
-	if (pg->drawn)
-		printf("\033[%zuA", pg->drawn);
-	for (size_t i = 0; i < pg->n; i++) {
-		struct bar *b = &pg->bars[i];
-		char bar[31], d[16], t[16], rate[16];
-		size_t fill = b->total ? (size_t)(30 * b->done / b->total) : 0;
-		memset(bar, ' ', 30);
-		memset(bar, '=', MIN(fill, (size_t)30));
-		bar[30] = 0;
-		human(d, sizeof(d), (double)b->done);
-		human(t, sizeof(t), (double)b->total);
-		double secs = (double)(now - b->t0) / 1e9;
-		human(rate, sizeof(rate), secs > 0 ? (double)(b->done - b->start_done) / secs : 0);
-		printf("\033[K%.19s %-10s [%s] %8s/%-8s %8s/s\n", b->digest, b->state, bar, d, t, rate);
-	}
-	pg->drawn = pg->n;
-	fflush(stdout);
-}
-
-static void on_progress(void *arg, const struct reg_progress *p)
-{
-	struct progress *pg = arg;
-	if (pg->quiet || !p->digest)
-		return;
-	struct bar *b = bar_get(pg, p->digest);
-	if (!b)
-		return;
-	b->done = p->done;
-	b->total = p->total;
-	bool edge = true;
-	switch (p->ev) {
-	case REG_EV_BLOB_START:
-		b->state = "copying";
-		b->start_done = p->done;
-		b->t0 = loop_now_ns();
-		break;
-	case REG_EV_BLOB_SKIP:
-		b->state = "exists";
-		break;
-	case REG_EV_BLOB_DONE:
-		b->state = "done";
-		break;
-	default:
-		edge = false;
-		break;
-	}
-	if (pg->tty)
-		draw(pg, edge);
-	else if (edge)
-		printf("%s %s (%llu bytes)\n", b->state, p->digest, (unsigned long long)p->total);
-}
 
 enum { OPT_TLS = 1000, OPT_CERT, OPT_CREDS, OPT_AUTHFILE, OPT_JOBS, OPT_PLATFORM, OPT_RETRIES, OPT_CHUNK,
        OPT_STALL, OPT_STDIN };	/* up to OPT_STALL in xfer_opts' order: it names them */
@@ -197,7 +98,7 @@ struct xfer_job {
 	struct oci_ref ref;
 	struct oci_platform plat;
 	struct store_image img;
-	struct progress pg;
+	struct cli_progress pg;
 	struct reg_pull_result res;
 	char digest[OCI_DIGEST_LEN + 1];
 	const char *user, *pass;
@@ -208,7 +109,7 @@ struct xfer_job {
 static void push_fn(void *arg)
 {
 	struct xfer_job *j = arg;
-	struct reg_push_opts po = { on_progress, &j->pg };
+	struct reg_push_opts po = { cli_progress_event, &j->pg };
 	j->r = reg_push(j->rc, j->s, &j->img, &j->ref, &po, j->digest, &j->err);
 }
 
@@ -222,7 +123,7 @@ static void login_fn(void *arg)
 static int run_job(struct cli_ctx *ctx, struct xfer_job *j, const struct reg_opts *ro, void (*fn)(void *))
 {
 	struct loop *l = cli_loop();
-	j->pg.tty = isatty(STDOUT_FILENO);
+	cli_progress_init(&j->pg, stdout, j->pg.quiet);
 	if (!j->s && (j->r = store_open(&j->s, ctx->root, &j->err)) < 0)
 		return j->r;
 	if ((j->r = store_lock(j->s, false, true, &j->err)) < 0)
@@ -235,8 +136,7 @@ static int run_job(struct cli_ctx *ctx, struct xfer_job *j, const struct reg_opt
 	reg_client_free(j->rc);
 	/* Let curl's closed sockets' cancelled polls complete. */
 	loop_drain(l);
-	if (j->pg.tty && j->pg.drawn && !j->pg.quiet)
-		draw(&j->pg, true);
+	cli_progress_end(&j->pg);
 	return j->r;
 }
 
@@ -270,12 +170,11 @@ int cmd_image_pull(struct cli_ctx *ctx, int argc, char **argv)
 	}
 	/* The image's disk is written while the layers download. */
 	struct ctr_pull_opts po = { .reg = &a.ro, .platform = a.platform ? &j.plat : NULL,
-				    .progress = on_progress, .progress_arg = &j.pg, .stream_disk = true };
-	j.pg.tty = isatty(STDOUT_FILENO);
+				    .progress = cli_progress_event, .progress_arg = &j.pg, .stream_disk = true };
+	cli_progress_init(&j.pg, stdout, a.quiet);
 	if ((r = store_open(&j.s, ctx->root, &j.err)) >= 0 && (r = store_lock(j.s, false, true, &j.err)) >= 0)
 		r = ctr_pull(cli_loop(), j.s, &j.ref, &po, &j.res, &j.err);
-	if (j.pg.tty && j.pg.drawn && !j.pg.quiet)
-		draw(&j.pg, true);
+	cli_progress_end(&j.pg);
 	if (r < 0) {
 		cli_error("pulling %s: %s", argv[optind], err_msg(&j.err));
 	} else if (a.quiet) {

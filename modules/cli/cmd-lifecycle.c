@@ -156,7 +156,8 @@ int cmd_exec(struct cli_ctx *ctx, int argc, char **argv)
 			cli_error("%s", err_msg(&e));
 		return EXIT_RUNTIME;
 	}
-	struct ctr_overrides ov = { .cmd = argv + optind + 1, .env = env, .workdir = wd, .user = user };
+	struct ctr_overrides ov = { .cmd = argv + optind + 1, .env = env, .workdir = wd, .user = user,
+				    .term = getenv("TERM") };
 	struct ctr_spec s;
 	status = ctr_exec_spec(&cfg, &ov, tty, in, &s, &e) < 0 ? EXIT_RUNTIME : 0;
 	if (status == 0)

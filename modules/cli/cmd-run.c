@@ -3,6 +3,8 @@
  * supervisor process owns the VM) or --parallel N instances. The work is
  * in modules/container; this file is the terminal and the command line. */
 #include "cli.h"
+#include "host-info.h"
+#include "progress.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -33,6 +35,7 @@ struct run_opts {
 	bool entrypoint_set;
 	char **env;
 	char **labels;			/* --label KEY=VALUE */
+	char **env_file;		/* --env-file lines: under every -e (docker) */
 	unsigned cpus, mem_mib;
 	unsigned parallel, max_concurrent;
 	const char *output_dir;
@@ -186,7 +189,7 @@ static int run_parse_one(struct run_opts *o, int c, struct err *e)
 			goto bad;
 		break;
 	case O_ENVFILE:
-		if (ctr_env_file(&o->env, optarg, cli_getenv, e) < 0)
+		if (ctr_env_file(&o->env_file, optarg, cli_getenv, e) < 0)
 			goto bad;
 		break;
 	case O_CPUS: {
@@ -281,6 +284,12 @@ static int run_parse(struct run_opts *o, int argc, char **argv)
 		if (r != 0)
 			return r;
 	}
+	/* -e wins over --env-file whatever their order: the file's lines
+	 * go first, later entries override earlier ones. */
+	for (char **kv = o->env; kv && *kv; kv++)
+		strv_push(&o->env_file, *kv);
+	strv_free(o->env);
+	o->env = TAKE_PTR(o->env_file);
 	if (!o->rootfs) {
 		if (optind >= argc) {
 			cli_error("\"ucrt %s\" requires an image: ucrt %s [OPTIONS] IMAGE [COMMAND [ARG...]]",
@@ -334,8 +343,7 @@ static int run_host(struct cli_ctx *ctx, const struct run_opts *o, struct vm_hos
 		cli_error("%s", err_msg(&e));
 		return -EIO;
 	}
-	if (h->accel_note[0])
-		log_info("%s", h->accel_note);
+	cli_accel_notice(ctx, h->accel_note);
 	return 0;
 }
 
@@ -344,12 +352,16 @@ static int run_host(struct cli_ctx *ctx, const struct run_opts *o, struct vm_hos
 static int run_prepare(struct cli_ctx *ctx, struct run_opts *o, struct ctr_image *img,
 		       struct ctr_config *cfg)
 {
+	/* a pull run starts draws image pull's bars, on stderr */
+	struct cli_progress pg;
+	cli_progress_init(&pg, stderr, o->quiet);
 	struct ctr_run_request rq = {
 		.image = o->image, .rootfs = o->rootfs,
 		.image_opts = { .pull_missing = !o->pull_never, .tls_verify = o->tls_verify,
-				.quiet = o->quiet, .platform = o->platform.os ? &o->platform : NULL },
+				.quiet = o->quiet, .platform = o->platform.os ? &o->platform : NULL,
+				.progress = cli_progress_event, .progress_arg = &pg },
 		.ov = { .cmd = o->cmd, .entrypoint = o->entrypoint, .entrypoint_set = o->entrypoint_set,
-			.env = o->env, .workdir = o->workdir, .user = o->user },
+			.env = o->env, .workdir = o->workdir, .user = o->user, .term = getenv("TERM") },
 		.tty = o->tty, .interactive = o->interactive, .hostname = o->hostname,
 		.instances = o->parallel > 0, .net = &o->net, .publish_all = o->publish_all,
 	};
@@ -371,6 +383,7 @@ static int run_prepare(struct cli_ctx *ctx, struct run_opts *o, struct ctr_image
 	};
 	o->nmounts = 0;
 	r = ctr_run_prepare(cli_loop(), ctx->root, &rq, img, cfg, &e);
+	cli_progress_end(&pg);
 	if (r < 0)
 		cli_error("%s", err_msg(&e));
 	return r;
@@ -693,6 +706,7 @@ int cli_run(struct cli_ctx *ctx, int argc, char **argv, bool create)
 	r = run_parse(&o, argc, argv);
 	if (r != 0) {
 		strv_free(o.env);
+		strv_free(o.env_file);
 		strv_free(o.labels);
 		ctr_mounts_free(o.mounts, o.nmounts);
 		oci_platform_free(&o.platform);
@@ -753,6 +767,7 @@ out:
 	ctr_nethost_close(nh);
 	ctr_net_opts_free(&o.net);
 	strv_free(o.env);
+	strv_free(o.env_file);
 	strv_free(o.labels);
 	ctr_mounts_free(o.mounts, o.nmounts);
 	oci_platform_free(&o.platform);

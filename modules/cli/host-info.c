@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "log.h"
 #include "util.h"
 #include "vm/vm.h"
 
@@ -93,6 +94,21 @@ int cli_host_info(struct cli_ctx *ctx, struct cli_host_info *hi, struct err *err
 	snprintf(hi->accel_note, sizeof(hi->accel_note), "%s", h.accel_note);
 	vm_host_release(&h);
 	return 0;
+}
+
+void cli_accel_notice(struct cli_ctx *ctx, const char *note)
+{
+	if (!note || !note[0])
+		return;
+	_cleanup_free_ char *marker = xasprintf("%s/vm/tcg-noticed", ctx->root);
+	/* O_EXCL: of two first runs at once, one says it */
+	int fd = open(marker, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		log_info("%s", note);
+		return;
+	}
+	close(fd);
+	log_warn("%s; containers run without KVM (said once; `ucrt info` shows it again)", note);
 }
 
 /* Allocated bytes under dirfd, not following symlinks or leaving the

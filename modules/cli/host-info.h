@@ -20,6 +20,9 @@ struct cli_host_info {
 /* What a run would use (vm_host_probe), with versions. -1 with err when
  * no QEMU, kernel or guest-init is found. */
 int cli_host_info(struct cli_ctx *ctx, struct cli_host_info *hi, struct err *err);
+/* A run on TCG says why once per store, at the default log level (the
+ * marker <root>/vm/tcg-noticed remembers); later runs say it at info. */
+void cli_accel_notice(struct cli_ctx *ctx, const char *note);
 /* Bytes allocated under path (0 when absent). */
 uint64_t cli_du(const char *path);
 

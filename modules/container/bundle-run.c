@@ -193,12 +193,11 @@ static void shim_command(struct shim_client *cl, char *line)
 		shim_client_fail(cl, "bad exec request");
 		return;
 	}
-	if (!s->c || !ctr_process_started(s->c) || ctr_exec(s->c, &cl->spec, &shim_exec_ops, cl, &cl->p) < 0) {
+	if (!s->c || !ctr_process_started(s->c) ||
+	    ctr_exec(s->c, &cl->spec, rows, cols, &shim_exec_ops, cl, &cl->p) < 0) {
 		shim_client_fail(cl, "the container is not running");
 		return;
 	}
-	if (cl->spec.tty && rows && cols)
-		ctr_resize(cl->p, rows, cols);
 }
 
 static int shim_client_frames(struct shim_client *cl)

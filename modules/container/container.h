@@ -43,6 +43,9 @@ struct ctr_overrides {
 	char *const *env;		/* "K=V" in order, later wins */
 	const char *workdir;		/* -w */
 	const char *user;		/* -u USER[:GROUP] */
+	/* TERM of a tty process when neither the image nor -e set one: the
+	 * caller's terminal type; NULL or "": xterm, docker's default. */
+	const char *term;
 };
 
 struct ctr_spec {
@@ -148,11 +151,17 @@ struct ctr_image {
 	struct store *store;		/* open, locked shared while the image is used */
 };
 
+struct reg_progress;
 struct ctr_image_opts {
 	bool pull_missing;		/* pull through the registry when not in the store */
 	bool tls_verify;
 	bool quiet;
 	const struct oci_platform *platform;	/* --platform; NULL: the host's */
+	/* Per-layer progress of a pull (the CLI's bars, as `image pull`
+	 * draws them); NULL: a line per layer on stderr. Not called when
+	 * quiet. */
+	void (*progress)(void *arg, const struct reg_progress *p);
+	void *progress_arg;
 };
 
 /* Find (and pull if allowed and missing) image ref in the store at root,
@@ -386,9 +395,11 @@ int ctr_start(struct loop *l, const struct ctr_launch *o, const struct ctr_event
 int ctr_release(struct ctr *c);
 /* The main process (valid from ctr_start until ctr_free). */
 struct ctr_proc *ctr_main(struct ctr *c);
-/* Run another process in the running container. */
-int ctr_exec(struct ctr *c, const struct ctr_spec *s, const struct ctr_proc_ops *ops, void *ud,
-	     struct ctr_proc **out);
+/* Run another process in the running container; a tty one starts at
+ * rows x cols (the caller's window: `exec -t` must not begin at another
+ * size and change later), 0 meaning the container's current size. */
+int ctr_exec(struct ctr *c, const struct ctr_spec *s, uint16_t rows, uint16_t cols, const struct ctr_proc_ops *ops,
+	     void *ud, struct ctr_proc **out);
 /* Forget a proc's callbacks (its owner is going away). */
 void ctr_proc_detach(struct ctr_proc *p);
 ssize_t ctr_stdin(struct ctr_proc *p, const void *data, size_t len);

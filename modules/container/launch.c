@@ -712,8 +712,8 @@ struct ctr_proc *ctr_main(struct ctr *c) { return &c->main; }
 pid_t ctr_qemu_pid(const struct ctr *c) { return c->vm ? vm_pid(c->vm) : 0; }
 bool ctr_process_started(const struct ctr *c) { return c->main.started; }
 
-int ctr_exec(struct ctr *c, const struct ctr_spec *s, const struct ctr_proc_ops *ops, void *ud,
-	     struct ctr_proc **out)
+int ctr_exec(struct ctr *c, const struct ctr_spec *s, uint16_t rows, uint16_t cols, const struct ctr_proc_ops *ops,
+	     void *ud, struct ctr_proc **out)
 {
 	struct ctr_proc *p;
 	int r;
@@ -726,7 +726,8 @@ int ctr_exec(struct ctr *c, const struct ctr_spec *s, const struct ctr_proc_ops 
 	p->ud = ud;
 	p->spec = (struct agent_proc_spec){
 		.argv = s->argv, .env = s->env, .cwd = s->cwd, .uid = s->uid, .gid = s->gid,
-		.tty = s->tty, .stdin_open = s->stdin_open, .rows = c->o.rows, .cols = c->o.cols,
+		.tty = s->tty, .stdin_open = s->stdin_open,
+		.rows = rows && cols ? rows : c->o.rows, .cols = rows && cols ? cols : c->o.cols,
 	};
 	r = agent_exec(c->ag, &p->spec, &p->stream);
 	if (r < 0) {

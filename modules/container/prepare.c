@@ -14,6 +14,13 @@
 #include "util.h"
 #include "vm/vm.h"
 
+/* A tty gets TERM (curses programs need one) unless the image or -e chose. */
+static void ctr_spec_default_term(struct ctr_spec *s, const char *term)
+{
+	if (s->tty && !ctr_env_get(s->env, "TERM"))
+		ctr_env_set(&s->env, "TERM", term && *term ? term : "xterm");
+}
+
 static int ctr_prepare_spec(const struct ctr_run_request *rq, const struct ctr_image *img,
 			    struct ctr_config *cfg, struct err *err)
 {
@@ -24,6 +31,7 @@ static int ctr_prepare_spec(const struct ctr_run_request *rq, const struct ctr_i
 		return r;
 	cfg->spec.tty = rq->tty;
 	cfg->spec.stdin_open = rq->interactive;
+	ctr_spec_default_term(&cfg->spec, rq->ov.term);
 	return 0;
 }
 
@@ -119,6 +127,7 @@ int ctr_exec_spec(const struct ctr_config *cfg, const struct ctr_overrides *o, b
 		_cleanup_free_ char *k = xstrndup(*kv, strcspn(*kv, "="));
 		ctr_env_set(&out->env, k, (*kv)[strlen(k)] ? *kv + strlen(k) + 1 : "");
 	}
+	ctr_spec_default_term(out, o->term);
 	/* A user of its own is looked up again in the image. */
 	if (o->user && (r = ctr_spec_resolve_user(out, cfg->disk, err)) < 0) {
 		ctr_spec_free(out);

@@ -84,7 +84,8 @@ int ctr_image_pull(struct loop *l, struct store *s, const char *norm_ref,
 {
 	struct reg_opts ro;
 	struct ctr_pull_opts po = { .reg = &ro, .platform = o->platform, .stream_disk = true,
-				    .progress = o->quiet ? NULL : ctr_image_progress };
+				    .progress = o->quiet ? NULL : o->progress ? o->progress : ctr_image_progress,
+				    .progress_arg = o->progress_arg };
 	struct reg_pull_result res;
 	struct oci_ref ref;
 	int r;

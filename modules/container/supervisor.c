@@ -203,12 +203,10 @@ static void sup_command(struct sup_client *cl, char *line)
 			sup_client_fail(cl, "bad exec request");
 			return;
 		}
-		if (!s->c || ctr_exec(s->c, &cl->spec, &sup_exec_ops, cl, &cl->p) < 0) {
+		if (!s->c || ctr_exec(s->c, &cl->spec, rows, cols, &sup_exec_ops, cl, &cl->p) < 0) {
 			sup_client_fail(cl, "the container is not running");
 			return;
 		}
-		if (cl->spec.tty && rows && cols)
-			ctr_resize(cl->p, rows, cols);
 		return;
 	}
 	if (strcmp(line, "attach") == 0 && arg) {

@@ -122,7 +122,26 @@ static void t_exec(void)
 	     strcmp(ctr_env_get(s.env, "C"), "4") == 0, "the container's env, -e over it");
 	t_ok(strcmp(s.cwd, "/srv") == 0 && s.uid == 1000 && s.gid == 1000 && s.tty && !s.stdin_open,
 	     "the container's directory and user; its own tty and stdin");
+	t_streq(ctr_env_get(s.env, "TERM"), "xterm", "a tty without TERM gets docker's xterm");
 	ctr_spec_free(&s);
+	o.term = "screen-256color";
+	t_is(ctr_exec_spec(&cfg, &o, true, false, &s, &e), 0, "exec spec with the caller's TERM");
+	t_streq(ctr_env_get(s.env, "TERM"), "screen-256color", "... the caller's terminal type");
+	ctr_spec_free(&s);
+	char *tenv[] = { "TERM=dumb", NULL };
+	o.env = tenv;
+	t_is(ctr_exec_spec(&cfg, &o, true, false, &s, &e), 0, "exec spec with -e TERM");
+	t_streq(ctr_env_get(s.env, "TERM"), "dumb", "-e TERM wins");
+	ctr_spec_free(&s);
+	t_is(ctr_exec_spec(&cfg, &o, false, false, &s, &e), 0, "exec spec without a tty");
+	t_streq(ctr_env_get(s.env, "B"), "2", "the container's env without the other -e");
+	t_ok(strcmp(ctr_env_get(s.env, "TERM"), "dumb") == 0, "no tty: only what -e gave");
+	ctr_spec_free(&s);
+	o.env = xenv;
+	t_is(ctr_exec_spec(&cfg, &o, false, false, &s, &e), 0, "exec spec, no tty, no -e TERM");
+	t_ok(ctr_env_get(s.env, "TERM") == NULL, "no tty: no TERM");
+	ctr_spec_free(&s);
+	o.term = NULL;
 
 	o.user = "root";
 	o.workdir = "/tmp";
@@ -150,7 +169,7 @@ int main(void)
 		 "mke2fs -q -F -t ext4 -d %s/tree %s 8M >/dev/null 2>&1", root, root, root, disk);
 	if (system(cmd) != 0)
 		t_skip_all("mke2fs -d not available");
-	t_plan(33);
+	t_plan(43);
 	t_instances();
 	t_kept(true);
 	t_kept(false);
