@@ -281,7 +281,7 @@ static void prune(struct store *s, struct t_image *im)
 		close(dfd);
 	uint64_t want = 0;
 	const struct { int fd; const char *name; } gone[] = {
-		{ store_dirfd(s, STORE_BLOBS), junk + 7 }, { store_dirfd(s, STORE_BLOBS), tmpname },
+		{ t_dir("blobs/sha256"), junk + 7 }, { t_dir("blobs/sha256"), tmpname },
 		{ ifd, "abandoned" }, { rfd, "0000.ext4" }, { rfd, "0001.ext4.tmp-AbC123" },
 	};
 	for (size_t i = 0; i < sizeof(gone) / sizeof(gone[0]); i++) {
