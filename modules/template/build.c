@@ -277,6 +277,11 @@ int tmpl_build(const char *root, const struct vm_host *h, const struct tmpl_shap
 		err_setx(err, -r, "template placeholders in %s", work);
 		goto fail;
 	}
+	/* QEMU opens the placeholder share itself, as its own user. */
+	if (h->drop && chown(share, h->uid, h->gid) < 0) {
+		r = err_setx(err, errno, "%s", share);
+		goto fail;
+	}
 	state = open(statep, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (state < 0) {
 		r = err_setx(err, errno, "%s", statep);
