@@ -51,64 +51,6 @@ int cmd_supervise(struct cli_ctx *ctx, int argc, char **argv)
 	return ctr_supervise(ctx->root, argv[1], false);
 }
 
-/* ---- logs ---- */
-
-static bool lc_running(struct cli_ctx *ctx, const char *id)
-{
-	struct ctr_state s;
-
-	return ctr_refresh(ctx->root, id, &s) == CTR_RUNNING || s.status == CTR_CREATED;
-}
-
-int cmd_logs(struct cli_ctx *ctx, int argc, char **argv)
-{
-	bool follow = false;
-	char id[CTR_ID_LEN + 1], buf[65536];
-	int c;
-
-	if (cli_help(argc, argv, "Usage: ucrt logs [-f] CONTAINER\nPrint a container's output (-f: follow it).\n"))
-		return 0;
-	while ((c = getopt(argc, argv, "+fh")) != -1) {
-		if (c == 'f') {
-			follow = true;
-		} else {
-			printf("Usage: ucrt logs [-f] CONTAINER\nPrint a container's output (-f: follow it).\n");
-			return c == 'h' ? 0 : EXIT_RUNTIME;
-		}
-	}
-	if (optind + 1 != argc) {
-		cli_error("\"ucrt logs\" requires exactly one container");
-		return EXIT_RUNTIME;
-	}
-	if (lc_find(ctx, argv[optind], id) < 0)
-		return EXIT_RUNTIME;
-	_cleanup_free_ char *path = ctr_path(ctx->root, id, "output.log");
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 && !follow)
-		return 0;	/* no output yet */
-	for (;;) {
-		ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf)) : 0;
-		if (n > 0) {
-			if (write_all(STDOUT_FILENO, buf, (size_t)n) < 0)
-				return 0;
-			continue;
-		}
-		if (!follow)
-			return 0;
-		/* At the end: wait for more while the container runs; one
-		 * last read after it stopped catches the final bytes. */
-		bool running = lc_running(ctx, id);
-		if (fd < 0)
-			fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (!running) {
-			while (fd >= 0 && (n = read(fd, buf, sizeof(buf))) > 0)
-				write_all(STDOUT_FILENO, buf, (size_t)n);
-			return 0;
-		}
-		usleep(100000);
-	}
-}
-
 /* ---- exec ---- */
 
 int cmd_exec(struct cli_ctx *ctx, int argc, char **argv)

@@ -399,7 +399,8 @@ struct fg {
 	const struct ctr_net_opts *net_opts;
 	struct ctr *c;
 	struct ctr_proc *p;
-	struct ctr_sink out, err, log;
+	struct ctr_sink out, err;
+	struct ctr_log log;
 	bool have_log, done, stdin_eof, stdin_dead;
 	int status, early_signal;
 	unsigned nint;
@@ -508,7 +509,7 @@ static void fg_output(struct ctr_proc *p, int chan, const uint8_t *data, size_t 
 
 	ctr_sink_write(s, data, len);
 	if (f->have_log)
-		ctr_sink_write(&f->log, data, len);
+		ctr_log_write(&f->log, chan, data, len);
 	ctr_sink_credit(s, p, chan, (uint32_t)len);
 }
 
@@ -573,18 +574,12 @@ static void fg_watch_signals(struct fg *f, bool tty)
 static bool fg_finished(const struct fg *f)
 {
 	return f->done && ctr_sink_idle(&f->out) && ctr_sink_idle(&f->err) &&
-	       (!f->have_log || ctr_sink_idle(&f->log)) && !loop_op_active(&f->in_op);
+	       (!f->have_log || ctr_log_idle(&f->log)) && !loop_op_active(&f->in_op);
 }
 
 static void fg_open_log(struct fg *f)
 {
-	_cleanup_free_ char *path = ctr_path(f->root, f->cfg->id, "output.log");
-	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-
-	if (fd < 0)
-		return;
-	ctr_sink_init(&f->log, f->l, fd);
-	f->have_log = true;
+	f->have_log = ctr_log_open(&f->log, f->l, f->root, f->cfg->id) == 0;
 }
 
 static int fg_run(struct fg *f, const struct vm_host *h, const struct ctr_image *img, uint64_t t0)
@@ -664,10 +659,8 @@ static int run_foreground(struct cli_ctx *ctx, const struct ctr_config *cfg, con
 		ctr_state_write(ctx->root, cfg->id, &f->st);
 	ctr_sink_release(&f->out);
 	ctr_sink_release(&f->err);
-	if (f->have_log) {
-		close(f->log.fd);
-		ctr_sink_release(&f->log);
-	}
+	if (f->have_log)
+		ctr_log_close(&f->log);
 	free(f);
 	return status;
 }

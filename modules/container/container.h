@@ -453,6 +453,49 @@ void ctr_sink_forget(struct ctr_sink *s, struct ctr_proc *p);
 bool ctr_sink_idle(const struct ctr_sink *s);
 void ctr_sink_release(struct ctr_sink *s);
 
+/* ---- a kept container's output (log.c) ----------------------------------
+ * output.log: the bytes as written; output.idx: per chunk, when it came
+ * and on which channel (format in log.c). */
+struct ctr_log {
+	struct ctr_sink data, idx;	/* credit for the output goes by data */
+	uint64_t off;			/* output.log's size */
+	bool open;
+};
+/* Open both for appending on l. -errno. */
+int ctr_log_open(struct ctr_log *lg, struct loop *l, const char *root, const char *id);
+/* A chunk of chan's output (PROTO_CHAN_STDOUT/STDERR), stamped now. */
+void ctr_log_write(struct ctr_log *lg, int chan, const void *data, size_t len);
+bool ctr_log_idle(const struct ctr_log *lg);
+void ctr_log_close(struct ctr_log *lg);
+
+/* Reading it back line by line (`ucrt logs`), each line with the time
+ * and channel of the chunk its first byte came in (0 and stdout for
+ * bytes no index record covers: logs from before the index existed). */
+struct ctr_log_line {
+	int64_t time_ns;		/* CLOCK_REALTIME, 0 unknown */
+	int chan;
+	uint64_t seq;			/* 1, 2, ... */
+};
+struct ctr_log_piece {
+	const uint8_t *data;		/* valid until the next call */
+	size_t len;
+	bool start, end;		/* first piece of its line; ends with '\n' */
+	const struct ctr_log_line *line;
+};
+struct ctr_log_reader;
+int ctr_log_reader_open(const char *root, const char *id, struct ctr_log_reader **out);
+/* The next piece of a line: 1, or 0 when there is nothing more now (a
+ * follower tries again later), or -errno. all: also bytes the index
+ * does not cover yet (the writer is gone); else stop where it ends. */
+int ctr_log_next(struct ctr_log_reader *r, bool all, struct ctr_log_piece *pc);
+void ctr_log_reader_free(struct ctr_log_reader *r);
+/* --since/--until: RFC 3339 (zone optional: local), a date, Unix seconds
+ * ("1700000000.5"), or a Go duration before now_ns ("10m", "1h30m",
+ * "30s"). -EINVAL otherwise. */
+int ctr_log_time_parse(const char *s, int64_t now_ns, int64_t *out_ns);
+/* RFC 3339 in UTC with nanoseconds, docker's -t format. */
+void ctr_log_time_format(int64_t ns, char *out, size_t cap);
+
 /* ---- --parallel (parallel.c) --------------------------------------------*/
 
 struct ctr_parallel_opts {

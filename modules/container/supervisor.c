@@ -57,7 +57,7 @@ struct sup {
 	struct vm_host host;
 	struct store *store;
 	struct ctr *c;
-	struct ctr_sink log;
+	struct ctr_log log;		/* output.log + output.idx */
 	struct ctr_state st;
 	int lfd;
 	struct loop_op accept_op;
@@ -407,8 +407,8 @@ static void sup_main_output(struct ctr_proc *p, int chan, const uint8_t *data, s
 {
 	struct sup *s = ud;
 
-	ctr_sink_write(&s->log, data, len);
-	ctr_sink_credit(&s->log, p, chan, (uint32_t)len);
+	ctr_log_write(&s->log, chan, data, len);
+	ctr_sink_credit(&s->log.data, p, chan, (uint32_t)len);
 	for (struct sup_client *cl = s->clients; cl && len; cl = cl->next) {
 		if (!cl->attach || cl->closing)
 			continue;
@@ -561,7 +561,7 @@ static int sup_setup(struct sup *s, struct err *err)
 	_cleanup_free_ char *cache = xasprintf("%s/vm", s->root);
 	_cleanup_free_ char *logp = ctr_path(s->root, s->cfg.id, "output.log");
 	struct vm_host_opts ho = { .kernel = s->cfg.kernel, .cache_dir = cache };
-	int r, fd;
+	int r;
 
 	if (s->cfg.accel)
 		vm_accel_parse(s->cfg.accel, &ho.accel);
@@ -577,10 +577,8 @@ static int sup_setup(struct sup *s, struct err *err)
 		return r;
 	if ((r = loop_new(&s->l, 1024, err)) < 0)
 		return r;
-	fd = open(logp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-	if (fd < 0)
-		return err_setx(err, errno, "%s", logp);
-	ctr_sink_init(&s->log, s->l, fd);
+	if ((r = ctr_log_open(&s->log, s->l, s->root, s->cfg.id)) < 0)
+		return err_setx(err, r, "%s", logp);
 	return sup_listen(s, err);
 }
 
@@ -608,9 +606,9 @@ static int sup_run(struct sup *s, struct err *err)
 	loop_signal_watch(s->l, &s->sigs[0], SIGTERM, sup_signal, s);
 	loop_signal_watch(s->l, &s->sigs[1], SIGINT, sup_signal, s);
 	sup_accept_next(s);
-	while (!s->done || s->clients || !ctr_sink_idle(&s->log) || loop_op_active(&s->accept_op)) {
+	while (!s->done || s->clients || !ctr_log_idle(&s->log) || loop_op_active(&s->accept_op)) {
 		sup_sweep(s);
-		if (s->done && !s->clients && ctr_sink_idle(&s->log) && !loop_op_active(&s->accept_op))
+		if (s->done && !s->clients && ctr_log_idle(&s->log) && !loop_op_active(&s->accept_op))
 			break;
 		if (loop_run_once(s->l, true) < 0)
 			break;
@@ -654,10 +652,7 @@ int ctr_supervise(const char *root, const char *id, bool hold)
 		close(s.lfd);
 	if (s.cfg.rm)
 		ctr_remove(root, id, true, NULL);
-	if (s.log.q) {
-		close(s.log.fd);
-		ctr_sink_release(&s.log);
-	}
+	ctr_log_close(&s.log);
 	if (s.l)
 		loop_free(s.l);
 	vm_host_release(&s.host);
