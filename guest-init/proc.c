@@ -33,7 +33,7 @@ static int gi_spec_size(const uint8_t *p, size_t len, size_t *nargs, size_t *nen
 	*nargs = *nenv = *bytes = 0;
 	proto_tlv_init(&it, p, len);
 	while ((k = proto_tlv_next(&it, &tag, &v, &l)) > 0) {
-		if (tag == PROTO_A_ARG || tag == PROTO_A_ENV || tag == PROTO_A_CWD) {
+		if (tag == PROTO_A_ARG || tag == PROTO_A_ENV || tag == PROTO_A_CWD || tag == PROTO_A_ROOT) {
 			if (!proto_str_ok(v, l))
 				return -EINVAL;
 			*bytes += (size_t)l + 1;
@@ -56,6 +56,13 @@ static int gi_spec_u32(const uint8_t *v, uint16_t l, uint32_t *out)
 		return -EINVAL;
 	*out = proto_get32(v);
 	return 0;
+}
+
+static bool str_ends_dotdot(const char *p)
+{
+	size_t n = strlen(p);
+
+	return n >= 3 && strcmp(p + n - 3, "/..") == 0;
 }
 
 int gi_spec_parse(struct gi_spec *s, const uint8_t *p, size_t len, char *msg, size_t msglen)
@@ -87,12 +94,15 @@ int gi_spec_parse(struct gi_spec *s, const uint8_t *p, size_t len, char *msg, si
 		case PROTO_A_ARG:
 		case PROTO_A_ENV:
 		case PROTO_A_CWD:
+		case PROTO_A_ROOT:
 			memcpy(str, v, l);
 			str[l] = 0;
 			if (tag == PROTO_A_ARG)
 				s->argv[ai++] = str;
 			else if (tag == PROTO_A_ENV)
 				s->envp[ei++] = str;
+			else if (tag == PROTO_A_ROOT)
+				s->root = str;
 			else
 				s->cwd = str;
 			str += l + 1;
@@ -136,6 +146,11 @@ int gi_spec_parse(struct gi_spec *s, const uint8_t *p, size_t len, char *msg, si
 		gi_spec_free(s);
 		return -EINVAL;
 	}
+	if (s->root && (s->root[0] != '/' || strstr(s->root, "/../") || str_ends_dotdot(s->root))) {
+		snprintf(msg, msglen, "container root %s is not an absolute path", s->root);
+		gi_spec_free(s);
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -173,6 +188,8 @@ static __attribute__((noreturn)) void gi_child_exec(const struct gi_spec *s)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_DFL);	/* exec keeps SIG_IGN otherwise */
+	if (s->root)
+		gi_pod_enter(s->root);
 	if (s->cwd)
 		gi_mkdir_p(s->cwd);
 	if (setgroups(s->ngroups, s->groups) < 0)

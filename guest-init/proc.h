@@ -11,6 +11,7 @@ struct gi_spec {
 	char **argv;		/* NULL-terminated, at least one */
 	char **envp;		/* NULL-terminated */
 	char *cwd;		/* NULL: "/" */
+	char *root;		/* PROTO_A_ROOT (pod.c), NULL: the guest's root */
 	uint32_t uid, gid;
 	gid_t groups[PROTO_MAX_GROUPS];
 	size_t ngroups;
@@ -27,6 +28,11 @@ struct gi_child {
 	int in_fd;		/* our end of its stdin, or -1 */
 	int out_fd[3];		/* [1] stdout (the pty master with a tty), [2] stderr */
 };
+
+/* In the child, before the user changes: a mount namespace of its own
+ * with the guest's /proc, /sys and /dev under root, then chroot there
+ * (pod.c). Exits 126 with the reason on stderr when it cannot. */
+void gi_pod_enter(const char *root);
 
 /* Fork and exec; the child's fds are nonblocking on our side. */
 int gi_spawn(const struct gi_spec *s, struct gi_child *c, char *msg, size_t msglen);

@@ -78,6 +78,7 @@ struct agent_proc_spec {
 	char *const *argv;		/* NULL-terminated, at least one */
 	char *const *env;		/* NULL-terminated "K=V", may be NULL */
 	const char *cwd;		/* absolute, NULL for "/" */
+	const char *root;		/* PROTO_A_ROOT: a pod container's root in the guest, or NULL */
 	uint32_t uid, gid;
 	const uint32_t *groups;
 	size_t ngroups;

@@ -229,13 +229,16 @@ int agent_encode_proc(struct buf *out, uint16_t type, uint32_t stream, uint32_t 
 {
 	struct agent_tlv *t;
 
-	if (!s->argv || !s->argv[0] || (s->cwd && s->cwd[0] != '/') || s->ngroups > PROTO_MAX_GROUPS)
+	if (!s->argv || !s->argv[0] || (s->cwd && s->cwd[0] != '/') || (s->root && s->root[0] != '/') ||
+	    s->ngroups > PROTO_MAX_GROUPS)
 		return -EINVAL;
 	t = xcalloc(1, sizeof(*t));
 	agent_putstrv(t, PROTO_A_ARG, s->argv, false);
 	agent_putstrv(t, PROTO_A_ENV, s->env, false);
 	if (s->cwd)
 		agent_put(t, PROTO_A_CWD, s->cwd, strlen(s->cwd));
+	if (s->root)
+		agent_put(t, PROTO_A_ROOT, s->root, strlen(s->root));
 	agent_put32(t, PROTO_A_UID, s->uid);
 	agent_put32(t, PROTO_A_GID, s->gid);
 	for (size_t i = 0; i < s->ngroups; i++)

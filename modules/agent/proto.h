@@ -157,7 +157,10 @@ enum proto_attr {
 	PROTO_A_CMDLINE = 32,	/* str: ucrt.* parameters replacing the template's */
 	/* CONFIG */
 	PROTO_A_MAC = 33,	/* 6 bytes: the interface's address, set before link up */
-	PROTO_A_MAX = 33,
+	/* START/EXEC, Kubernetes pods (docs/scale-out.md) */
+	PROTO_A_ROOT = 56,	/* str: absolute guest directory: the process runs chrooted there,
+				 * in a mount namespace of its own with the guest's /proc, /sys, /dev */
+	PROTO_A_MAX = 56,
 };
 
 /* PROTO_A_MOUNT: what guest-init mounts at target (an absolute path)

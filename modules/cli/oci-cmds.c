@@ -194,6 +194,21 @@ static void oci_state_json(struct json_writer *w, const char *id, const struct o
 	jw_obj_end(w);
 }
 
+/* Remove a container's state, and first what a pod's sandbox or
+ * container has mounted on the host (pod.c). */
+static int oci_remove(const struct oci_ctx *o, const char *id, struct err *err)
+{
+	_cleanup_free_ char *target = NULL, *groot = NULL;
+	_cleanup_free_ char *pods = ctr_pod_dir(o->root, id, NULL);
+	struct stat st;
+
+	if (ctr_pod_exec_target(o->root, id, &target, &groot) == 1)
+		ctr_pod_member_teardown(o->root, target, id);
+	else if (stat(pods, &st) == 0)
+		ctr_pod_sandbox_teardown(o->root, id);
+	return ctr_remove(o->root, id, true, err);
+}
+
 /* ---- create ---- */
 
 struct oci_create_opts {
@@ -286,7 +301,7 @@ static void oci_shim_error(const char *msg, void *ud)
 /* The per-container process: a child of create, so conmon or the shim
  * (a subreaper) inherits it when create exits. */
 static __attribute__((noreturn)) void oci_child(const struct oci_ctx *o, struct ctr_bundle *b,
-						 int ready, int tty)
+						 int ready, int tty, const char *sandbox)
 {
 	struct ctr_bundle_run ro = { .root = o->root, .ready_fd = 3, .out_fd = STDOUT_FILENO,
 				     .err_fd = STDERR_FILENO, .error = oci_shim_error, .ud = (void *)o };
@@ -324,6 +339,17 @@ static __attribute__((noreturn)) void oci_child(const struct oci_ctx *o, struct 
 	}
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (sandbox) {
+		/* A pod's container relays its output through fds 1 and 2;
+		 * ucrt's own errors then go to --log only. */
+		if (ro.err_fd != STDERR_FILENO) {
+			dup2(ro.err_fd, STDERR_FILENO);
+			close(ro.err_fd);
+			ro.err_fd = STDERR_FILENO;
+			oci_quiet_stderr = true;
+		}
+		_exit(ctr_pod_member_run(&ro, b, sandbox));
+	}
 	_exit(ctr_bundle_run(&ro, b));
 }
 
@@ -339,6 +365,8 @@ static int oci_do_create(const struct oci_ctx *o, const char *id, const struct o
 	struct err e = { 0 };
 	int ready[2] = { -1, -1 }, master = -1, slave = -1, r;
 	ssize_t n = 0, k;
+	const char *sandbox = NULL;
+	enum ctr_pod_role role;
 
 	if (!oci_id_valid(id)) {
 		oci_error(o, "invalid container id '%.80s': letters, digits, '-', '_', '.', at most %d",
@@ -373,10 +401,19 @@ static int oci_do_create(const struct oci_ctx *o, const char *id, const struct o
 		ctr_bundle_free(&b);
 		return r;
 	}
-	oci_file_mounts(o, &b);
-	r = ctr_mounts_resolve(o->root, id, b.cfg.mounts, b.cfg.nmounts, &e);
-	if (r == 0)
-		r = ctr_bundle_mountpoints(&b, &e);
+	/* A Kubernetes pod (pod.c): the sandbox boots the pod's VM, its
+	 * containers run in it. */
+	role = ctr_pod_role(b.annotations, &sandbox);
+	if (role == CTR_POD_MEMBER) {
+		r = ctr_pod_member_prepare(o->root, id, sandbox, &b, &e);
+	} else {
+		r = role == CTR_POD_SANDBOX ? ctr_pod_sandbox_prepare(o->root, id, &b, &e) : 0;
+		oci_file_mounts(o, &b);
+		if (r == 0)
+			r = ctr_mounts_resolve(o->root, id, b.cfg.mounts, b.cfg.nmounts, &e);
+		if (r == 0)
+			r = ctr_bundle_mountpoints(&b, &e);
+	}
 	if (r < 0)
 		oci_error(o, "%s", err_msg(&e));
 	if (r == 0 && (r = oci_write_info(o, id, bundle, &b)) < 0)
@@ -399,7 +436,7 @@ static int oci_do_create(const struct oci_ctx *o, const char *id, const struct o
 		if (*child < 0)
 			oci_error(o, "fork: %s", strerror(-(r = -errno)));
 		else if (*child == 0)
-			oci_child(o, &b, ready[1], slave);
+			oci_child(o, &b, ready[1], slave, sandbox);
 	}
 	if (slave >= 0)
 		close(slave);
@@ -420,7 +457,7 @@ static int oci_do_create(const struct oci_ctx *o, const char *id, const struct o
 	if (ready[0] >= 0)
 		close(ready[0]);
 	if (r < 0)
-		ctr_remove(o->root, id, true, NULL);
+		oci_remove(o, id, NULL);
 	return r;
 }
 
@@ -475,7 +512,7 @@ int oci_create(struct oci_ctx *o, int argc, char **argv)
 	if (co.pid_file && (r = oci_write_pid_file(co.pid_file, child)) < 0) {
 		oci_error(o, "--pid-file %s: %s", co.pid_file, strerror(-r));
 		kill(child, SIGKILL);
-		ctr_remove(o->root, argv[optind], true, NULL);
+		oci_remove(o, argv[optind], NULL);
 		return 1;
 	}
 	return 0;
@@ -557,13 +594,13 @@ int oci_run(struct oci_ctx *o, int argc, char **argv)
 		oci_error(o, "--pid-file %s: %s", co.pid_file, strerror(-r));
 		kill(child, SIGKILL);
 		waitpid(child, NULL, 0);
-		ctr_remove(o->root, id, true, NULL);
+		oci_remove(o, id, NULL);
 		return 1;
 	}
 	if (oci_do_start(o, id) < 0) {
 		kill(child, SIGKILL);
 		waitpid(child, NULL, 0);
-		ctr_remove(o->root, id, true, NULL);
+		oci_remove(o, id, NULL);
 		return 1;
 	}
 	if (detach)
@@ -575,7 +612,7 @@ int oci_run(struct oci_ctx *o, int argc, char **argv)
 	if (waitpid(child, &wst, 0) < 0)
 		return 1;
 	if (!co.keep)
-		ctr_remove(o->root, id, true, NULL);
+		oci_remove(o, id, NULL);
 	return WIFEXITED(wst) ? WEXITSTATUS(wst) : 128 + WTERMSIG(wst);
 }
 
@@ -634,7 +671,9 @@ int oci_kill(struct oci_ctx *o, int argc, char **argv)
 	/* --all: every process of the container is in its VM, and the VM
 	 * ends with the per-container process; one signal covers them. */
 	if (i.status == OCI_STOPPED) {
-		oci_error(o, "container %s is not running", argv[optind]);
+		/* runc's words: containerd's shim takes them for "already
+		 * finished" (its checkKillError), not for a failure. */
+		oci_error(o, "container not running: %s", argv[optind]);
 		r = 1;
 	} else if (kill(i.st.owner, sig) < 0) {
 		oci_error(o, "kill %s: %s", argv[optind], strerror(errno));
@@ -680,7 +719,7 @@ int oci_delete(struct oci_ctx *o, int argc, char **argv)
 	if (i.owner_alive)
 		kill(i.st.owner, SIGKILL);
 	oci_info_free(&i);
-	if (ctr_remove(o->root, argv[optind], true, &e) < 0) {
+	if (oci_remove(o, argv[optind], &e) < 0) {
 		oci_error(o, "%s", err_msg(&e));
 		return 1;
 	}

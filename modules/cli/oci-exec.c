@@ -139,6 +139,7 @@ static __attribute__((noreturn)) void oci_exec_child(const struct oci_ctx *o, co
 int oci_exec(struct oci_ctx *o, int argc, char **argv)
 {
 	struct oci_exec_opts x = { 0 };
+	_cleanup_free_ char *target = NULL;
 	struct ctr_spec s;
 	struct err e = { 0 };
 	int c, master = -1, slave = -1, r, wst;
@@ -179,6 +180,10 @@ int oci_exec(struct oci_ctx *o, int argc, char **argv)
 		ctr_spec_free(&s);
 		return 1;
 	}
+	/* A pod's container runs in its sandbox's VM: exec goes there,
+	 * into the container's root (pod.c). */
+	if (oci_id_valid(id) && ctr_pod_exec_target(o->root, id, &target, &s.root) == 1)
+		id = target;
 	/* Fail here, not in the detached relay, when nothing runs. */
 	if (!oci_id_valid(id) || (r = ctr_ctl_connect(o->root, id, &e)) < 0) {
 		oci_error(o, "exec in %s: %s", id, e.code ? err_msg(&e) : "no such container");

@@ -2,6 +2,8 @@
 #ifndef UCRT_CONTAINER_BUNDLE_INTERNAL_H
 #define UCRT_CONTAINER_BUNDLE_INTERNAL_H
 
+#include <stdbool.h>
+
 struct ctr_config;
 struct vm_config;
 
@@ -19,5 +21,12 @@ struct agent_config;
 struct ctr_bundle_net;
 void ctr_bundle_net_vm(const struct ctr_bundle_net *n, struct vm_config *vc);
 void ctr_bundle_net_agent(const struct ctr_bundle_net *n, struct agent_config *ac);
+
+/* Make the mount point dst (absolute) below the directory rootfd: the
+ * missing directories, and dst itself as an empty file when file. Every
+ * component is opened with O_NOFOLLOW: a symlink or a non-directory on
+ * the way stops it, returning 0 (what mounts there then fails and says
+ * why). bundle-mnt.c */
+int ctr_mountpoint_make(int rootfd, const char *dst, bool file);
 
 #endif

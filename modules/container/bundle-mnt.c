@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bundle-internal.h"
 #include "container/container.h"
 #include "err.h"
 #include "str.h"
@@ -42,8 +43,7 @@ static bool mnt_guest_made(const struct ctr_config *c, const char *dst)
 	return false;
 }
 
-/* 0 also when a symlink or a non-directory is in the way. */
-static int mnt_make(int rootfd, const char *dst, bool file)
+int ctr_mountpoint_make(int rootfd, const char *dst, bool file)
 {
 	_cleanup_free_ char *p = xstrdup(dst);
 	char *save = NULL, *comp, *next;
@@ -95,7 +95,7 @@ int ctr_bundle_mountpoints(const struct ctr_bundle *b, struct err *err)
 
 		if (mnt_guest_made(c, m->dst))
 			continue;
-		if ((r = mnt_make(rootfd, m->dst, file)) < 0)
+		if ((r = ctr_mountpoint_make(rootfd, m->dst, file)) < 0)
 			return err_setx(err, r, "making the mount point %s in the read-only root %s", m->dst,
 					c->root_dir);
 	}

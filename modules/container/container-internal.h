@@ -79,7 +79,8 @@ int ctr_disk_lock(struct store *s, const char *chain, bool wait, struct err *err
  * an exec or attach line both sides exchange frames: u8 type, u32 length
  * (little-endian), payload. */
 /* Parse an "exec" request's JSON spec (what ctr_ctl_exec sends): args
- * (non-empty), env, cwd, uid, gid, tty, stdin, rows, cols. -EINVAL when
+ * (non-empty), env, cwd, root (absolute, no ".."), uid, gid, tty, stdin,
+ * rows, cols. -EINVAL when
  * it is not that; sp is then empty. */
 int ctr_ctl_parse_exec(const char *json, size_t len, struct ctr_spec *sp, uint16_t *rows, uint16_t *cols);
 /* Parse an "attach" request's JSON: stdin, release, rows, cols (all

@@ -55,6 +55,7 @@ struct ctr_spec {
 	char *user;			/* as given ("" = root) */
 	uint32_t uid, gid;
 	bool tty, stdin_open;
+	char *root;			/* a pod container's root in the guest (pod.c), or NULL */
 };
 
 /* Docker's rules: --entrypoint replaces the image's entrypoint and drops
@@ -102,6 +103,9 @@ struct ctr_mount {
 	char *dst;			/* absolute, normalised path in the container */
 	bool readonly;
 	bool create;			/* -v: a missing host directory is created */
+	/* A Kubernetes pod's share (pod.c): the containers' roots and mounts
+	 * are mounted below it on the host; real owners, remapped inodes. */
+	bool pod;
 	char *opts;			/* tmpfs: "size=N,mode=M" (validated) */
 	/* ctr_mounts_resolve: the directory QEMU exports (bind), or the disk
 	 * image (volume, disk); for a single file, the private directory
@@ -665,6 +669,41 @@ struct ctr_bundle_make {
 int ctr_bundle_make(const struct ctr_bundle_make *o, struct err *err);
 /* config.json text of such a bundle (malloc'ed). */
 char *ctr_bundle_config_json(const struct ctr_bundle_make *o);
+
+/* ---- Kubernetes pods: one VM per pod (pod.c, docs/scale-out.md) ---------*/
+
+#define CTR_POD_GUEST_DIR "/run/ucrt-pod"	/* the pod share in the guest */
+enum ctr_pod_role { CTR_POD_NONE, CTR_POD_SANDBOX, CTR_POD_MEMBER };
+/* From the CRI's annotations (containerd's io.kubernetes.cri.* or
+ * CRI-O's): a pod's sandbox, or a container of the pod *sandbox names. */
+enum ctr_pod_role ctr_pod_role(char *const *annotations, const char **sandbox);
+/* <root>/pods/<sandbox>[/<id>] (malloc'ed). */
+char *ctr_pod_dir(const char *root, const char *sandbox, const char *id);
+/* /run/ucrt-pod/<id>/rootfs: where a container's root is in the guest. */
+char *ctr_pod_guest_root(const char *id);
+/* VM vCPUs and memory from containerd's sandbox-cpu-quota/period and
+ * sandbox-memory annotations (the pod's resources), when present. */
+void ctr_pod_size(struct ctr_bundle *b);
+/* The sandbox: its pod directory, shared into the VM at CTR_POD_GUEST_DIR
+ * (a mount appended to b), and the VM sized by ctr_pod_size. */
+int ctr_pod_sandbox_prepare(const char *root, const char *id, struct ctr_bundle *b, struct err *err);
+/* A container of a running sandbox: its root and mounts bind-mounted
+ * below the pod directory on the host (b->cfg.mounts used as given, not
+ * resolved); a marker in <root>/containers/<id>/ names the sandbox. */
+int ctr_pod_member_prepare(const char *root, const char *id, const char *sandbox, struct ctr_bundle *b,
+			   struct err *err);
+/* Detach a container's mounts and remove its empty directories; for the
+ * sandbox, every container's and the pod directory. Never recursive rm. */
+void ctr_pod_member_teardown(const char *root, const char *sandbox, const char *id);
+void ctr_pod_sandbox_teardown(const char *root, const char *id);
+/* For exec: 1 and *target (the sandbox, malloc'ed) and *guest_root
+ * (replaced) when id is a pod's container, else 0. */
+int ctr_pod_exec_target(const char *root, const char *id, char **target, char **guest_root);
+/* The per-container process of a pod's container (instead of
+ * ctr_bundle_run): state.json, ready, waits for start.fifo, then runs the
+ * process in the sandbox's VM over its ctl.sock with fds 0-2 as stdio and
+ * returns its status. */
+int ctr_pod_member_run(const struct ctr_bundle_run *o, struct ctr_bundle *b, const char *sandbox);
 
 /* Signal by number ("9"), name ("KILL", "SIGKILL", case-insensitive) or
  * real-time ("RTMIN+3"); -EINVAL otherwise. */

@@ -101,6 +101,10 @@ static char *ctl_spec_json(const struct ctr_spec *s, uint16_t rows, uint16_t col
 	jw_arr_end(&w);
 	jw_key(&w, "cwd");
 	jw_str(&w, s->cwd ? s->cwd : "/");
+	if (s->root) {
+		jw_key(&w, "root");
+		jw_str(&w, s->root);
+	}
 	jw_key(&w, "uid");
 	jw_uint(&w, s->uid);
 	jw_key(&w, "gid");
@@ -268,6 +272,12 @@ int ctr_ctl_parse_exec(const char *json, size_t len, struct ctr_spec *sp, uint16
 		return -EINVAL;
 	}
 	sp->cwd = json_str(&d, json_get(&d, 0, "cwd"));
+	sp->root = json_str(&d, json_get(&d, 0, "root"));
+	if (sp->root && (sp->root[0] != '/' || strstr(sp->root, ".."))) {
+		json_free(&d);
+		ctr_spec_free(sp);
+		return -EINVAL;
+	}
 	if (json_int(&d, json_get(&d, 0, "uid"), &v) == 0 && v >= 0 && v < UINT32_MAX)
 		sp->uid = (uint32_t)v;
 	if (json_int(&d, json_get(&d, 0, "gid"), &v) == 0 && v >= 0 && v < UINT32_MAX)

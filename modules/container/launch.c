@@ -84,7 +84,7 @@ static void ctr_spec_to_agent(const struct ctr_spec *s, struct agent_proc_spec *
 			      uint16_t cols)
 {
 	*a = (struct agent_proc_spec){
-		.argv = s->argv, .env = s->env, .cwd = s->cwd, .uid = s->uid, .gid = s->gid,
+		.argv = s->argv, .env = s->env, .cwd = s->cwd, .root = s->root, .uid = s->uid, .gid = s->gid,
 		.tty = s->tty, .stdin_open = s->stdin_open, .rows = rows, .cols = cols,
 	};
 }
@@ -725,7 +725,7 @@ int ctr_exec(struct ctr *c, const struct ctr_spec *s, uint16_t rows, uint16_t co
 	p->ops = ops;
 	p->ud = ud;
 	p->spec = (struct agent_proc_spec){
-		.argv = s->argv, .env = s->env, .cwd = s->cwd, .uid = s->uid, .gid = s->gid,
+		.argv = s->argv, .env = s->env, .cwd = s->cwd, .root = s->root, .uid = s->uid, .gid = s->gid,
 		.tty = s->tty, .stdin_open = s->stdin_open,
 		.rows = rows && cols ? rows : c->o.rows, .cols = rows && cols ? cols : c->o.cols,
 	};

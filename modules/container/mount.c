@@ -460,7 +460,7 @@ int ctr_mounts_attach(const struct ctr_config *cfg, struct vm_config *vc, struct
 			vc->shares[vc->nshares] = (struct vm_share){
 				.tag = ctr_live_str(lv, xasprintf("ucrt%u", vc->nshares)),
 				.path = m->host, .readonly = m->readonly,
-				.xattr = ctr_user_xattrs(m->host),
+				.xattr = !m->pod && ctr_user_xattrs(m->host), .remap = m->pod,
 			};
 			a->kind = m->file ? PROTO_MOUNT_9P_FILE : PROTO_MOUNT_9P;
 			a->src = m->file ? ctr_live_str(lv, xasprintf("%s/%s", vc->shares[vc->nshares].tag, m->file))

@@ -124,6 +124,7 @@ void ctr_spec_free(struct ctr_spec *s)
 	strv_free(s->env);
 	free(s->cwd);
 	free(s->user);
+	free(s->root);
 	memset(s, 0, sizeof(*s));
 }
 

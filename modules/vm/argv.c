@@ -235,9 +235,9 @@ char **vm_argv(const struct vm_host *h, const struct vm_config *c, const struct 
 		 * user.virtfs.* xattrs; fmode/dmode are the host modes. A
 		 * filesystem without user xattrs (tmpfs before 6.6) gets
 		 * "none": the guest's chown is ignored unless ucrt is root. */
-		vm_pushf(&v, "local,id=fs%u,path=/proc/self/fd/%u,security_model=%s%s", i, vm_fd_share(c, i),
+		vm_pushf(&v, "local,id=fs%u,path=/proc/self/fd/%u,security_model=%s%s%s", i, vm_fd_share(c, i),
 			 sh->xattr ? "mapped-xattr,fmode=0644,dmode=0755" : "none",
-			 sh->readonly ? ",readonly=on" : "");
+			 sh->readonly ? ",readonly=on" : "", sh->remap ? ",multidevs=remap" : "");
 		strv_push(&v, "-device");
 		vm_pushf(&v, "virtio-9p-device,fsdev=fs%u,mount_tag=%s", i, tag);
 	}

@@ -159,6 +159,8 @@ struct vm_share {
 	const char *path;	/* absolute, resolved */
 	bool readonly;
 	bool xattr;		/* path's filesystem takes user xattrs */
+	bool remap;		/* other filesystems are mounted below path (multidevs=remap:
+				 * inode numbers stay unique in the guest) */
 };
 
 /* Guest memory when none is asked for (run -m, vm_config.mem_mib 0). */

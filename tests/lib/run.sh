@@ -3,7 +3,8 @@
 #   t_run_image DIR TAG   write an OCI layout of a small busybox image:
 #       applet links, /etc/passwd (root, user 1000), /srv as WorkingDir,
 #       Env IMGVAR=from-image, Cmd ["sh","-c","echo default-cmd"],
-#       /bin/not-executable (mode 0644) for the 126 case.
+#       /bin/not-executable (mode 0644) for the 126 case. $T_IMG_APPLETS
+#       adds applets, $T_IMG_CMD (JSON) replaces the Cmd.
 #   t_run_setup WORKDIR   start a registry, push the image as
 #       $REG/ucrt-test/busybox:1 into it; sets IMG. Needs t_reg_need first.
 #   t_qemu_count          QEMU processes whose command line or fds name $1
@@ -20,7 +21,8 @@ def put(data):
     open(f"{out}/blobs/sha256/{d}", "wb").write(data)
     return "sha256:" + d, len(data)
 applets = ("sh echo cat sleep id pwd stty head dd tr true false env ls wc yes tty printf "
-           "test hostname kill trap seq grep uname rm mkdir touch").split()
+           "test hostname kill trap seq grep uname rm mkdir touch").split() + \
+          os.environ.get("T_IMG_APPLETS", "").split()
 b = io.BytesIO()
 with tarfile.open(fileobj=b, mode="w", format=tarfile.PAX_FORMAT) as t:
     def add(name, data=None, mode=0o755, link=None):
@@ -44,7 +46,7 @@ raw = b.getvalue()
 diff = "sha256:" + hashlib.sha256(raw).hexdigest()
 ld, ln = put(gzip.compress(raw, 6, mtime=0))
 cfg = {"architecture": "amd64", "os": "linux", "created": "2024-01-01T00:00:00Z",
-       "config": {"Cmd": ["sh", "-c", "echo default-cmd"],
+       "config": {"Cmd": json.loads(os.environ.get("T_IMG_CMD", '["sh", "-c", "echo default-cmd"]')),
                   "Env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin", "IMGVAR=from-image"],
                   "WorkingDir": "/srv"},
        "rootfs": {"type": "layers", "diff_ids": [diff]}}

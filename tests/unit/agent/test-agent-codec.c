@@ -165,6 +165,19 @@ static void t_encoders(void)
 	s.argv = argv;
 	s.cwd = "relative";
 	t_is(agent_encode_proc(&b, PROTO_T_START, 1, 2, &s), -EINVAL, "relative cwd refused");
+	s.cwd = NULL;
+	s.root = "run/x";
+	t_is(agent_encode_proc(&b, PROTO_T_START, 1, 2, &s), -EINVAL, "relative root refused");
+	s.root = "/run/ucrt-pod/c1/rootfs";
+	buf_reset(&b);
+	t_is(agent_encode_proc(&b, PROTO_T_EXEC, 1, 2, &s), 0, "a pod container's root encodes");
+	proto_hdr_get((uint8_t *)b.data, &h);
+	proto_tlv_init(&it, (uint8_t *)b.data + PROTO_HDR_SIZE, h.len);
+	ok = 0;
+	while (proto_tlv_next(&it, &tag, &v, &l) > 0)
+		ok |= tag == PROTO_A_ROOT && l == strlen(s.root) && memcmp(v, s.root, l) == 0;
+	t_ok(ok, "PROTO_A_ROOT carries it");
+	s.root = NULL;
 
 	static char big[70000];
 	memset(big, 'x', sizeof(big) - 1);

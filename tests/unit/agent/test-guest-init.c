@@ -281,6 +281,43 @@ static void t_main_exit(void)
 	t_proc_free(&p);
 }
 
+/* PROTO_A_ROOT (a pod's container): chrooted into root, with /proc,
+ * /sys and /dev of its own mount namespace there; refused when not
+ * absolute. Needs root (unshare, mount, chroot). */
+static void t_pod_root(void)
+{
+	char dir[] = "/tmp/ucrt-t-podroot.XXXXXX", path[256], cmd[600];
+	char *argv[] = { "/bin/sh", "-c", "cat /marker; test -r /proc/self/status && test -d /sys/kernel && "
+			 "test -c /dev/null && echo kernel-fs; pwd", NULL };
+	char *env[] = { "PATH=/bin", NULL };
+	struct agent_proc_spec s = { .argv = argv, .env = env, .cwd = "/work" };
+	struct t_proc p;
+
+	if (geteuid() != 0 || !mkdtemp(dir)) {
+		t_ok(1, "# SKIP a pod root needs root");
+		return;
+	}
+	snprintf(cmd, sizeof(cmd), "mkdir -p %s/bin && cp /bin/busybox %s/bin/ && ln -s busybox %s/bin/sh && "
+		 "ln -s busybox %s/bin/cat && ln -s busybox %s/bin/test && ln -s busybox %s/bin/pwd && "
+		 "echo in-pod-root >%s/marker", dir, dir, dir, dir, dir, dir, dir);
+	if (system(cmd) != 0) {
+		t_ok(1, "# SKIP no /bin/busybox");
+		return;
+	}
+	s.root = dir;
+	memset(&p, 0, sizeof(p));
+	t_spec_send(PROTO_T_EXEC, 60, 60, &s);
+	t_proc_wait(&g, 60, &p, 5000);
+	buf_putc(&p.out, 0);
+	t_streq((char *)p.out.data, "in-pod-root\nkernel-fs\n/work\n", "chrooted into root, kernel fs there, cwd made inside");
+	t_ok(p.exited && p.ex.code == 0, "exit 0");
+	t_proc_free(&p);
+	snprintf(path, sizeof(path), "%s/proc/self", dir);
+	t_ok(access(path, F_OK) < 0, "its /proc went with its mount namespace");
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	t_ok(system(cmd) == 0, "cleanup");
+}
+
 int main(void)
 {
 	if (t_guest_spawn(&g, NULL) < 0)
@@ -294,6 +331,7 @@ int main(void)
 	t_stats();
 	t_bad_requests();
 	t_garbage();
+	t_pod_root();
 	t_main_exit();
 	return t_done();
 }

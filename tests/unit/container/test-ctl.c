@@ -49,5 +49,12 @@ int main(void)
 	t_is(ctr_ctl_parse_attach("[true]", 6, &in, &rel, &rows, &cols), -EINVAL, "attach: not an object refused");
 	t_is(ctr_ctl_parse_attach("{\"stdin\":", 9, &in, &rel, &rows, &cols), -EINVAL,
 	     "attach: truncated JSON refused");
+	t_is(parse("{\"args\":[\"sh\"],\"root\":\"/run/ucrt-pod/c1/rootfs\"}", &s, &rows, &cols), 0,
+	     "a pod container's root");
+	t_ok(s.root && strcmp(s.root, "/run/ucrt-pod/c1/rootfs") == 0, "... kept");
+	ctr_spec_free(&s);
+	t_is(parse("{\"args\":[\"sh\"],\"root\":\"run/x\"}", &s, &rows, &cols), -EINVAL, "a relative root refused");
+	t_is(parse("{\"args\":[\"sh\"],\"root\":\"/run/../etc\"}", &s, &rows, &cols), -EINVAL, "a root with .. refused");
+	t_ok(!s.argv && !s.root, "... and nothing is left allocated");
 	return t_done();
 }
