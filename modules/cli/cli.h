@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 
+struct err;
 struct loop;
 
 struct cli_ctx {
@@ -31,6 +32,12 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * follows a command's own options may be another program's (run IMG
  * grep --help). */
 bool cli_help(int argc, char **argv, const char *usage);
+
+/* A private directory for runtime files of one kind (name): as an
+ * ordinary user $XDG_RUNTIME_DIR/ucrt/NAME, else /tmp/ucrt-<uid>/NAME;
+ * made 0700 when missing, refused (-EPERM, err says why) when it is not a
+ * directory of the caller's closed to others (rundir.c). */
+int cli_runtime_dir(const char *name, char **out, struct err *err);
 
 /* getenv as the lookup that ctr_env_arg/ctr_env_file take (-e KEY). */
 const char *cli_getenv(const char *key);

@@ -83,7 +83,8 @@ static void run_usage(FILE *f, bool create)
 		"      --parallel N     run N instances (UCRT_TASK_INDEX=0..N-1, UCRT_TASK_COUNT=N)\n"
 		"      --max-concurrent M  at most M of them at once\n"
 		"      --output-dir DIR per-instance output files instead of prefixed lines\n"
-		"      --network none|bridge  own address on the host bridge (default as root)\n"
+		"      --network none|bridge|user  bridge: own address on the host bridge (default as\n"
+		"                       root); user: passt or QEMU's slirp (default otherwise)\n"
 		"                           or loopback only (default otherwise)\n"
 		"      --ip ADDR        the container's address on the bridge\n"
 		"      --dns ADDR       DNS server for the guest (repeatable; default: the host's)\n"
@@ -335,7 +336,8 @@ static int run_host(struct cli_ctx *ctx, const struct run_opts *o, struct vm_hos
 
 	if (o->accel)
 		vm_accel_parse(o->accel, &ho.accel);
-	if ((r = mkdir_p_at(AT_FDCWD, cache, 0755)) < 0) {
+	/* The store root first, private (mkdir -p would make it 0755). */
+	if ((r = mkdir_p_at(AT_FDCWD, ctx->root, 0700)) < 0 || (r = mkdir_p_at(AT_FDCWD, cache, 0755)) < 0) {
 		cli_error("creating %s: %s", cache, strerror(-r));
 		return -EIO;
 	}

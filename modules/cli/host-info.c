@@ -78,7 +78,7 @@ int cli_host_info(struct cli_ctx *ctx, struct cli_host_info *hi, struct err *err
 	int r;
 
 	memset(hi, 0, sizeof(*hi));
-	if ((r = mkdir_p_at(AT_FDCWD, cache, 0755)) < 0)
+	if ((r = mkdir_p_at(AT_FDCWD, ctx->root, 0700)) < 0 || (r = mkdir_p_at(AT_FDCWD, cache, 0755)) < 0)
 		return err_setx(err, r, "creating %s", cache);
 	if (vm_host_probe(&h, &o, err) < 0)
 		return -1;

@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "cli.h"
+#include "err.h"
 #include "json.h"
 #include "log.h"
 #include "oci-cli.h"
@@ -33,7 +35,8 @@ static void oci_usage(FILE *f)
 		"  list       list containers\n"
 		"  ps         list a container's host processes\n"
 		"  features   print the runtime-spec features JSON\n"
-		"\nGlobal options: --root DIR (default " OCI_DEFAULT_ROOT "), --log FILE,\n"
+		"\nGlobal options: --root DIR (default " OCI_DEFAULT_ROOT ", or $XDG_RUNTIME_DIR/ucrt/oci\n"
+		"  (/tmp/ucrt-UID/oci) for an ordinary user), --log FILE,\n"
 		"--log-format text|json, --debug; --systemd-cgroup, --rootless and --criu are\n"
 		"accepted and ignored. See ucrt(1) and docs/oci-runtime.md.\n");
 }
@@ -120,12 +123,14 @@ static const struct option oci_global_opts[] = {
 int oci_main(int argc, char **argv)
 {
 	struct oci_ctx o = { .root = OCI_DEFAULT_ROOT };
+	bool root_given = false;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "+hv", oci_global_opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_ROOT:
 			o.root = optarg;
+			root_given = true;
 			break;
 		case OPT_LOG:
 			o.log = optarg;
@@ -158,6 +163,17 @@ int oci_main(int argc, char **argv)
 	if (argc < 1) {
 		oci_usage(stderr);
 		return 1;
+	}
+	/* Rootless (podman run by a user): state in the user's runtime
+	 * directory, as runc keeps it in $XDG_RUNTIME_DIR/runc. */
+	_cleanup_free_ char *rundir = NULL;
+	if (!root_given && geteuid() != 0) {
+		struct err e = { 0 };
+		if (cli_runtime_dir("oci", &rundir, &e) < 0) {
+			oci_error(&o, "%s", err_msg(&e));
+			return 1;
+		}
+		o.root = rundir;
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(oci_cmds); i++) {
 		if (strcmp(argv[0], oci_cmds[i].name) == 0) {

@@ -717,7 +717,9 @@ int ctr_signal_parse(const char *s);
 
 struct json_writer;
 
-enum ctr_net_mode { CTR_NET_DEFAULT, CTR_NET_NONE, CTR_NET_BRIDGE };
+/* USER: user-mode networking (passt, else QEMU's slirp), no privilege
+ * needed: the default without CAP_NET_ADMIN (docs/network.md). */
+enum ctr_net_mode { CTR_NET_DEFAULT, CTR_NET_NONE, CTR_NET_BRIDGE, CTR_NET_USER };
 enum ctr_net_opt { CTR_NET_OPT_MODE, CTR_NET_OPT_IP, CTR_NET_OPT_DNS, CTR_NET_OPT_POLICY,
 		   CTR_NET_OPT_PUBLISH };
 
@@ -734,8 +736,8 @@ const char *ctr_net_mode_name(enum ctr_net_mode m);
 int ctr_net_opt_set(struct ctr_net_opts *o, enum ctr_net_opt which, const char *value,
 		    struct err *err);
 /* After parsing: the default mode ($UCRT_NETWORK, else bridge with
- * CAP_NET_ADMIN, else none), then refuse what cannot be (--ip with none
- * or with several instances). */
+ * CAP_NET_ADMIN, else user), then refuse what cannot be (--ip with none
+ * or user or with several instances, --network-policy without bridge). */
 int ctr_net_opts_finish(struct ctr_net_opts *o, unsigned instances, struct err *err);
 void ctr_net_opts_free(struct ctr_net_opts *o);
 

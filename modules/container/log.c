@@ -44,10 +44,10 @@ int ctr_log_open(struct ctr_log *lg, struct loop *l, const char *root, const cha
 	int fd, ifd;
 
 	memset(lg, 0, sizeof(*lg));
-	fd = open(dp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	fd = open(dp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	ifd = open(ip, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	ifd = open(ip, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	if (ifd < 0 || fstat(fd, &st) < 0) {
 		int r = -errno;
 		close(fd);

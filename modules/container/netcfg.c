@@ -39,6 +39,7 @@ struct ctr_nethost {
 
 struct ctr_netvm {
 	struct net_vm v;
+	bool user;			/* --network user: no lease, no tap; v.tap_fd is passt's socket or -1 */
 	char *dir;			/* container dir for network.json, or NULL */
 	const struct ctr_net_opts *opts;
 	struct agent_addr addr, gw;
@@ -64,6 +65,8 @@ static int ctr_net_mode_parse(const char *s, enum ctr_net_mode *m)
 		*m = CTR_NET_NONE;
 	else if (strcmp(s, "bridge") == 0)
 		*m = CTR_NET_BRIDGE;
+	else if (strcmp(s, "user") == 0)
+		*m = CTR_NET_USER;
 	else
 		return -EINVAL;
 	return 0;
@@ -71,7 +74,7 @@ static int ctr_net_mode_parse(const char *s, enum ctr_net_mode *m)
 
 const char *ctr_net_mode_name(enum ctr_net_mode m)
 {
-	return m == CTR_NET_BRIDGE ? "bridge" : m == CTR_NET_NONE ? "none" : "default";
+	return m == CTR_NET_BRIDGE ? "bridge" : m == CTR_NET_NONE ? "none" : m == CTR_NET_USER ? "user" : "default";
 }
 
 int ctr_net_opt_set(struct ctr_net_opts *o, enum ctr_net_opt which, const char *value,
@@ -83,7 +86,7 @@ int ctr_net_opt_set(struct ctr_net_opts *o, enum ctr_net_opt which, const char *
 	switch (which) {
 	case CTR_NET_OPT_MODE:
 		if (ctr_net_mode_parse(value, &o->mode) < 0)
-			return err_set(err, EINVAL, "invalid --network '%s' (want none or bridge)", value);
+			return err_set(err, EINVAL, "invalid --network '%s' (want none, bridge or user)", value);
 		return 0;
 	case CTR_NET_OPT_IP:
 		if (net_parse_ip4(value, &a) < 0)
@@ -123,22 +126,27 @@ int ctr_net_opts_finish(struct ctr_net_opts *o, unsigned instances, struct err *
 	const char *env = getenv("UCRT_NETWORK");
 
 	if (o->mode == CTR_NET_DEFAULT && env && *env && ctr_net_mode_parse(env, &o->mode) < 0)
-		return err_set(err, EINVAL, "invalid UCRT_NETWORK '%s' (want none or bridge)", env);
+		return err_set(err, EINVAL, "invalid UCRT_NETWORK '%s' (want none, bridge or user)", env);
 	if (o->mode == CTR_NET_DEFAULT) {
 		/* docker's default is the bridge; without CAP_NET_ADMIN there
-		 * can be no bridge or tap, so a plain user gets loopback only
-		 * rather than an error on every run. */
-		o->mode = ctr_net_admin() ? CTR_NET_BRIDGE : CTR_NET_NONE;
-		if (o->mode == CTR_NET_NONE)
-			log_debug("no CAP_NET_ADMIN: containers get no network (as --network none)");
+		 * can be no bridge or tap, so a plain user gets user-mode
+		 * networking (passt or slirp), as rootless podman does. */
+		o->mode = ctr_net_admin() ? CTR_NET_BRIDGE : CTR_NET_USER;
+		if (o->mode == CTR_NET_USER)
+			log_debug("no CAP_NET_ADMIN: user-mode networking (as --network user)");
 	}
 	if (o->mode == CTR_NET_NONE && (o->ip || o->dns || o->policy))
 		return err_set(err, EINVAL, "%s needs --network bridge (and CAP_NET_ADMIN)",
 			       o->ip ? "--ip" : o->dns ? "--dns" : "--network-policy");
-	if (o->mode == CTR_NET_NONE && o->ports)
+	if ((o->mode == CTR_NET_NONE || o->mode == CTR_NET_USER) && o->ports)
 		return err_set(err, EINVAL, "-p/-P need --network bridge (and CAP_NET_ADMIN)");
 	if (o->ports && instances > 1)
 		return err_set(err, EINVAL, "-p cannot be given to %u instances", instances);
+	/* User mode: the guest's address is fixed (NET_USER_ADDR) and there
+	 * is no tap to hang a filter on. */
+	if (o->mode == CTR_NET_USER && (o->ip || o->policy))
+		return err_set(err, EINVAL, "%s needs --network bridge (and CAP_NET_ADMIN), not user",
+			       o->ip ? "--ip" : "--network-policy");
 	if (o->ip && instances > 1)
 		return err_set(err, EINVAL, "--ip cannot be given to %u instances", instances);
 	return 0;
@@ -198,7 +206,7 @@ static int ctr_net_file_write(const char *dir, const struct ctr_net_opts *o,
 	}
 	jw_obj_end(&w);
 	buf_putc(&b, '\n');
-	int r = write_file_atomic_at(AT_FDCWD, path, b.data, b.len, 0644);
+	int r = write_file_atomic_at(AT_FDCWD, path, b.data, b.len, 0600);
 	if (r < 0)
 		return err_setx(err, r, "writing %s", path);
 	return 0;
@@ -311,6 +319,43 @@ void ctr_nethost_close(struct ctr_nethost *h)
 
 /* ---- one VM ---- */
 
+/* --network user: passt when there is one, else QEMU's slirp; the guest
+ * gets the same addressing either way (net.h NET_USER_*). */
+static int ctr_netvm_user(const struct ctr_net_opts *o, const struct ctr_config *cfg, struct vm_config *vc,
+			  struct ctr_netvm **out, struct err *err)
+{
+	struct ctr_netvm *n = xcalloc(1, sizeof(*n));
+	unsigned ndns = (unsigned)strv_len(o->dns);
+	int r;
+
+	n->user = true;
+	n->opts = o;
+	n->v.tap_fd = -1;
+	/* passt's errors go where the VM's own trouble shows. */
+	r = net_passt_start(NULL, vc->console_log, &n->v.tap_fd, err);
+	if (r < 0) {
+		free(n);
+		return err_wrap(err, "network user");
+	}
+	vc->netdev = r ? VM_NETDEV_STREAM : VM_NETDEV_USER;
+	snprintf(n->v.mac_str, sizeof(n->v.mac_str), "%s", NET_USER_MAC);
+	snprintf(n->v.addr_str, sizeof(n->v.addr_str), "%s", NET_USER_ADDR);
+	snprintf(n->v.gateway_str, sizeof(n->v.gateway_str), "%s", NET_USER_GATEWAY);
+	net_parse_ip4(NET_USER_ADDR, &n->v.addr);
+	net_parse_ip4(NET_USER_GATEWAY, &n->v.gateway);
+	n->v.prefix = NET_USER_PREFIX;
+	n->v.mtu = NET_USER_MTU;
+	n->v.ndns = ndns ? ndns : 1;
+	for (unsigned i = 0; i < n->v.ndns && i < NET_MAX_DNS; i++)
+		snprintf(n->v.dns[i], sizeof(n->v.dns[i]), "%s", ndns ? o->dns[i] : NET_USER_DNS);
+	log_debug("container %s: user-mode network through %s, %s/%u", cfg->name ? cfg->name : "",
+		  r ? "passt" : "QEMU's slirp", n->v.addr_str, n->v.prefix);
+	vc->mac = n->v.mac_str;
+	vc->tap_fd = n->v.tap_fd;
+	*out = n;
+	return 0;
+}
+
 int ctr_netvm_create(struct ctr_nethost *h, const struct ctr_net_opts *o,
 		     const struct ctr_config *cfg, struct vm_config *vc, struct ctr_netvm **out,
 		     struct err *err)
@@ -322,6 +367,8 @@ int ctr_netvm_create(struct ctr_nethost *h, const struct ctr_net_opts *o,
 	int r;
 
 	*out = NULL;
+	if (o && o->mode == CTR_NET_USER)
+		return ctr_netvm_user(o, cfg, vc, out, err);
 	if (!h || !o || o->mode != CTR_NET_BRIDGE)
 		return 0;
 	if (o->policy && (r = net_policy_parse(o->policy, &policy, err)) < 0)
@@ -393,7 +440,12 @@ void ctr_netvm_destroy(struct ctr_netvm *n)
 {
 	if (!n)
 		return;
-	net_vm_destroy(&n->v);
+	if (n->user) {
+		if (n->v.tap_fd >= 0)
+			close(n->v.tap_fd);	/* passt quits once QEMU's end is closed too */
+	} else {
+		net_vm_destroy(&n->v);
+	}
 	free(n->hosts[0]);
 	free(n->dir);
 	free(n);

@@ -162,7 +162,7 @@ int ctr_config_write(const char *root, const struct ctr_config *c, struct err *e
 	jw_obj_end(&w);
 	buf_putc(&b, '\n');
 	_cleanup_free_ char *path = xasprintf("%s/config.json", dir);
-	int r = write_file_atomic_at(AT_FDCWD, path, b.data, b.len, 0644);
+	int r = write_file_atomic_at(AT_FDCWD, path, b.data, b.len, 0600);
 	if (r < 0)
 		return err_setx(err, r, "writing %s", path);
 	return 0;
@@ -297,7 +297,7 @@ int ctr_state_write(const char *root, const char *id, const struct ctr_state *s)
 	buf_putc(&b, '\n');
 	/* No fsync dance needed for correctness here, but the helper is
 	 * atomic, which is what matters for concurrent readers. */
-	return write_file_atomic_at(AT_FDCWD, path, b.data, b.len, 0644);
+	return write_file_atomic_at(AT_FDCWD, path, b.data, b.len, 0600);
 }
 
 int ctr_state_read(const char *root, const char *id, struct ctr_state *s)

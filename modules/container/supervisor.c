@@ -671,7 +671,7 @@ static __attribute__((noreturn)) void ctr_detach_child(const char *self_exe, con
 {
 	_cleanup_free_ char *logp = ctr_path(root, id, "supervisor.log");
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-	int log = open(logp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	int log = open(logp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	sigset_t none;
 
 	if (setsid() < 0)

@@ -226,4 +226,23 @@ struct net_check_stats {
 int net_check(const char *root, bool repair, net_check_fn fn, void *arg, struct net_check_stats *st,
 	      struct err *err);
 
+/* ---- user-mode networking (user.c; no privileges needed) ---- */
+
+/* What the guest is told with --network user, whichever backend: passt
+ * or QEMU's slirp (vm.h VM_NETDEV_USER uses the same numbers). */
+#define NET_USER_ADDR "10.0.2.15"
+#define NET_USER_PREFIX 24
+#define NET_USER_GATEWAY "10.0.2.2"	/* connections to it reach the host's loopback */
+#define NET_USER_DNS "10.0.2.3"		/* forwarded to the host's resolver */
+#define NET_USER_MAC "02:75:0a:00:02:0f"
+#define NET_USER_MTU 1500
+
+/* Start passt for one VM on a socketpair: *qemu_fd is QEMU's end (-netdev
+ * stream), passt exits when it closes. passt: a name or path; NULL:
+ * $UCRT_PASST, else passt on PATH; "none": no passt. log (may be NULL):
+ * passt's errors are appended there. Returns 1 when passt runs, 0 when
+ * there is none (the caller falls back to QEMU's slirp), -errno with err
+ * set when a passt that was asked for is missing or does not start. */
+int net_passt_start(const char *passt, const char *log, int *qemu_fd, struct err *err);
+
 #endif

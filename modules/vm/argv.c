@@ -242,7 +242,7 @@ char **vm_argv(const struct vm_host *h, const struct vm_config *c, const struct 
 		vm_pushf(&v, "virtio-9p-device,fsdev=fs%u,mount_tag=%s", i, tag);
 	}
 	if (c->mac) {
-		/* The tap is opened by modules/net and inherited (fd=N): QEMU
+		/* A tap is opened by modules/net and inherited (fd=N): QEMU
 		 * needs no privileges and no helper. QEMU 7.2 refuses
 		 * vnet_hdr= next to fd= ("invalid with fd="): it probes the
 		 * fd for IFF_VNET_HDR itself and then passes offloads on. */
@@ -250,12 +250,19 @@ char **vm_argv(const struct vm_host *h, const struct vm_config *c, const struct 
 
 		/* A template's device has no backend (tap_fd -1): the guest
 		 * never brings it up before its clones get theirs. */
-		if (c->tap_fd >= 0) {
+		bool backend = c->netdev == VM_NETDEV_USER || c->tap_fd >= 0;
+		if (c->netdev == VM_NETDEV_USER) {
 			strv_push(&v, "-netdev");
-			vm_pushf(&v, "tap,id=n0,fd=%d", VM_FD_TAP);
+			strv_push(&v, "user,id=n0,net=10.0.2.0/24,host=10.0.2.2,dns=10.0.2.3,ipv6=off");
+		} else if (c->tap_fd >= 0) {
+			strv_push(&v, "-netdev");
+			if (c->netdev == VM_NETDEV_STREAM)
+				vm_pushf(&v, "stream,id=n0,server=off,addr.type=fd,addr.str=%d", VM_FD_TAP);
+			else
+				vm_pushf(&v, "tap,id=n0,fd=%d", VM_FD_TAP);
 		}
 		strv_push(&v, "-device");
-		vm_pushf(&v, "virtio-net-device,%smac=%s", c->tap_fd >= 0 ? "netdev=n0," : "", mac);
+		vm_pushf(&v, "virtio-net-device,%smac=%s", backend ? "netdev=n0," : "", mac);
 	}
 	if (h->sandbox) {
 		strv_push(&v, "-sandbox");

@@ -407,10 +407,10 @@ int vm_start(struct loop *l, const struct vm_host *h, const struct vm_config *c,
 	pid_t pid, self = getpid();
 	int r;
 
-	if (c->mac && c->tap_fd < 0 && !(c->mem_path && c->mem_shared))
+	if (c->mac && c->netdev != VM_NETDEV_USER && c->tap_fd < 0 && !(c->mem_path && c->mem_shared))
 		return err_set(err, EBADF, "vm %s: a network device without a tap", c->name ? c->name : "");
 	if (c->console_log) {
-		log_fd = open(c->console_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+		log_fd = open(c->console_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 		if (log_fd < 0)
 			return err_setx(err, errno, "opening %s", c->console_log);
 	}
@@ -446,7 +446,8 @@ int vm_start(struct loop *l, const struct vm_host *h, const struct vm_config *c,
 	}
 	if (pid == 0) {
 		int fds[VM_FD_FIRST_FREE + VM_MAX_FILES] = { devnull, errp[1], errp[1], qmp[1], con[1], ch.pair[1],
-							     c->mac ? c->tap_fd : -1, ch.vhost_fd };
+							     c->mac && c->netdev != VM_NETDEV_USER ? c->tap_fd : -1,
+							     ch.vhost_fd };
 		memcpy(fds + VM_FD_FIRST_FREE, files, nfiles * sizeof(int));
 		vm_child(h, argv, fds, VM_FD_FIRST_FREE + nfiles, self);
 	}

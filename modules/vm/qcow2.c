@@ -80,7 +80,7 @@ int vm_overlay_create(const char *path, const char *backing, struct err *err)
 		img[rb_off + 2 * c + 1] = 1;	/* big-endian 16-bit 1 */
 	}
 
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return err_setx(err, errno, "creating %s", path);
 	r = write_all(fd, img, nclusters * QCOW2_CLUSTER);

@@ -180,11 +180,15 @@ struct vm_config {
 	/* vsock: how long to wait for guest-init's connection before
 	 * vm_events.agent reports -ETIMEDOUT; 0: VM_AGENT_TIMEOUT_MS. */
 	unsigned agent_timeout_ms;
-	/* Network: a virtio-net device on a tap, only when mac is set (a
-	 * zeroed config's tap_fd 0 is not a tap). The fd stays the caller's;
-	 * QEMU inherits a copy as VM_FD_TAP. A template (mem_shared) may
-	 * have tap_fd -1: a device without a backend. */
+	/* Network: a virtio-net device, only when mac is set (a zeroed
+	 * config's tap_fd 0 is not a tap). Its frames go to a tap (tap_fd),
+	 * to a connected stream socket in tap_fd (passt's end, QEMU's
+	 * 4-byte length framing), or to QEMU's own user-mode stack (slirp:
+	 * 10.0.2.0/24, host 10.0.2.2, DNS 10.0.2.3; tap_fd unused). The fd
+	 * stays the caller's; QEMU inherits a copy as VM_FD_TAP. A template
+	 * (mem_shared) may have tap_fd -1: a device without a backend. */
 	const char *mac;	/* "02:75:0a:58:00:02" */
+	enum vm_netdev { VM_NETDEV_TAP, VM_NETDEV_STREAM, VM_NETDEV_USER } netdev;
 	int tap_fd;
 	/* Templates (template.c, docs/vm.md): guest RAM is the file mem_path
 	 * (on tmpfs). A template maps it shared (mem_shared: the booted

@@ -117,6 +117,16 @@ static void t_argv_net(void)
 	t_is(VM_FD_TAP, 6, "VM_FD_TAP is 6");
 	t_streq(t_opt(v, "-device", "virtio-net"), "virtio-net-device,netdev=n0,mac=02:75:0a:58:00:02",
 		"virtio-net-device (virtio-mmio) with the MAC");
+	c.netdev = VM_NETDEV_STREAM;
+	_cleanup_strv_ char **s = vm_argv(&h, &c, NULL);
+	t_streq(t_opt(s, "-netdev", NULL), "stream,id=n0,server=off,addr.type=fd,addr.str=6",
+		"passt: a connected stream socket as fd 6");
+	c.netdev = VM_NETDEV_USER;
+	c.tap_fd = -1;
+	_cleanup_strv_ char **u = vm_argv(&h, &c, NULL);
+	t_streq(t_opt(u, "-netdev", NULL), "user,id=n0,net=10.0.2.0/24,host=10.0.2.2,dns=10.0.2.3,ipv6=off",
+		"slirp: QEMU's own user-mode stack with passt's addressing");
+	t_ok(t_opt(u, "-device", "virtio-net") != NULL, "... on the same virtio-net device");
 }
 
 /* The vsock transport: QEMU gets the vhost fd ucrt opened (CID already
