@@ -3,6 +3,7 @@
  * template and of a clone, the UCRT_TEMPLATES switch, and the store side
  * (find, list, stale, remove, prune) on a hand-made template directory. */
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -258,6 +259,49 @@ static void t_store(const char *kernel2)
 	tmpl_list_free(v, n);
 }
 
+/* tmpl_attach against a hand-made template of the right key, and the
+ * RESUME it has the caller send, read back from a socketpair. */
+static void t_attach(const struct vm_host *h)
+{
+	char root[300], ram[300], key[TMPL_KEY_LEN + 1], kk[TMPL_KEY_LEN + 1];
+	struct vm_config c = { .agent = true, .ndisks = 1, .disks = { { .path = "/d" } } };
+	struct tmpl_shape s;
+	struct tmpl_files f;
+	const char *why = NULL;
+	struct err e = { 0 };
+	uint8_t buf[2048];
+	struct proto_hdr hd;
+	struct gi_resume r;
+	int fd = -1, sv[2];
+	ssize_t got;
+
+	snprintf(root, sizeof(root), "%s/root2", dir);
+	snprintf(ram, sizeof(ram), "%s/attach.ram", dir);
+	t_is(tmpl_attach(root, h, &c, &f, &fd, &why, key), 0, "attach without a template: cold");
+	t_ok(why && strstr(why, "none built"), "... because none is built (%s)", why);
+	t_ok(!c.mem_path && fd < 0, "... and the config is untouched");
+	tmpl_shape_of(h, &c, &s, &why);
+	tmpl_key(h, &s, kk, &e);
+	t_fake(root, kk, "/proc/self/exe", ram);
+	t_is(tmpl_attach(root, h, &c, &f, &fd, &why, key), 1, "attach with its template: a clone");
+	t_ok(c.mem_path && strcmp(c.mem_path, ram) == 0 && !c.mem_shared && c.incoming && c.migrate_fd == fd && fd >= 0,
+	     "... of its RAM file, private, restoring from its state");
+	t_streq(key, kk, "... of the key of its shape");
+	if (fd >= 0)
+		close(fd);
+	tmpl_files_release(&f);
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return;
+	t_is(tmpl_resume_send(sv[0], "ucrt.ro"), 0, "RESUME sent on the channel");
+	got = read(sv[1], buf, sizeof(buf));
+	t_ok(got > (ssize_t)PROTO_HDR_SIZE && proto_hdr_get(buf, &hd) == 0 && hd.type == PROTO_T_TEMPLATE_RESUME &&
+		     (size_t)got == PROTO_HDR_SIZE + hd.len && gi_resume_parse(buf + PROTO_HDR_SIZE, hd.len, &r) == 0 &&
+		     strcmp(r.cmdline, "ucrt.ro") == 0,
+	     "... one whole frame guest-init parses");
+	close(sv[0]);
+	close(sv[1]);
+}
+
 int main(void)
 {
 	char kernel2[300];
@@ -275,6 +319,7 @@ int main(void)
 	t_resume();
 	t_switch();
 	t_store(kernel2);
+	t_attach(&h);
 	{
 		char cmd[400];
 		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
