@@ -47,6 +47,7 @@ struct run_opts {
 	bool read_only;
 	bool no_template;
 	struct oci_platform platform;	/* --platform; os NULL: the host's */
+	struct ctr_policy_opts policy;	/* --restart, --health-*: policy.json */
 };
 
 static void run_usage(FILE *f, bool create)
@@ -100,6 +101,14 @@ static void run_usage(FILE *f, bool create)
 		"      --read-only      mount the root disk read-only (/tmp and /run stay tmpfs)\n"
 		"      --no-template    boot the VM cold instead of restoring it from a VM\n"
 		"                       template (UCRT_TEMPLATES=off: always)\n"
+		"      --restart no|on-failure[:N]|always|unless-stopped  restart a detached\n"
+		"                       container when it ends (docker's backoff)\n"
+		"      --health-cmd CMD     check health with CMD (sh -c) in the container\n"
+		"      --health-interval D  between checks (default 30s)\n"
+		"      --health-timeout D   a check taking longer fails (default 30s)\n"
+		"      --health-retries N   failures in a row that make it unhealthy (default 3)\n"
+		"      --health-start-period D  failures then do not count (default 0s)\n"
+		"      --no-healthcheck     ignore the image's HEALTHCHECK\n"
 		"  -q, --quiet          no pull progress\n");
 }
 
@@ -108,6 +117,9 @@ enum {
 	O_OUTDIR, O_ROOTFS, O_PULL, O_TLS, O_HOSTNAME, O_MOUNT, O_TMPFS, O_READONLY, O_PLATFORM,
 	O_NOTEMPLATE,
 	/* in the order of enum ctr_net_opt */
+	/* in the order of enum ctr_health_opt */
+	O_HEALTH_CMD = 768, O_HEALTH_INTERVAL, O_HEALTH_TIMEOUT, O_HEALTH_RETRIES, O_HEALTH_START,
+	O_NO_HEALTH, O_RESTART,
 	O_NETWORK = 512, O_IP, O_DNS, O_NETPOLICY, O_PUBLISH,
 };
 
@@ -146,6 +158,13 @@ static const struct option run_longopts[] = {
 	{ "tmpfs", required_argument, NULL, O_TMPFS },
 	{ "read-only", no_argument, NULL, O_READONLY },
 	{ "no-template", no_argument, NULL, O_NOTEMPLATE },
+	{ "restart", required_argument, NULL, O_RESTART },
+	{ "health-cmd", required_argument, NULL, O_HEALTH_CMD },
+	{ "health-interval", required_argument, NULL, O_HEALTH_INTERVAL },
+	{ "health-timeout", required_argument, NULL, O_HEALTH_TIMEOUT },
+	{ "health-retries", required_argument, NULL, O_HEALTH_RETRIES },
+	{ "health-start-period", required_argument, NULL, O_HEALTH_START },
+	{ "no-healthcheck", no_argument, NULL, O_NO_HEALTH },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 }
@@ -250,6 +269,16 @@ static int run_parse_one(struct run_opts *o, int c, struct err *e)
 	}
 	case O_READONLY: o->read_only = true; break;
 	case O_NOTEMPLATE: o->no_template = true; break;
+	case O_RESTART:
+		if (ctr_restart_parse(optarg, &o->policy.restart, e) < 0)
+			goto bad;
+		break;
+	case O_HEALTH_CMD: case O_HEALTH_INTERVAL: case O_HEALTH_TIMEOUT: case O_HEALTH_RETRIES:
+	case O_HEALTH_START: case O_NO_HEALTH:
+		if (ctr_health_opt_set(&o->policy.health, (enum ctr_health_opt)(c - O_HEALTH_CMD),
+				       optarg ? optarg : "", e) < 0)
+			goto bad;
+		break;
 	case O_PLATFORM: {
 		struct err pe = { 0 };
 		oci_platform_free(&o->platform);
@@ -316,6 +345,11 @@ static int run_parse(struct run_opts *o, int argc, char **argv)
 		cli_error("--output-dir needs --parallel");
 		return -EINVAL;
 	}
+	if (o->policy.restart.mode != CTR_RESTART_NO && (!o->detach || o->rm || o->parallel)) {
+		cli_error(o->rm ? "conflicting options: --restart and --rm" :
+			  "--restart needs -d: the detached container's supervisor restarts it");
+		return -EINVAL;
+	}
 	if (o->publish_all && o->net.mode == CTR_NET_NONE) {
 		cli_error("-P needs --network bridge (and CAP_NET_ADMIN)");
 		return -EINVAL;
@@ -366,6 +400,7 @@ static int run_prepare(struct cli_ctx *ctx, struct run_opts *o, struct ctr_image
 			.env = o->env, .workdir = o->workdir, .user = o->user, .term = getenv("TERM") },
 		.tty = o->tty, .interactive = o->interactive, .hostname = o->hostname,
 		.instances = o->parallel > 0, .net = &o->net, .publish_all = o->publish_all,
+		.policy = &o->policy,
 	};
 	struct err e = { 0 };
 	int r;

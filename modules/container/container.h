@@ -212,6 +212,9 @@ struct ctr_run_request {
 	 * image's ExposedPorts are added to its ports first. */
 	struct ctr_net_opts *net;
 	bool publish_all;
+	/* --restart and the health options, resolved against the image's
+	 * Healthcheck into policy.json (may be NULL). */
+	const struct ctr_policy_opts *policy;
 };
 /* Get the image (pulling it when missing and allowed), then fill cfg:
  * image, id, disk, the process spec, the emulator and image-volume mounts,
@@ -586,6 +589,96 @@ int ctr_stop_wait(const char *root, const char *id, unsigned secs, struct err *e
  * run); its exit code, or -errno with err filled (e.g. removed before
  * its end could be read). */
 int ctr_wait(const char *root, const char *id, struct err *err);
+
+/* ---- restart policy and health check (restart.c, health.c) -------------
+ * policy.json in the container directory holds both; the detached
+ * supervisor applies them. docs/run.md. */
+
+enum ctr_restart_mode { CTR_RESTART_NO, CTR_RESTART_ON_FAILURE, CTR_RESTART_ALWAYS,
+			CTR_RESTART_UNLESS_STOPPED };
+struct ctr_restart {
+	enum ctr_restart_mode mode;
+	unsigned max;			/* on-failure:N (0: no limit) */
+};
+/* --restart no|on-failure[:N]|always|unless-stopped */
+int ctr_restart_parse(const char *s, struct ctr_restart *r, struct err *err);
+/* The same text back ("on-failure:3"); len >= 32 always fits. */
+void ctr_restart_format(const struct ctr_restart *r, char *buf, size_t len);
+const char *ctr_restart_mode_name(enum ctr_restart_mode m);
+/* Does a container that ended with status after count restarts start
+ * again? Never when the user stopped it. */
+bool ctr_restart_wanted(const struct ctr_restart *r, int status, unsigned count, bool user_stop);
+/* docker's backoff: 100 ms, doubling per restart, at most
+ * CTR_RESTART_MAX_DELAY_MS; a run of CTR_RESTART_RESET_MS or more starts
+ * the doubling over. *step counts the doublings. */
+#define CTR_RESTART_MAX_DELAY_MS 60000u
+#define CTR_RESTART_RESET_MS 10000u
+uint64_t ctr_restart_delay_ms(unsigned *step, uint64_t uptime_ms);
+/* `ucrt start --all` (a host reboot): always, and unless-stopped unless
+ * the user stopped it. */
+bool ctr_restart_at_boot(const struct ctr_restart *r, bool user_stop);
+
+/* A health check, resolved from the image's Healthcheck and the options. */
+struct ctr_health_cfg {
+	char **test;			/* the process to exec; NULL: no check */
+	uint64_t interval_ms, timeout_ms, start_period_ms;
+	unsigned retries;
+};
+#define CTR_HEALTH_DEFAULT_MS 30000u	/* interval and timeout */
+#define CTR_HEALTH_DEFAULT_RETRIES 3u
+
+/* --health-cmd, --health-interval, --health-timeout, --health-retries,
+ * --health-start-period, --no-healthcheck */
+enum ctr_health_opt { CTR_HEALTH_CMD, CTR_HEALTH_INTERVAL, CTR_HEALTH_TIMEOUT, CTR_HEALTH_RETRIES,
+		      CTR_HEALTH_START_PERIOD, CTR_HEALTH_NONE };
+struct ctr_health_opts {
+	const char *cmd;		/* run as sh -c CMD */
+	bool none;
+	uint64_t interval_ms, timeout_ms, start_period_ms;	/* 0: unset */
+	unsigned retries;		/* 0: unset */
+};
+/* One option, validated; err names it. */
+int ctr_health_opt_set(struct ctr_health_opts *o, enum ctr_health_opt which, const char *value,
+		       struct err *err);
+/* Go's duration syntax as docker takes it: "30s", "1m30s", "500ms", "2h";
+ * at least 1 ms, at most a day. */
+int ctr_duration_parse(const char *s, uint64_t *ms);
+struct oci_healthcheck;
+/* The image's check with the options over it (docker's rules: each option
+ * replaces one field; --no-healthcheck or Test ["NONE"] means none;
+ * ["CMD-SHELL", c] runs /bin/sh -c c). */
+int ctr_health_resolve(const struct oci_healthcheck *img, const struct ctr_health_opts *o,
+		       struct ctr_health_cfg *out, struct err *err);
+void ctr_health_cfg_free(struct ctr_health_cfg *h);
+
+struct ctr_policy {
+	struct ctr_restart restart;
+	struct ctr_health_cfg health;
+};
+/* What the command line says. */
+struct ctr_policy_opts {
+	struct ctr_restart restart;
+	struct ctr_health_opts health;
+};
+int ctr_policy_write(const char *root, const char *id, const struct ctr_policy *p, struct err *err);
+/* Absent file: no restart, no check. */
+int ctr_policy_read(const char *root, const char *id, struct ctr_policy *p, struct err *err);
+void ctr_policy_free(struct ctr_policy *p);
+
+/* A detached container's health as the supervisor last wrote it
+ * (health.json): "starting", "healthy", "unhealthy", or "" without a
+ * check or while it does not run. */
+void ctr_health_status(const char *root, const char *id, char *out, size_t len);
+/* inspect's State.Health: {"Status", "FailingStreak", "Log": [{"Start",
+ * "End", "ExitCode", "Output"}]} (the last 5 checks), or null. */
+void ctr_health_inspect_json(struct json_writer *w, const char *root, const char *id);
+/* The checks of one running container, on the supervisor's reactor:
+ * every interval an exec of cfg->test through the agent, killed after
+ * the timeout; results to health.json. */
+struct ctr_health;
+struct ctr_health *ctr_health_start(struct loop *l, struct ctr *c, const char *root,
+				    const struct ctr_config *cfg, const struct ctr_health_cfg *hc);
+void ctr_health_stop(struct ctr_health *h);
 
 /* ---- OCI runtime-spec bundles (bundle.c, docs/oci-runtime.md) ----------*/
 

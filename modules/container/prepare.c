@@ -35,6 +35,20 @@ static int ctr_prepare_spec(const struct ctr_run_request *rq, const struct ctr_i
 	return 0;
 }
 
+/* policy.json: the restart policy and the health check, the image's
+ * Healthcheck with the options over it. */
+static int ctr_prepare_policy(const char *root, const struct ctr_policy_opts *po,
+			      const struct ctr_image *img, const struct ctr_config *cfg, struct err *err)
+{
+	struct ctr_policy p = { .restart = po->restart };
+	int r = ctr_health_resolve(&img->config->healthcheck, &po->health, &p.health, err);
+
+	if (r == 0)
+		r = ctr_policy_write(root, cfg->id, &p, err);
+	ctr_policy_free(&p);
+	return r;
+}
+
 /* The container directory and everything in it; removed again on failure. */
 static int ctr_prepare_kept(const char *root, const struct ctr_run_request *rq, const struct ctr_image *img,
 			    struct ctr_config *cfg, struct err *err)
@@ -57,6 +71,8 @@ static int ctr_prepare_kept(const char *root, const struct ctr_run_request *rq, 
 		if ((r = vm_overlay_create(cfg->overlay, cfg->disk, err)) < 0)
 			goto fail;
 	}
+	if (rq->policy && (r = ctr_prepare_policy(root, rq->policy, img, cfg, err)) < 0)
+		goto fail;
 	if (rq->net && rq->publish_all)
 		ctr_ports_expose(rq->net, img->config->exposed_ports);
 	if ((r = ctr_config_write(root, cfg, err)) < 0 ||

@@ -93,6 +93,7 @@ void oci_config_free(struct oci_image_config *c)
 	strv_free(c->volumes);
 	strv_free(c->labels);
 	strv_free(c->diff_ids);
+	strv_free(c->healthcheck.test);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -127,6 +128,27 @@ static int obj_to_strv(const struct json_doc *d, int tok, bool with_values, char
 	return 0;
 }
 
+/* Healthcheck: {"Test": [...], "Interval": ns, "Timeout": ns,
+ * "StartPeriod": ns, "Retries": n}; absent or null leaves it unset. */
+static int config_health(const struct json_doc *d, int tok, struct oci_healthcheck *h)
+{
+	const char *keys[] = { "Interval", "Timeout", "StartPeriod", "Retries" };
+	int64_t *vals[] = { &h->interval_ns, &h->timeout_ns, &h->start_period_ns, &h->retries };
+
+	if (tok < 0 || json_type(d, tok) == JSON_PRIMITIVE)
+		return 0;
+	if (json_type(d, tok) != JSON_OBJECT || json_strv(d, json_get(d, tok, "Test"), &h->test) < 0)
+		return -EINVAL;
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		int t = json_get(d, tok, keys[i]);
+		if (t < 0 || (json_type(d, t) == JSON_PRIMITIVE && d->src[d->toks[t].start] == 'n'))
+			continue;	/* absent or null */
+		if (json_int(d, t, vals[i]) < 0 || *vals[i] < 0)
+			return -EINVAL;
+	}
+	return 0;
+}
+
 static int config_fill(const struct json_doc *d, struct oci_image_config *c, struct err *err)
 {
 	c->os = opt_str(d, 0, "os");
@@ -146,6 +168,8 @@ static int config_fill(const struct json_doc *d, struct oci_image_config *c, str
 		    obj_to_strv(d, json_get(d, cfg, "Volumes"), false, &c->volumes) < 0 ||
 		    obj_to_strv(d, json_get(d, cfg, "Labels"), true, &c->labels) < 0)
 			return err_set(err, EINVAL, "image config: malformed ExposedPorts, Volumes or Labels");
+		if (config_health(d, json_get(d, cfg, "Healthcheck"), &c->healthcheck) < 0)
+			return err_set(err, EINVAL, "image config: malformed Healthcheck");
 	}
 	int rootfs = json_get(d, 0, "rootfs");
 	if (json_strv(d, json_get(d, rootfs, "diff_ids"), &c->diff_ids) < 0)

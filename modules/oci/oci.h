@@ -118,6 +118,13 @@ void oci_descriptor_free(struct oci_descriptor *d);
 int oci_index_select(const struct oci_index *ix, const struct oci_platform *want, struct err *err);
 
 /* ---- image config ---------------------------------------------------------*/
+/* config.Healthcheck (docker's image extension). */
+struct oci_healthcheck {
+	char **test;		/* ["CMD-SHELL", cmd], ["CMD", arg...], ["NONE"]; NULL: not set */
+	int64_t interval_ns, timeout_ns, start_period_ns;	/* 0: the default */
+	int64_t retries;	/* 0: the default */
+};
+
 struct oci_image_config {
 	char *os, *arch, *variant;
 	char *created;
@@ -128,6 +135,7 @@ struct oci_image_config {
 	char **labels;		/* "key=value" */
 	char **diff_ids;	/* rootfs.diff_ids, "sha256:..." each */
 	size_t ndiff_ids;
+	struct oci_healthcheck healthcheck;
 };
 int oci_config_parse(const char *data, size_t len, struct oci_image_config *out, struct err *err);
 void oci_config_free(struct oci_image_config *c);
