@@ -70,7 +70,8 @@ static void in_config(struct json_writer *w, const struct ctr_config *c)
 }
 
 /* What the VM gets: the defaults filled in (no 0 for "default"). */
-static void in_host_config(struct json_writer *w, const struct ctr_config *c)
+static void in_host_config(struct json_writer *w, const struct ctr_config *c,
+			   const struct ctr_policy *pol)
 {
 	unsigned cpus = c->cpus ? c->cpus : 1;
 	uint64_t mem = (uint64_t)(c->mem_mib ? c->mem_mib : VM_DEFAULT_MEM_MIB) << 20;
@@ -86,6 +87,11 @@ static void in_host_config(struct json_writer *w, const struct ctr_config *c)
 	in_kstr(w, "Kernel", c->kernel);
 	in_kstr(w, "Disk", c->disk);
 	in_kstr(w, "Overlay", c->overlay);
+	jw_key(w, "RestartPolicy");
+	jw_obj_begin(w);
+	in_kstr(w, "Name", ctr_restart_mode_name(pol->restart.mode));
+	jw_key(w, "MaximumRetryCount"), jw_uint(w, pol->restart.max);
+	jw_obj_end(w);
 	jw_obj_end(w);
 }
 
@@ -96,6 +102,10 @@ static void in_one(struct json_writer *w, struct cli_ctx *ctx, const char *id)
 	enum ctr_status st = ctr_refresh(ctx->root, id, &s);
 	struct err e = { 0 };
 	bool have = ctr_config_read(ctx->root, id, &cfg, &e) == 0;
+	struct ctr_policy pol;
+
+	if (ctr_policy_read(ctx->root, id, &pol, NULL) < 0)
+		memset(&pol, 0, sizeof(pol));
 
 	jw_obj_begin(w);
 	jw_key(w, "Id"), jw_str(w, id);
@@ -114,7 +124,13 @@ static void in_one(struct json_writer *w, struct cli_ctx *ctx, const char *id)
 	in_time(w, "StartedAt", s.started);
 	in_time(w, "FinishedAt", s.finished);
 	jw_key(w, "Error"), jw_str(w, have ? s.error : err_msg(&e));
+	jw_key(w, "Restarting"), jw_bool(w, st == CTR_RUNNING && s.restarting);
+	if (pol.health.test) {
+		jw_key(w, "Health");
+		ctr_health_inspect_json(w, ctx->root, id);
+	}
 	jw_obj_end(w);
+	jw_key(w, "RestartCount"), jw_uint(w, s.restart_count);
 	if (have) {
 		in_kstr(w, "Image", cfg.image_id);
 		in_kstr(w, "Name", cfg.name);
@@ -125,7 +141,7 @@ static void in_one(struct json_writer *w, struct cli_ctx *ctx, const char *id)
 	jw_key(w, "ConsolePath"), jw_str(w, conp);
 	if (have) {
 		in_config(w, &cfg);
-		in_host_config(w, &cfg);
+		in_host_config(w, &cfg, &pol);
 		ctr_config_free(&cfg);
 	}
 	jw_key(w, "Mounts");
@@ -133,6 +149,7 @@ static void in_one(struct json_writer *w, struct cli_ctx *ctx, const char *id)
 	jw_key(w, "network");
 	ctr_net_inspect_json(w, ctx->root, id);
 	jw_obj_end(w);
+	ctr_policy_free(&pol);
 }
 
 static const char in_usage[] =

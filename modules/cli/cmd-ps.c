@@ -35,14 +35,23 @@ static const char ps_usage[] =
 	"                       .Command .CreatedAt .RunningFor .Status .State\n"
 	"                       .Labels (docs/format.md)\n";
 
-static void ps_status(char *out, size_t n, const struct ctr_state *s, enum ctr_status st)
+/* health: the check's verdict ("starting", "healthy", ...), "" without one. */
+static void ps_status(char *out, size_t n, const struct ctr_state *s, enum ctr_status st,
+		      const char *health)
 {
 	char ago[32];
 
 	switch (st) {
 	case CTR_RUNNING:
+		/* docker: the last exit status while the policy waits. */
+		if (s->restarting) {
+			cli_duration(ago, sizeof(ago), s->finished);
+			snprintf(out, n, "Restarting (%d) %s ago", s->exit_code, ago);
+			break;
+		}
 		cli_duration(ago, sizeof(ago), s->started);
-		snprintf(out, n, "Up %s", ago);
+		snprintf(out, n, "Up %s%s%s%s", ago, !health[0] ? "" : strcmp(health, "starting") == 0 ?
+			 " (health: " : " (", health, health[0] ? ")" : "");
 		break;
 	case CTR_EXITED:
 		cli_duration(ago, sizeof(ago), s->finished);
@@ -155,11 +164,11 @@ static bool ps_match(const struct ps_filter *f, const char *id, enum ctr_status 
 }
 
 /* The row as docker's `ps --format json` prints it. */
-static void ps_row(struct buf *b, const char *id, const struct ctr_config *cfg, const struct ctr_state *s,
-		   enum ctr_status st, bool trunc)
+static void ps_row(struct buf *b, const char *root, const char *id, const struct ctr_config *cfg,
+		   const struct ctr_state *s, enum ctr_status st, bool trunc)
 {
 	struct json_writer w;
-	char when[48], status[64], created[40];
+	char when[48], status[96], created[40], health[16];
 
 	jw_init(&w, b, false);
 	jw_obj_begin(&w);
@@ -178,7 +187,8 @@ static void ps_row(struct buf *b, const char *id, const struct ctr_config *cfg, 
 	cli_ago(when, sizeof(when), cfg ? cfg->created : 0);
 	jw_key(&w, "RunningFor"), jw_str(&w, when);
 	jw_key(&w, "State"), jw_str(&w, ctr_status_name(st));
-	ps_status(status, sizeof(status), s, st);
+	ctr_health_status(root, id, health, sizeof(health));
+	ps_status(status, sizeof(status), s, st, health);
 	jw_key(&w, "Status"), jw_str(&w, status);
 	jw_obj_end(&w);
 }
@@ -248,7 +258,7 @@ int cmd_ps(struct cli_ctx *ctx, int argc, char **argv)
 
 		if ((all || st == CTR_RUNNING) && ps_match(&filt, ids[i], st, have ? &cfg : NULL)) {
 			_cleanup_buf_ struct buf row = BUF_INIT;
-			ps_row(&row, ids[i], have ? &cfg : NULL, &s, st, trunc);
+			ps_row(&row, ctx->root, ids[i], have ? &cfg : NULL, &s, st, trunc);
 			if (cli_fmt_row(&f, row.data, row.len) < 0)
 				status = EXIT_RUNTIME;
 		}

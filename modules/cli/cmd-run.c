@@ -345,7 +345,7 @@ static int run_parse(struct run_opts *o, int argc, char **argv)
 		cli_error("--output-dir needs --parallel");
 		return -EINVAL;
 	}
-	if (o->policy.restart.mode != CTR_RESTART_NO && (!o->detach || o->rm || o->parallel)) {
+	if (o->policy.restart.mode != CTR_RESTART_NO && ((!o->detach && !o->create) || o->rm || o->parallel)) {
 		cli_error(o->rm ? "conflicting options: --restart and --rm" :
 			  "--restart needs -d: the detached container's supervisor restarts it");
 		return -EINVAL;

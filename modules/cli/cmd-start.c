@@ -34,22 +34,35 @@ static int start_attach(struct cli_ctx *ctx, const char *id, bool want_stdin, bo
 	return status;
 }
 
+static void start_all_report(const char *name, const struct err *e, void *ud)
+{
+	if (e->code)
+		cli_error("%s: %s", name, err_msg(e));
+	else
+		printf("%s\n", name);
+}
+
 static const char start_usage[] =
 	"Usage: ucrt start [-a] [-i] CONTAINER...\n"
+	"       ucrt start --all\n"
 	"Start created or stopped containers in the background (a fresh VM on each\n"
 	"one's kept disk); print their names.\n"
 	"  -a, --attach       attach to its output (one container) and exit with its status\n"
-	"  -i, --interactive  also attach stdin (the container was created with -i)\n";
+	"  -i, --interactive  also attach stdin (the container was created with -i)\n"
+	"      --all          every stopped container with --restart always, or\n"
+	"                     unless-stopped that was not stopped by the user (at boot:\n"
+	"                     the ucrt.service unit)\n";
 
 int cmd_start(struct cli_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "attach", no_argument, NULL, 'a' },
 		{ "interactive", no_argument, NULL, 'i' },
+		{ "all", no_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	bool attach = false, in = false;
+	bool attach = false, in = false, all = false;
 	int c, status = 0;
 
 	if (cli_help(argc, argv, start_usage))
@@ -58,10 +71,18 @@ int cmd_start(struct cli_ctx *ctx, int argc, char **argv)
 		switch (c) {
 		case 'a': attach = true; break;
 		case 'i': in = true; break;
+		case 'A': all = true; break;
 		default:
 			fputs(start_usage, c == 'h' ? stdout : stderr);
 			return c == 'h' ? 0 : EXIT_RUNTIME;
 		}
+	}
+	if (all) {
+		if (optind < argc || attach || in) {
+			cli_error("--all takes no container and no -a/-i");
+			return EXIT_RUNTIME;
+		}
+		return ctr_start_all("/proc/self/exe", ctx->root, start_all_report, NULL) == 0 ? 0 : EXIT_RUNTIME;
 	}
 	if (optind >= argc) {
 		cli_error("\"ucrt start\" requires at least one container");

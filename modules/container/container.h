@@ -309,6 +309,10 @@ struct ctr_state {
 	int exit_code;			/* -1 while unknown */
 	int64_t started, finished;	/* unix seconds, 0 unknown */
 	char error[256];		/* why it failed to start or died */
+	/* --restart (restart.c): restarts by this supervisor, waiting for
+	 * the next one now, and whether the user stopped it (stop, kill). */
+	unsigned restart_count;
+	bool restarting, user_stop;
 };
 
 void ctr_config_free(struct ctr_config *c);
@@ -664,6 +668,13 @@ int ctr_policy_write(const char *root, const char *id, const struct ctr_policy *
 /* Absent file: no restart, no check. */
 int ctr_policy_read(const char *root, const char *id, struct ctr_policy *p, struct err *err);
 void ctr_policy_free(struct ctr_policy *p);
+
+/* `ucrt start --all` (the boot unit): every ended container whose policy
+ * brings it back at boot (ctr_restart_at_boot) is started detached;
+ * report gets each one's name and error (code 0: started). Returns how
+ * many failed, or -EIO when the containers cannot be listed. */
+int ctr_start_all(const char *self_exe, const char *root,
+		  void (*report)(const char *name, const struct err *e, void *ud), void *ud);
 
 /* A detached container's health as the supervisor last wrote it
  * (health.json): "starting", "healthy", "unhealthy", or "" without a

@@ -194,3 +194,35 @@ void ctr_policy_free(struct ctr_policy *p)
 	ctr_health_cfg_free(&p->health);
 	memset(p, 0, sizeof(*p));
 }
+
+int ctr_start_all(const char *self_exe, const char *root,
+		  void (*report)(const char *name, const struct err *e, void *ud), void *ud)
+{
+	_cleanup_strv_ char **ids = NULL;
+	int failed = 0;
+
+	if (ctr_list(root, &ids) < 0)
+		return -EIO;
+	for (size_t i = 0; ids[i]; i++) {
+		struct ctr_policy p;
+		struct ctr_state st;
+		struct ctr_config cfg;
+		struct err e = { 0 };
+		enum ctr_status status = ctr_refresh(root, ids[i], &st);
+
+		/* Running already, or never started (create without start). */
+		if (status == CTR_RUNNING || status == CTR_CREATED)
+			continue;
+		if (ctr_policy_read(root, ids[i], &p, NULL) < 0)
+			continue;
+		bool want = ctr_restart_at_boot(&p.restart, st.user_stop);
+		ctr_policy_free(&p);
+		if (!want || ctr_config_read(root, ids[i], &cfg, NULL) < 0)
+			continue;
+		if (ctr_start_detached(self_exe, root, ids[i], false, &e) < 0)
+			failed++;
+		report(cfg.name, &e, ud);
+		ctr_config_free(&cfg);
+	}
+	return failed;
+}

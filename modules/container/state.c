@@ -293,6 +293,12 @@ int ctr_state_write(const char *root, const char *id, const struct ctr_state *s)
 	jw_key(&w, "finished");
 	jw_int(&w, s->finished);
 	ctr_jw_kstr(&w, "error", s->error);
+	jw_key(&w, "restart_count");
+	jw_uint(&w, s->restart_count);
+	jw_key(&w, "restarting");
+	jw_bool(&w, s->restarting);
+	jw_key(&w, "user_stop");
+	jw_bool(&w, s->user_stop);
 	jw_obj_end(&w);
 	buf_putc(&b, '\n');
 	/* No fsync dance needed for correctness here, but the helper is
@@ -326,6 +332,9 @@ int ctr_state_read(const char *root, const char *id, struct ctr_state *s)
 	s->exit_code = (int)ctr_jint(&d, 0, "exit_code", -1);
 	s->started = ctr_jint(&d, 0, "started", 0);
 	s->finished = ctr_jint(&d, 0, "finished", 0);
+	s->restart_count = (unsigned)ctr_jint(&d, 0, "restart_count", 0);
+	s->restarting = ctr_jbool(&d, 0, "restarting");
+	s->user_stop = ctr_jbool(&d, 0, "user_stop");
 	error = ctr_jstr(&d, 0, "error");
 	if (error)
 		snprintf(s->error, sizeof(s->error), "%s", error);

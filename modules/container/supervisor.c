@@ -69,6 +69,16 @@ struct sup {
 	bool hold;			/* start the process on the first attach (start -a) */
 	bool ended;			/* final state written, ctl.sock gone (sup_end) */
 	struct loop_timer hold_timer;
+	/* policy.json: --restart (a fresh VM on the same overlay after
+	 * docker's backoff) and the health check (health.c). */
+	struct ctr_policy policy;
+	struct ctr_health *health;
+	char *console;
+	struct loop_timer restart_timer;
+	bool restart_pending;		/* the VM ended, the next one is due */
+	bool no_restart;		/* stopped or told to end: this run is the last */
+	unsigned backoff_step;
+	uint64_t t_launch;		/* loop_now_ns() of this VM's start */
 };
 
 /* An attach client that falls this far behind the output is dropped: the
@@ -188,6 +198,8 @@ static const struct ctr_proc_ops sup_exec_ops = {
 	.exit = sup_exec_exit,
 };
 
+static bool sup_user_stop(struct sup *s);
+
 static void sup_command(struct sup_client *cl, char *line)
 {
 	struct sup *s = cl->s;
@@ -236,7 +248,10 @@ static void sup_command(struct sup_client *cl, char *line)
 		cl->waiter = true;	/* answered by sup_done */
 		return;
 	}
-	if (strcmp(line, "stop") == 0 && arg && str_to_u64(arg, &v) == 0 && s->c) {
+	if ((strcmp(line, "stop") == 0 || strcmp(line, "kill") == 0) && arg && str_to_u64(arg, &v) == 0 &&
+	    sup_user_stop(s)) {
+		/* Between two runs of a restart policy: nothing to signal. */
+	} else if (strcmp(line, "stop") == 0 && arg && str_to_u64(arg, &v) == 0 && s->c) {
 		ctr_stop(s->c, (unsigned)MIN(v, 3600u) * 1000u);
 	} else if (strcmp(line, "kill") == 0 && arg && str_to_u64(arg, &v) == 0 && v > 0 && v < 65 && s->c) {
 		if (v == SIGKILL || ctr_signal(ctr_main(s->c), (int)v) < 0)
@@ -438,7 +453,10 @@ static void sup_main_started(struct ctr_proc *p, int err, const char *msg, void 
 	s->st.qemu = ctr_qemu_pid(s->c);
 	s->st.qemu_start = ctr_proc_start_time(s->st.qemu);
 	s->st.started = (int64_t)time(NULL);
+	s->st.restarting = false;
 	ctr_state_write(s->root, s->cfg.id, &s->st);
+	if (!err && !s->health)
+		s->health = ctr_health_start(s->l, s->c, s->root, &s->cfg, &s->policy.health);
 	/* Stdin that attach clients sent before the process ran. */
 	for (struct sup_client *cl = s->clients; cl; cl = cl->next) {
 		if (cl->attach_stdin && !cl->closing)
@@ -502,11 +520,30 @@ static void sup_hold_timeout(struct loop_timer *t)
 	}
 }
 
+/* The restart policy asks for another run: the state says "restarting"
+ * (still owned, ps shows Restarting (status)) until the next VM runs. */
+static bool sup_restart_due(struct sup *s, int status, const struct err *err)
+{
+	if (s->cfg.rm || s->no_restart || !ctr_restart_wanted(&s->policy.restart, status, s->st.restart_count, s->st.user_stop))
+		return false;
+	s->restart_pending = true;
+	s->st.restarting = true;
+	s->st.exit_code = status;
+	s->st.finished = (int64_t)time(NULL);
+	snprintf(s->st.error, sizeof(s->st.error), "%s", err && err->code ? err_msg(err) : "");
+	ctr_state_write(s->root, s->cfg.id, &s->st);
+	return true;
+}
+
 static void sup_done(struct ctr *c, int status, const struct err *err, void *ud)
 {
 	struct sup *s = ud;
 
+	ctr_health_stop(TAKE_PTR(s->health));
+	if (sup_restart_due(s, status, err))
+		return;
 	s->done = true;
+	s->st.restarting = false;
 	s->st.status = CTR_EXITED;
 	s->st.exit_code = status;
 	s->st.finished = (int64_t)time(NULL);
@@ -529,11 +566,39 @@ static void sup_alive(struct ctr *c, void *ud)
 	}
 }
 
+/* No restart after this: the user stopped it (stop, kill), or the
+ * supervisor is told to end (SIGTERM: the host shuts down, which is not
+ * the user's stop: unless-stopped comes back at boot). Returns true when
+ * the container was between two runs and has now ended. */
+static bool sup_no_more(struct sup *s, bool by_user)
+{
+	s->no_restart = true;
+	if (by_user)
+		s->st.user_stop = true;
+	if (!s->restart_pending || s->done)
+		return false;
+	loop_timer_stop(s->l, &s->restart_timer);
+	s->restart_pending = false;
+	s->done = true;
+	s->st.status = CTR_EXITED;
+	s->st.restarting = false;
+	sup_end(s);
+	sup_tell_end(s);
+	if (s->lfd >= 0 && loop_op_active(&s->accept_op))
+		loop_cancel(s->l, &s->accept_op);
+	return true;
+}
+
+static bool sup_user_stop(struct sup *s)
+{
+	return sup_no_more(s, true);
+}
+
 static void sup_signal(struct loop_signal *sig, int signo)
 {
 	struct sup *s = sig->data;
 
-	if (s->c)
+	if (!sup_no_more(s, false) && s->c && !s->restart_pending)
 		ctr_stop(s->c, 10000);
 }
 
@@ -582,27 +647,71 @@ static int sup_setup(struct sup *s, struct err *err)
 	return sup_listen(s, err);
 }
 
-static int sup_run(struct sup *s, struct err *err)
+static int sup_launch(struct sup *s, struct err *err)
 {
-	_cleanup_free_ char *console = ctr_path(s->root, s->cfg.id, "console.log");
-	struct ctr_launch lo = { .cfg = &s->cfg, .host = &s->host, .console_log = console,
+	struct ctr_launch lo = { .cfg = &s->cfg, .host = &s->host, .console_log = s->console,
 				 .console_gone = s->cfg.rm,
 				 .t0 = loop_now_ns(), .rows = 24, .cols = 80,
-				 .net = s->nh, .net_opts = &s->net, .hold = s->hold };
+				 .net = s->nh, .net_opts = &s->net,
+				 .hold = s->hold && !s->st.restart_count };
 	struct ctr_events ev = { .done = sup_done, .alive = sup_alive };
-	int r;
+	int r = ctr_start(s->l, &lo, &ev, &sup_main_ops, s, &s->c, err);
 
-	loop_timer_init(&s->hold_timer, sup_hold_timeout, s);
-	r = ctr_start(s->l, &lo, &ev, &sup_main_ops, s, &s->c, err);
-
-	if (r < 0)
+	if (r < 0) {
+		s->c = NULL;
 		return r;
+	}
+	s->t_launch = loop_now_ns();
 	ctr_manual_credit(s->c);
-	if (s->hold)
-		loop_timer_start(s->l, &s->hold_timer, SUP_HOLD_MS * 1000000ull);
 	s->st.qemu = ctr_qemu_pid(s->c);
 	s->st.qemu_start = ctr_proc_start_time(s->st.qemu);
 	ctr_state_write(s->root, s->cfg.id, &s->st);
+	return 0;
+}
+
+/* Let go of the ended VM: nothing may point into it any more (exec
+ * clients' processes, the log's output credit). */
+static void sup_drop_vm(struct sup *s)
+{
+	for (struct sup_client *cl = s->clients; cl; cl = cl->next) {
+		if (!cl->p)
+			continue;
+		ctr_sink_forget(&cl->out, cl->p);
+		ctr_proc_detach(cl->p);
+		cl->p = NULL;
+		if (!cl->closing)
+			sup_client_fail(cl, "the container ended (its restart policy starts it again)");
+	}
+	ctr_sink_forget(&s->log, ctr_main(s->c));
+	ctr_free(TAKE_PTR(s->c));
+}
+
+static void sup_restart_now(struct loop_timer *t)
+{
+	struct sup *s = t->data;
+	struct err e = { 0 };
+
+	s->restart_pending = false;
+	s->st.restart_count++;
+	log_info("container %s: restart %u", s->cfg.name, s->st.restart_count);
+	/* A VM that cannot even start counts as a run that failed (125):
+	 * the policy decides again, with the next backoff. */
+	if (sup_launch(s, &e) < 0)
+		sup_done(NULL, 125, &e, s);
+}
+
+static int sup_run(struct sup *s, struct err *err)
+{
+	int r;
+
+	s->console = ctr_path(s->root, s->cfg.id, "console.log");
+	loop_timer_init(&s->hold_timer, sup_hold_timeout, s);
+	loop_timer_init(&s->restart_timer, sup_restart_now, s);
+	r = sup_launch(s, err);
+	if (r < 0)
+		return r;
+	if (s->hold)
+		loop_timer_start(s->l, &s->hold_timer, SUP_HOLD_MS * 1000000ull);
 	loop_signal_watch(s->l, &s->sigs[0], SIGTERM, sup_signal, s);
 	loop_signal_watch(s->l, &s->sigs[1], SIGINT, sup_signal, s);
 	sup_accept_next(s);
@@ -610,12 +719,21 @@ static int sup_run(struct sup *s, struct err *err)
 		sup_sweep(s);
 		if (s->done && !s->clients && ctr_log_idle(&s->log) && !loop_op_active(&s->accept_op))
 			break;
+		if (s->restart_pending && !loop_timer_armed(&s->restart_timer)) {
+			/* Out of the VM's callbacks: free it, then wait. */
+			uint64_t up_ms = (loop_now_ns() - s->t_launch) / 1000000u;
+			if (s->c)
+				sup_drop_vm(s);
+			loop_timer_start(s->l, &s->restart_timer,
+					 ctr_restart_delay_ms(&s->backoff_step, up_ms) * 1000000ull);
+		}
 		if (loop_run_once(s->l, true) < 0)
 			break;
 	}
 	loop_signal_unwatch(s->l, &s->sigs[0]);
 	loop_signal_unwatch(s->l, &s->sigs[1]);
 	loop_timer_stop(s->l, &s->hold_timer);
+	loop_timer_stop(s->l, &s->restart_timer);
 	return 0;
 }
 
@@ -625,7 +743,8 @@ int ctr_supervise(const char *root, const char *id, bool hold)
 	struct err e = { 0 };
 	int r;
 
-	if (ctr_config_read(root, id, &s.cfg, &e) < 0 || ctr_net_load(root, id, &s.net, &e) < 0) {
+	if (ctr_config_read(root, id, &s.cfg, &e) < 0 || ctr_net_load(root, id, &s.net, &e) < 0 ||
+	    ctr_policy_read(root, id, &s.policy, &e) < 0) {
 		fprintf(stderr, "ucrt supervisor: %s\n", err_msg(&e));
 		ctr_config_free(&s.cfg);
 		return 125;
@@ -643,6 +762,7 @@ int ctr_supervise(const char *root, const char *id, bool hold)
 		s.st.finished = (int64_t)time(NULL);
 		snprintf(s.st.error, sizeof(s.st.error), "%s", err_msg(&e));
 	}
+	ctr_health_stop(TAKE_PTR(s.health));
 	if (s.c)
 		ctr_free(s.c);
 	if (s.l)
@@ -658,6 +778,8 @@ int ctr_supervise(const char *root, const char *id, bool hold)
 	vm_host_release(&s.host);
 	ctr_nethost_close(s.nh);
 	ctr_net_opts_free(&s.net);
+	ctr_policy_free(&s.policy);
+	free(s.console);
 	if (s.store)
 		store_close(s.store);
 	ctr_config_free(&s.cfg);
