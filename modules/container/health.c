@@ -395,7 +395,7 @@ static void ctr_health_tick(struct loop_timer *t)
 		return;
 	h->timed_out = false;
 	h->start_ms = ctr_now_ms();
-	r = ctr_exec(h->c, &h->spec, &ctr_health_ops, h, &h->p);
+	r = ctr_exec(h->c, &h->spec, 0, 0, &ctr_health_ops, h, &h->p);
 	if (r < 0) {
 		h->p = NULL;
 		/* The container is ending (or not ready): try again later. */

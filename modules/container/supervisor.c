@@ -682,7 +682,7 @@ static void sup_drop_vm(struct sup *s)
 		if (!cl->closing)
 			sup_client_fail(cl, "the container ended (its restart policy starts it again)");
 	}
-	ctr_sink_forget(&s->log, ctr_main(s->c));
+	ctr_sink_forget(&s->log.data, ctr_main(s->c));
 	ctr_free(TAKE_PTR(s->c));
 }
 
