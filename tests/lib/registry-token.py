@@ -2,7 +2,8 @@
 """Tiny token server for docker-registry's token auth (tests only, stdlib).
 Usage: registry-token.py PORT KEYDIR USER PASS [HOST]
 HOST is the address to listen on (default 127.0.0.1). Every token request
-is logged to stderr with whether it carried credentials. KEYDIR holds key.txt (openssl rsa -text) and pub.der (public key, DER).
+is logged to stderr with whether it carried credentials, and every token
+issued is appended to KEYDIR/issued. KEYDIR holds key.txt (openssl rsa -text) and pub.der (public key, DER).
 Anonymous clients get pull on repositories under "public/"; USER:PASS gets
 pull and push everywhere. Tokens are RS256 JWTs with a libtrust key id."""
 import base64, hashlib, json, os, re, sys, time
@@ -68,6 +69,10 @@ class H(BaseHTTPRequestHandler):
                 got = []
             access.append({"type": "repository", "name": name, "actions": got})
         tok = token(user or "", q.get("service", [""])[0], access)
+        # Every token handed out, for tests that look for it where it
+        # must not be (image-secrets.sh greps ucrt's logs).
+        with open(keydir + "/issued", "a") as f:
+            f.write(tok + "\n")
         body = json.dumps({"token": tok, "access_token": tok, "expires_in": 300}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
