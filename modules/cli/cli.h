@@ -39,6 +39,10 @@ bool cli_help(int argc, char **argv, const char *usage);
  * directory of the caller's closed to others (rundir.c). */
 int cli_runtime_dir(const char *name, char **out, struct err *err);
 
+/* Ask on the terminal (prompt.c): the line typed, without echo unless
+ * echo; NULL when stdin is not a terminal or at end of input. */
+char *cli_prompt(const char *label, bool echo);
+
 /* getenv as the lookup that ctr_env_arg/ctr_env_file take (-e KEY). */
 const char *cli_getenv(const char *key);
 

@@ -232,22 +232,30 @@ int cmd_login(struct cli_ctx *ctx, int argc, char **argv)
 					   "[--tls-verify=false] [--cert-dir DIR] REGISTRY");
 	if (r)
 		return r < 0 ? 0 : r;
-	if (optind != argc - 1 || !a.user) {
-		cli_error("login: expected -u USER and one REGISTRY");
+	if (optind != argc - 1) {
+		cli_error("login: expected one REGISTRY");
 		return EXIT_RUNTIME;
 	}
-	_cleanup_free_ char *pass = a.pass ? xstrdup(a.pass) : a.pass_stdin ? read_password_stdin() : NULL;
-	if (!pass) {
-		cli_error("login: give a password with -p or --password-stdin");
+	/* docker asks on a terminal for what the command line did not give */
+	_cleanup_free_ char *asked_user = !a.user && !a.pass_stdin ? cli_prompt("Username: ", true) : NULL;
+	const char *user = a.user ? a.user : asked_user;
+	if (!user || !*user) {
+		cli_error("login: give a user with -u (or type it on a terminal)");
 		return EXIT_RUNTIME;
 	}
-	struct xfer_job j = { .pg.quiet = true, .user = a.user, .pass = pass };
+	_cleanup_free_ char *pass = a.pass ? xstrdup(a.pass) : a.pass_stdin ? read_password_stdin() :
+						     cli_prompt("Password: ", false);
+	if (!pass || !*pass) {
+		cli_error("login: give a password with -p or --password-stdin (or type it on a terminal)");
+		return EXIT_RUNTIME;
+	}
+	struct xfer_job j = { .pg.quiet = true, .user = user, .pass = pass };
 	j.ref.domain = xstrdup(argv[optind]);
 	a.ro.creds = NULL;
 	r = run_job(ctx, &j, &a.ro, login_fn);
 	_cleanup_free_ char *file = a.ro.auth_file ? xstrdup(a.ro.auth_file) : reg_auth_file_default();
 	if (r >= 0)
-		r = reg_auth_store(file, argv[optind], a.user, pass, &j.err);
+		r = reg_auth_store(file, argv[optind], user, pass, &j.err);
 	if (r < 0)
 		cli_error("%s", err_msg(&j.err));
 	else

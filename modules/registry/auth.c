@@ -338,7 +338,33 @@ int reg_auth_lookup(const char *file, const char *domain, char **user, char **pa
 	struct json_doc d;
 	if (json_parse(&d, data, len, 1 << 16) < 0)
 		return -EINVAL;
-	int auths = json_get(&d, 0, "auths"), r = -ENOENT;
+	int r = -ENOENT;
+	/* credHelpers[registry], else credsStore: docker asks the helper */
+	_cleanup_free_ char *helper = NULL;
+	int ch = json_get(&d, 0, "credHelpers");
+	for (int k = json_obj_first(&d, ch); k >= 0 && !helper; k = json_obj_next(&d, k)) {
+		_cleanup_free_ char *key = json_str(&d, k);
+		if (key && auth_key_matches(key, domain))
+			helper = json_str(&d, k + 1);
+	}
+	if (!helper)
+		helper = json_str(&d, json_get(&d, 0, "credsStore"));
+	if (helper && *helper) {
+		struct err e = { 0 };
+		/* Docker Hub's entry is the v1 index URL */
+		const char *server = strcmp(domain, "docker.io") == 0 ? "https://index.docker.io/v1/" : domain;
+		if (reg_cred_helper_get(helper, server, user, pass, &e) == 0) {
+			log_debug("registry: credentials for %s from docker-credential-%s", domain, helper);
+			json_free(&d);
+			return 0;
+		}
+		/* "no credentials for this registry" is the common answer */
+		if (e.code == ENOENT)
+			log_info("registry: %s", err_msg(&e));
+		else
+			log_warn("registry: %s", err_msg(&e));
+	}
+	int auths = json_get(&d, 0, "auths");
 	for (int k = json_obj_first(&d, auths); k >= 0 && r < 0; k = json_obj_next(&d, k)) {
 		_cleanup_free_ char *key = json_str(&d, k);
 		if (!key || !auth_key_matches(key, domain))

@@ -121,8 +121,15 @@ char *reg_auth_file_default(void);
  * mode 0600, other keys of the file kept. */
 int reg_auth_store(const char *file, const char *domain, const char *user, const char *pass, struct err *err);
 int reg_auth_remove(const char *file, const char *domain, struct err *err);
-/* Credentials for domain from file: 0 with malloc'ed user and pass, -ENOENT. */
+/* Credentials for domain from file: 0 with malloc'ed user and pass, -ENOENT.
+ * As docker: credHelpers[domain], else credsStore, names a helper
+ * (docker-credential-NAME get, credhelper.c) asked first; its failure is
+ * logged and the file's auths entry used. */
 int reg_auth_lookup(const char *file, const char *domain, char **user, char **pass);
+/* Run `docker-credential-NAME get` for server (blocking, 10 s at most). */
+int reg_cred_helper_get(const char *helper, const char *server, char **user, char **pass, struct err *err);
+/* A helper's answer {"Username":..,"Secret":..}: 0 or -EINVAL. */
+int reg_cred_helper_parse(const char *out, size_t len, char **user, char **pass);
 
 /* A WWW-Authenticate challenge: scheme Basic or Bearer with parameters. */
 struct reg_challenge {
