@@ -124,7 +124,7 @@ static uint64_t gi_mem_available(void)
 
 static void gi_on_stats(struct gi_srv *s, const struct proto_hdr *h)
 {
-	uint8_t p[PROTO_STATS_SIZE] = { 0 };
+	uint8_t p[PROTO_STATS_SIZE_FULL] = { 0 };
 	struct sysinfo si;
 
 	if (sysinfo(&si) == 0) {
@@ -138,6 +138,7 @@ static void gi_on_stats(struct gi_srv *s, const struct proto_hdr *h)
 		proto_put32(p + PROTO_STATS_NPROCS, si.procs);
 	}
 	proto_put64(p + PROTO_STATS_MEM_AVAIL, gi_mem_available());
+	gi_stats_more(p);
 	gi_send(s, PROTO_T_STATS, 0, 0, h->ref, p, sizeof(p));
 }
 
@@ -168,6 +169,9 @@ void gi_dispatch(struct gi_srv *s, const struct proto_hdr *h, const uint8_t *pl)
 		break;
 	case PROTO_T_STATS_REQ:
 		gi_on_stats(s, h);
+		break;
+	case PROTO_T_TOP_REQ:
+		gi_on_top(s, h);
 		break;
 	case PROTO_T_SHUTDOWN:
 		gi_kill_all(s);

@@ -38,6 +38,10 @@ void gi_send_credit(struct gi_srv *s, uint32_t stream, uint32_t chan, uint32_t b
 struct gi_proc *gi_proc_find(struct gi_srv *s, uint32_t id);
 void gi_proc_start(struct gi_srv *s, const struct proto_hdr *h, const uint8_t *pl, bool is_main);
 void gi_proc_write_in(struct gi_srv *s, struct gi_proc *p);
+/* stats.c: the STATS payload's CPU and disk fields (p holds
+ * PROTO_STATS_SIZE_FULL bytes); the TOP answer. */
+void gi_stats_more(uint8_t *p);
+void gi_on_top(struct gi_srv *s, const struct proto_hdr *h);
 void gi_kill_all(struct gi_srv *s);
 /* One frame from the host (header already validated). */
 void gi_dispatch(struct gi_srv *s, const struct proto_hdr *h, const uint8_t *pl);

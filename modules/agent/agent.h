@@ -61,6 +61,19 @@ struct agent_stats {
 	uint64_t mem_total, mem_free, mem_available;	/* bytes */
 	uint32_t load[3];		/* load * 65536 */
 	uint32_t nprocs;
+	/* From guests that send the full payload (has_cpu). */
+	bool has_cpu;
+	uint64_t cpu_busy_ns, cpu_total_ns;	/* all CPUs */
+	uint64_t blk_read, blk_write;	/* bytes */
+	uint32_t ncpus;
+};
+
+/* One guest process (TOP). */
+struct agent_ps {
+	uint32_t pid, ppid, uid;
+	char state;			/* a letter, '?' when not one */
+	uint64_t cpu_ms, rss;		/* rss in bytes */
+	char cmd[PROTO_MAX_PROC_CMD + 1];	/* printable, may be empty */
 };
 
 /* Decoders for frames agent_frame_parse accepted; each returns 0 or
@@ -69,6 +82,9 @@ int agent_decode_hello(const struct agent_frame *f, struct agent_hello *out);
 int agent_decode_result(const struct agent_frame *f, struct agent_result *out);
 int agent_decode_exit(const struct agent_frame *f, struct agent_exit *out);
 int agent_decode_stats(const struct agent_frame *f, struct agent_stats *out);
+/* TOP: *out (malloc'ed, n entries, may be NULL when n is 0); trunc when
+ * the guest had more than fit. -EBADMSG on any malformed attribute. */
+int agent_decode_top(const struct agent_frame *f, struct agent_ps **out, size_t *n, bool *trunc);
 int agent_decode_credit(const struct agent_frame *f, uint32_t *chan, uint32_t *bytes);
 /* LOG text, sanitized, NUL-terminated, truncated to cap-1. */
 void agent_decode_log(const struct agent_frame *f, char *out, size_t cap);
@@ -149,6 +165,8 @@ struct agent_ops {
 	/* More stdin credit arrived for stream. */
 	void (*stdin_ready)(struct agent *a, uint32_t stream, void *ud);
 	void (*stats)(struct agent *a, const struct agent_stats *st, void *ud);
+	/* Answer to agent_request_top (ps valid during the call). */
+	void (*top)(struct agent *a, const struct agent_ps *ps, size_t n, bool trunc, void *ud);
 	void (*log)(struct agent *a, const char *line, void *ud);
 	/* The session ended: err = 0 when the guest closed the channel, else
 	 * -errno (-EPROTO for a protocol violation, msg says which). No more
@@ -171,6 +189,7 @@ int agent_config(struct agent *a, const struct agent_config *c);
 int agent_start(struct agent *a, const struct agent_proc_spec *s, uint32_t *stream);
 int agent_exec(struct agent *a, const struct agent_proc_spec *s, uint32_t *stream);
 int agent_request_stats(struct agent *a);
+int agent_request_top(struct agent *a);
 
 /* Stdin: queues at most the credit the guest granted; returns the bytes
  * taken (0 when out of credit: wait for ops->stdin_ready) or -errno. */

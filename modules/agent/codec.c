@@ -30,6 +30,8 @@ static bool agent_guest_type_ok(const struct proto_hdr *h)
 		return h->len >= PROTO_EXIT_SIZE && h->stream != 0;
 	case PROTO_T_STATS:
 		return h->len >= PROTO_STATS_SIZE && h->ref != 0;
+	case PROTO_T_TOP:
+		return h->stream == 0 && h->ref != 0;
 	case PROTO_T_LOG:
 		return h->stream == 0;
 	default:
@@ -140,7 +142,62 @@ int agent_decode_stats(const struct agent_frame *f, struct agent_stats *out)
 	out->load[1] = proto_get32(p + PROTO_STATS_LOAD5);
 	out->load[2] = proto_get32(p + PROTO_STATS_LOAD15);
 	out->nprocs = proto_get32(p + PROTO_STATS_NPROCS);
+	out->has_cpu = f->h.len >= PROTO_STATS_SIZE_FULL;
+	if (out->has_cpu) {
+		out->cpu_busy_ns = proto_get64(p + PROTO_STATS_CPU_BUSY_NS);
+		out->cpu_total_ns = proto_get64(p + PROTO_STATS_CPU_TOTAL_NS);
+		out->blk_read = proto_get64(p + PROTO_STATS_BLK_READ);
+		out->blk_write = proto_get64(p + PROTO_STATS_BLK_WRITE);
+		out->ncpus = proto_get32(p + PROTO_STATS_NCPUS);
+		/* Counters from the guest: a busy time beyond the total or no
+		 * CPU at all is not believed. */
+		if (out->cpu_busy_ns > out->cpu_total_ns || out->ncpus == 0 || out->ncpus > 4096)
+			out->has_cpu = false;
+	}
 	return 0;
+}
+
+int agent_decode_top(const struct agent_frame *f, struct agent_ps **out, size_t *n, bool *trunc)
+{
+	struct proto_tlv_iter it;
+	const uint8_t *v;
+	uint16_t tag, len;
+	struct agent_ps *ps = NULL;
+	size_t cnt = 0;
+	int r;
+
+	*out = NULL;
+	*n = 0;
+	*trunc = false;
+	if (f->h.type != PROTO_T_TOP)
+		return -EBADMSG;
+	proto_tlv_init(&it, f->payload, f->h.len);
+	while ((r = proto_tlv_next(&it, &tag, &v, &len)) > 0) {
+		if (tag == PROTO_A_TRUNC && len == 4) {
+			*trunc = proto_get32(v) != 0;
+			continue;
+		}
+		if (tag != PROTO_A_PROC || len < PROTO_PROC_FIXED || len > PROTO_PROC_FIXED + PROTO_MAX_PROC_CMD)
+			goto bad;
+		ps = xrealloc(ps, (cnt + 1) * sizeof(*ps));
+		struct agent_ps *e = &ps[cnt++];
+		uint32_t st = proto_get32(v + 12);
+		e->pid = proto_get32(v);
+		e->ppid = proto_get32(v + 4);
+		e->uid = proto_get32(v + 8);
+		e->state = (st >= 'A' && st <= 'Z') || (st >= 'a' && st <= 'z') ? (char)st : '?';
+		e->cpu_ms = proto_get64(v + 16);
+		e->rss = proto_get64(v + 24);
+		agent_copy_text(e->cmd, sizeof(e->cmd), v + PROTO_PROC_FIXED, len - PROTO_PROC_FIXED);
+	}
+	if (r < 0)
+		goto bad;
+	*out = ps;
+	*n = cnt;
+	return 0;
+bad:
+	free(ps);
+	return -EBADMSG;
 }
 
 int agent_decode_credit(const struct agent_frame *f, uint32_t *chan, uint32_t *bytes)

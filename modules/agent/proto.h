@@ -83,7 +83,9 @@ enum proto_type {
 	 * as after a cold boot (HELLO, root disk, CONFIG). */
 	PROTO_T_TEMPLATE_READY = 17,	/* guest: empty */
 	PROTO_T_TEMPLATE_RESUME = 18,	/* host: TLV */
-	PROTO_T_MAX = 18,
+	PROTO_T_TOP_REQ = 20,	/* host: empty; answered by TOP (same ref) */
+	PROTO_T_TOP = 21,	/* guest: TLV, PROTO_A_PROC*, PROTO_A_TRUNC */
+	PROTO_T_MAX = 21,
 };
 
 /* Frame flags. */
@@ -120,6 +122,21 @@ enum proto_chan { PROTO_CHAN_STDIN = 0, PROTO_CHAN_STDOUT = 1, PROTO_CHAN_STDERR
 #define PROTO_STATS_LOAD5 36
 #define PROTO_STATS_LOAD15 40
 #define PROTO_STATS_NPROCS 44		/* u32 */
+/* Appended by newer guests (receivers take the 48-byte form as well):
+ * CPU time as the guest's /proc/stat counts it (no cgroups in a VM: the
+ * guest is the container) and its virtio disks' I/O (/proc/diskstats). */
+#define PROTO_STATS_SIZE_FULL 88u
+#define PROTO_STATS_CPU_BUSY_NS 48	/* u64: all CPUs: user+nice+system+irq+softirq+steal */
+#define PROTO_STATS_CPU_TOTAL_NS 56	/* u64: all CPUs: busy + idle + iowait */
+#define PROTO_STATS_BLK_READ 64		/* u64 bytes */
+#define PROTO_STATS_BLK_WRITE 72	/* u64 bytes */
+#define PROTO_STATS_NCPUS 80		/* u32; 4 bytes reserved */
+
+/* PROTO_A_PROC (TOP): one process, fixed part then its command line
+ * (arguments joined by spaces, at most PROTO_MAX_PROC_CMD bytes). */
+#define PROTO_PROC_FIXED 32u		/* u32 pid @0, ppid @4, uid @8, state @12 (an ASCII
+					 * letter, /proc/PID/stat), u64 cpu_ms @16, u64 rss bytes @24 */
+#define PROTO_MAX_PROC_CMD 256u
 
 /* TLV tags. Repeated tags are allowed where marked (*). */
 enum proto_attr {
@@ -157,6 +174,9 @@ enum proto_attr {
 	PROTO_A_CMDLINE = 32,	/* str: ucrt.* parameters replacing the template's */
 	/* CONFIG */
 	PROTO_A_MAC = 33,	/* 6 bytes: the interface's address, set before link up */
+	/* TOP */
+	PROTO_A_PROC = 40,	/* *: PROTO_PROC_FIXED bytes + command line */
+	PROTO_A_TRUNC = 41,	/* u32: 1 = more processes than fit in one frame */
 	/* START/EXEC, Kubernetes pods (docs/scale-out.md) */
 	PROTO_A_ROOT = 56,	/* str: absolute guest directory: the process runs chrooted there,
 				 * in a mount namespace of its own with the guest's /proc, /sys, /dev */

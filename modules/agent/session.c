@@ -248,6 +248,19 @@ static void agent_handle(struct agent *a, const struct agent_frame *f)
 		if (a->ops->stats)
 			a->ops->stats(a, &st, a->ud);
 		return;
+	case PROTO_T_TOP: {
+		struct agent_ps *ps;
+		size_t n;
+		bool trunc;
+		if (!agent_take_req(a, f->h.ref, PROTO_T_TOP_REQ, PROTO_T_TOP_REQ, &q))
+			return agent_violation(a, "a process list nobody asked for");
+		if (agent_decode_top(f, &ps, &n, &trunc) < 0)
+			return agent_violation(a, "malformed process list");
+		if (a->ops->top)
+			a->ops->top(a, ps, n, trunc, a->ud);
+		free(ps);
+		return;
+	}
 	case PROTO_T_LOG:
 		agent_decode_log(f, line, sizeof(line));
 		if (a->ops->log)
@@ -484,6 +497,19 @@ int agent_request_stats(struct agent *a)
 	if (!ref)
 		return -EBUSY;
 	agent_queue(a, PROTO_T_STATS_REQ, 0, 0, ref, NULL, 0);
+	return 0;
+}
+
+int agent_request_top(struct agent *a)
+{
+	uint32_t ref;
+
+	if (!a->open)
+		return -EPIPE;
+	ref = agent_add_req(a, PROTO_T_TOP_REQ, 0);
+	if (!ref)
+		return -EBUSY;
+	agent_queue(a, PROTO_T_TOP_REQ, 0, 0, ref, NULL, 0);
 	return 0;
 }
 

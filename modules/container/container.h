@@ -360,6 +360,8 @@ int ctr_check(const char *root, bool repair, ctr_check_fn fn, void *arg, struct 
 
 struct ctr;
 struct ctr_proc;
+struct agent_stats;
+struct agent_ps;
 
 struct ctr_proc_ops {
 	/* Started (err 0) or failed to start in the guest (err > 0). */
@@ -377,6 +379,11 @@ struct ctr_events {
 	void (*done)(struct ctr *c, int status, const struct err *err, void *ud);
 	/* The guest answered a liveness probe (optional). */
 	void (*alive)(struct ctr *c, void *ud);
+	/* Its counters with that answer (optional; modules/agent's struct:
+	 * only modules/container reads it). */
+	void (*stats)(struct ctr *c, const struct agent_stats *st, void *ud);
+	/* The answer to ctr_request_top (optional). */
+	void (*top)(struct ctr *c, const struct agent_ps *ps, size_t n, bool trunc, void *ud);
 };
 
 struct ctr_launch {
@@ -433,6 +440,9 @@ void ctr_kill_vm(struct ctr *c);
  * container with 125 and an error naming the unresponsive guest and
  * QEMU's run state. -ESRCH before the guest is ready or after the end. */
 int ctr_probe(struct ctr *c, unsigned deadline_ms);
+/* Ask guest-init for its process list (events.top answers). -ESRCH
+ * before the guest is ready or after the end. */
+int ctr_request_top(struct ctr *c);
 pid_t ctr_qemu_pid(const struct ctr *c);
 bool ctr_process_started(const struct ctr *c);
 /* Startup phases as one debug line ("image ready", "disk ready", ...). */
@@ -564,6 +574,33 @@ int ctr_ctl_simple(const char *root, const char *id, const char *cmd, struct err
  * on the terminal and the socket; the reactor is not needed here). Returns
  * the process's docker status or 125/126/127. */
 int ctr_ctl_exec(const char *root, const char *id, const struct ctr_spec *s, struct err *err);
+
+/* ---- stats and top of a detached container (ctl.c) ---------------------*/
+
+/* The guest's counters as its supervisor last sampled them, with the
+ * sample before (CPU % is over the interval between the two). */
+struct ctr_usage {
+	bool has_cpu;			/* the guest counts CPU time */
+	uint64_t cpu_busy_ns, cpu_total_ns, prev_busy_ns, prev_total_ns;
+	uint32_t ncpus;
+	uint64_t mem_total, mem_available, blk_read, blk_write;
+	uint32_t pids;
+};
+int ctr_ctl_stats(const char *root, const char *id, struct ctr_usage *u, struct err *err);
+/* docker's CPU %: 100 per CPU busy; -1 when unknown. */
+double ctr_usage_cpu_percent(const struct ctr_usage *u);
+
+/* One guest process. */
+struct ctr_ps {
+	uint32_t pid, ppid, uid;
+	char state;
+	uint64_t cpu_ms, rss;
+	char cmd[257];
+};
+/* The guest's processes (kernel threads and guest-init left out); *out
+ * malloc'ed. trunc: the guest had more than one answer holds. */
+int ctr_ctl_top(const char *root, const char *id, struct ctr_ps **out, size_t *n, bool *trunc,
+		struct err *err);
 
 /* ---- lifecycle of kept containers (lifecycle.c, ctl.c) -----------------*/
 

@@ -401,3 +401,105 @@ int ctr_ctl_attach(const char *root, const char *id, const struct ctr_attach_opt
 					      o->release ? "true" : "false", rows, cols);
 	return ctl_session(root, id, line, o->tty, o->stdin_open, "attach", err);
 }
+
+/* A one-line request whose answer ends at EOF (stats, top), bounded. */
+static int ctl_query(const char *root, const char *id, const char *req, char **out, struct err *err)
+{
+	_cleanup_close_ int fd = ctr_ctl_connect(root, id, err);
+	struct buf b = BUF_INIT;
+	char tmp[4096];
+	ssize_t n;
+
+	*out = NULL;
+	if (fd < 0)
+		return fd;
+	if (write_all(fd, req, strlen(req)) < 0)
+		return err_setx(err, errno, "talking to the supervisor of %.12s", id);
+	while ((n = read(fd, tmp, sizeof(tmp))) > 0) {
+		if (b.len + (size_t)n > (4u << 20)) {
+			buf_free(&b);
+			return err_set(err, EFBIG, "the supervisor of %.12s answered too much", id);
+		}
+		buf_append(&b, tmp, (size_t)n);
+	}
+	buf_putc(&b, 0);
+	if (strncmp(b.data, "error", 5) == 0 || b.len <= 1) {
+		err_set(err, ESRCH, "container %.12s is not running", id);
+		buf_free(&b);
+		return -ESRCH;
+	}
+	*out = buf_steal(&b);
+	return 0;
+}
+
+int ctr_ctl_stats(const char *root, const char *id, struct ctr_usage *u, struct err *err)
+{
+	_cleanup_free_ char *text = NULL;
+	unsigned long long v[9];
+	unsigned ncpus, pids;
+
+	memset(u, 0, sizeof(*u));
+	if (ctl_query(root, id, "stats\n", &text, err) < 0)
+		return -ESRCH;
+	if (sscanf(text, "stats %llu %llu %llu %llu %u %llu %llu %llu %llu %u", &v[0], &v[1], &v[2], &v[3], &ncpus,
+		   &v[4], &v[5], &v[6], &v[7], &pids) != 10)
+		return err_set(err, EBADMSG, "container %.12s: bad stats answer", id);
+	u->has_cpu = ncpus > 0 && v[1] > v[3] && v[0] >= v[2];
+	u->cpu_busy_ns = v[0];
+	u->cpu_total_ns = v[1];
+	u->prev_busy_ns = v[2];
+	u->prev_total_ns = v[3];
+	u->ncpus = ncpus;
+	u->mem_total = v[4];
+	u->mem_available = v[5];
+	u->blk_read = v[6];
+	u->blk_write = v[7];
+	u->pids = pids;
+	return 0;
+}
+
+double ctr_usage_cpu_percent(const struct ctr_usage *u)
+{
+	if (!u->has_cpu)
+		return -1;
+	/* docker's: busy share of the interval, times the CPUs (so one CPU
+	 * flat out is 100 % whatever the VM has). */
+	return (double)(u->cpu_busy_ns - u->prev_busy_ns) / (double)(u->cpu_total_ns - u->prev_total_ns) *
+	       u->ncpus * 100.0;
+}
+
+int ctr_ctl_top(const char *root, const char *id, struct ctr_ps **out, size_t *n, bool *trunc,
+		struct err *err)
+{
+	_cleanup_free_ char *text = NULL;
+	struct ctr_ps *ps = NULL;
+	size_t cnt = 0, want;
+	int t;
+	char *line, *save = NULL;
+
+	*out = NULL;
+	*n = 0;
+	*trunc = false;
+	if (ctl_query(root, id, "top\n", &text, err) < 0)
+		return -ESRCH;
+	if (sscanf(text, "top %zu %d", &want, &t) != 2 || want > 100000)
+		return err_set(err, EBADMSG, "container %.12s: bad top answer", id);
+	*trunc = t != 0;
+	line = strtok_r(text, "\n", &save);
+	while ((line = strtok_r(NULL, "\n", &save)) && cnt < want) {
+		struct ctr_ps e = { 0 };
+		unsigned long long cpu, rss;
+		int off = 0;
+		if (sscanf(line, "%u\t%u\t%u\t%c\t%llu\t%llu\t%n", &e.pid, &e.ppid, &e.uid, &e.state, &cpu, &rss,
+			   &off) != 6 || !off)
+			continue;
+		e.cpu_ms = cpu;
+		e.rss = rss;
+		snprintf(e.cmd, sizeof(e.cmd), "%s", line + off);
+		ps = xrealloc(ps, (cnt + 1) * sizeof(*ps));
+		ps[cnt++] = e;
+	}
+	*out = ps;
+	*n = cnt;
+	return 0;
+}

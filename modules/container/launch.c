@@ -308,6 +308,23 @@ static void ctr_on_stats(struct agent *a, const struct agent_stats *st, void *ud
 	ctr_live_arm(c, CTR_PING_MS);
 	if (c->ev.alive)
 		c->ev.alive(c, c->ud);
+	if (c->ev.stats)
+		c->ev.stats(c, st, c->ud);
+}
+
+static void ctr_on_top(struct agent *a, const struct agent_ps *ps, size_t n, bool trunc, void *ud)
+{
+	struct ctr *c = ud;
+
+	if (c->ev.top && !c->quitting)
+		c->ev.top(c, ps, n, trunc, c->ud);
+}
+
+int ctr_request_top(struct ctr *c)
+{
+	if (!c->ready || !c->ag || c->quitting || c->main_exited)
+		return -ESRCH;
+	return agent_request_top(c->ag);
 }
 
 int ctr_probe(struct ctr *c, unsigned deadline_ms)
@@ -515,6 +532,7 @@ static const struct agent_ops ctr_agent_ops = {
 	.stdin_ready = ctr_on_stdin_ready,
 	.log = ctr_on_log,
 	.stats = ctr_on_stats,
+	.top = ctr_on_top,
 	.closed = ctr_on_closed,
 };
 

@@ -17,7 +17,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
-#include "agent/proto.h"
+#include "agent/agent.h"
 #include "buf.h"
 #include "container-internal.h"
 #include "err.h"
@@ -47,6 +47,7 @@ struct sup_client {
 	bool attach;			/* gets the main process's output and EXIT */
 	bool attach_stdin;		/* its STDIN frames feed the main process */
 	bool waiter;			/* "wait": gets "EXITCODE\n" at the end */
+	bool want_stats, want_top;	/* "stats", "top": answered with the guest's */
 	struct sup_client *next;
 };
 
@@ -68,6 +69,8 @@ struct sup {
 	struct ctr_nethost *nh;		/* NULL: --network none */
 	bool hold;			/* start the process on the first attach (start -a) */
 	bool ended;			/* final state written, ctl.sock gone (sup_end) */
+	struct agent_stats last, prev;	/* the guest's last two samples */
+	bool have_last;
 	struct loop_timer hold_timer;
 	/* policy.json: --restart (a fresh VM on the same overlay after
 	 * docker's backoff) and the health check (health.c). */
@@ -242,6 +245,15 @@ static void sup_command(struct sup_client *cl, char *line)
 			loop_timer_stop(s->l, &s->hold_timer);
 			ctr_release(s->c);
 		}
+		return;
+	}
+	if ((strcmp(line, "stats") == 0 || strcmp(line, "top") == 0) && !arg) {
+		bool top = line[0] == 't';
+		if (!s->c || s->done || (top ? ctr_request_top(s->c) : ctr_probe(s->c, CTR_SIGNAL_PROBE_MS)) < 0) {
+			sup_client_fail(cl, "error: the container is not running\n");
+			return;
+		}
+		*(top ? &cl->want_top : &cl->want_stats) = true;	/* answered by sup_stats/sup_top */
 		return;
 	}
 	if (strcmp(line, "wait") == 0 && !arg) {
@@ -594,6 +606,60 @@ static bool sup_user_stop(struct sup *s)
 	return sup_no_more(s, true);
 }
 
+/* "stats BUSY TOTAL PREV_BUSY PREV_TOTAL NCPUS MEM_TOTAL MEM_AVAIL
+ * BLK_READ BLK_WRITE PIDS\n": this sample and the one before (CPU %
+ * over the interval between them; zeros when there is none, that is
+ * since boot). CPU fields are 0 for a guest that does not count them. */
+static void sup_stats(struct ctr *c, const struct agent_stats *st, void *ud)
+{
+	struct sup *s = ud;
+	char line[320];
+	int n;
+
+	s->prev = s->have_last ? s->last : (struct agent_stats){ 0 };
+	s->last = *st;
+	s->have_last = true;
+	n = snprintf(line, sizeof(line), "stats %llu %llu %llu %llu %u %llu %llu %llu %llu %u\n",
+		     (unsigned long long)(st->has_cpu ? st->cpu_busy_ns : 0),
+		     (unsigned long long)(st->has_cpu ? st->cpu_total_ns : 0),
+		     (unsigned long long)(s->prev.has_cpu ? s->prev.cpu_busy_ns : 0),
+		     (unsigned long long)(s->prev.has_cpu ? s->prev.cpu_total_ns : 0), st->has_cpu ? st->ncpus : 0,
+		     (unsigned long long)st->mem_total, (unsigned long long)st->mem_available,
+		     (unsigned long long)st->blk_read, (unsigned long long)st->blk_write, st->nprocs);
+	for (struct sup_client *cl = s->clients; cl; cl = cl->next) {
+		if (cl->want_stats && !cl->closing) {
+			ctr_sink_write(&cl->out, line, (size_t)n);
+			cl->closing = true;
+		}
+	}
+}
+
+/* "top N TRUNC\n", then per process "PID PPID UID STATE CPU_MS RSS CMD\n"
+ * (tab-separated; the command last, tabs in it made spaces). */
+static void sup_top(struct ctr *c, const struct agent_ps *ps, size_t n, bool trunc, void *ud)
+{
+	struct sup *s = ud;
+	struct buf b = BUF_INIT;
+
+	buf_printf(&b, "top %zu %d\n", n, trunc);
+	for (size_t i = 0; i < n; i++) {
+		char cmd[sizeof(ps[i].cmd)];
+		snprintf(cmd, sizeof(cmd), "%s", ps[i].cmd);
+		for (char *p = cmd; *p; p++)
+			if (*p == '\t')
+				*p = ' ';
+		buf_printf(&b, "%u\t%u\t%u\t%c\t%llu\t%llu\t%s\n", ps[i].pid, ps[i].ppid, ps[i].uid, ps[i].state,
+			   (unsigned long long)ps[i].cpu_ms, (unsigned long long)ps[i].rss, cmd);
+	}
+	for (struct sup_client *cl = s->clients; cl; cl = cl->next) {
+		if (cl->want_top && !cl->closing) {
+			ctr_sink_write(&cl->out, b.data, b.len);
+			cl->closing = true;
+		}
+	}
+	buf_free(&b);
+}
+
 static void sup_signal(struct loop_signal *sig, int signo)
 {
 	struct sup *s = sig->data;
@@ -654,7 +720,7 @@ static int sup_launch(struct sup *s, struct err *err)
 				 .t0 = loop_now_ns(), .rows = 24, .cols = 80,
 				 .net = s->nh, .net_opts = &s->net,
 				 .hold = s->hold && !s->st.restart_count };
-	struct ctr_events ev = { .done = sup_done, .alive = sup_alive };
+	struct ctr_events ev = { .done = sup_done, .alive = sup_alive, .stats = sup_stats, .top = sup_top };
 	int r = ctr_start(s->l, &lo, &ev, &sup_main_ops, s, &s->c, err);
 
 	if (r < 0) {

@@ -3,6 +3,7 @@
  * and handed to the decoder for their type. */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "agent/agent.h"
@@ -32,8 +33,21 @@ static void fuzz_one(const struct agent_frame *f)
 			__builtin_trap();
 		break;
 	case PROTO_T_STATS:
-		agent_decode_stats(f, &st);
+		if (agent_decode_stats(f, &st) == 0 && st.has_cpu && st.cpu_busy_ns > st.cpu_total_ns)
+			__builtin_trap();
 		break;
+	case PROTO_T_TOP: {
+		struct agent_ps *ps;
+		size_t n;
+		bool trunc;
+		if (agent_decode_top(f, &ps, &n, &trunc) == 0) {
+			for (size_t i = 0; i < n; i++)
+				if (strlen(ps[i].cmd) > PROTO_MAX_PROC_CMD)
+					__builtin_trap();
+			free(ps);
+		}
+		break;
+	}
 	case PROTO_T_CREDIT:
 		if (agent_decode_credit(f, &chan, &bytes) == 0 && chan > PROTO_CHAN_STDERR)
 			__builtin_trap();

@@ -132,6 +132,52 @@ static void t_decoders(void)
 	t_is(agent_decode_hello(&f, &h), -EBADMSG, "hello's guest clock of the wrong size rejected");
 }
 
+/* STATS with the CPU/disk fields, and TOP's process list. */
+static void t_stats_top(void)
+{
+	uint8_t p[512] = { 0 }, ent[PROTO_PROC_FIXED + 8];
+	struct agent_frame f;
+	struct agent_stats st;
+	struct agent_ps *ps;
+	size_t n, off = 0;
+	bool trunc;
+
+	proto_put64(p + PROTO_STATS_MEM_TOTAL, 1000);
+	agent_frame_parse(t_frame, t_raw(PROTO_T_STATS, 0, 0, 3, p, PROTO_STATS_SIZE), &f);
+	t_ok(agent_decode_stats(&f, &st) == 0 && st.mem_total == 1000 && !st.has_cpu, "short stats: no CPU fields");
+	proto_put64(p + PROTO_STATS_CPU_BUSY_NS, 5);
+	proto_put64(p + PROTO_STATS_CPU_TOTAL_NS, 20);
+	proto_put64(p + PROTO_STATS_BLK_WRITE, 4096);
+	proto_put32(p + PROTO_STATS_NCPUS, 2);
+	agent_frame_parse(t_frame, t_raw(PROTO_T_STATS, 0, 0, 3, p, PROTO_STATS_SIZE_FULL), &f);
+	t_ok(agent_decode_stats(&f, &st) == 0 && st.has_cpu && st.cpu_busy_ns == 5 && st.cpu_total_ns == 20 &&
+	     st.blk_write == 4096 && st.ncpus == 2, "full stats decode");
+	proto_put64(p + PROTO_STATS_CPU_BUSY_NS, 50);
+	agent_frame_parse(t_frame, t_raw(PROTO_T_STATS, 0, 0, 3, p, PROTO_STATS_SIZE_FULL), &f);
+	t_ok(agent_decode_stats(&f, &st) == 0 && !st.has_cpu, "busy beyond total: CPU not believed");
+
+	memset(ent, 0, sizeof(ent));
+	proto_put32(ent, 42);
+	proto_put32(ent + 4, 1);
+	proto_put32(ent + 12, 'S');
+	proto_put64(ent + 24, 8192);
+	memcpy(ent + PROTO_PROC_FIXED, "sh	-cx", 7);
+	proto_tlv_put(p, sizeof(p), &off, PROTO_A_PROC, ent, PROTO_PROC_FIXED + 7);
+	proto_tlv_put32(p, sizeof(p), &off, PROTO_A_TRUNC, 1);
+	t_is(agent_frame_parse(t_frame, t_raw(PROTO_T_TOP, 0, 0, 4, p, (uint32_t)off), &f) > 0, 1, "top frame accepted");
+	t_is(agent_decode_top(&f, &ps, &n, &trunc), 0, "top decodes");
+	t_ok(n == 1 && ps[0].pid == 42 && ps[0].ppid == 1 && ps[0].state == 'S' && ps[0].rss == 8192 && trunc,
+	     "... its fields and the truncation mark");
+	t_streq(n ? ps[0].cmd : "", "sh	-c?x", "... the command line, control bytes made '?'");
+	free(ps);
+	off = 0;
+	proto_tlv_put(p, sizeof(p), &off, PROTO_A_PROC, ent, PROTO_PROC_FIXED - 1);
+	agent_frame_parse(t_frame, t_raw(PROTO_T_TOP, 0, 0, 4, p, (uint32_t)off), &f);
+	t_is(agent_decode_top(&f, &ps, &n, &trunc), -EBADMSG, "a short process entry rejected");
+	t_is(agent_frame_parse(t_frame, t_raw(PROTO_T_TOP, 0, 0, 0, p, (uint32_t)off), &f), -EBADMSG,
+	     "top without a request id rejected");
+}
+
 /* Encoders against the TLV reader the guest uses. */
 static void t_encoders(void)
 {
@@ -195,6 +241,7 @@ static void t_encoders(void)
 
 int main(void)
 {
+	t_stats_top();
 	t_header_checks();
 	t_decoders();
 	t_encoders();
