@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -245,6 +246,14 @@ int loop_fsync(struct loop *l, struct loop_op *op, int fd, bool datasync)
 {
 	LOOP_PREP(l, op, sqe);
 	io_uring_prep_fsync(sqe, fd, datasync ? IORING_FSYNC_DATASYNC : 0);
+	return loop_op_queued(l, op, sqe, false);
+}
+
+int loop_writeback(struct loop *l, struct loop_op *op, int fd, uint64_t off, uint64_t len)
+{
+	LOOP_PREP(l, op, sqe);
+	io_uring_prep_sync_file_range(sqe, fd, (unsigned)MIN(len, (uint64_t)UINT_MAX), off,
+				      SYNC_FILE_RANGE_WRITE);
 	return loop_op_queued(l, op, sqe, false);
 }
 

@@ -84,6 +84,11 @@ int loop_send(struct loop *l, struct loop_op *op, int fd, const void *buf, size_
 int loop_accept(struct loop *l, struct loop_op *op, int fd, struct sockaddr *addr, socklen_t *alen, int flags);
 int loop_connect(struct loop *l, struct loop_op *op, int fd, const struct sockaddr *addr, socklen_t alen);
 int loop_fsync(struct loop *l, struct loop_op *op, int fd, bool datasync);
+/* Start writeback of fd's dirty pages in [off, off+len) without waiting
+ * for it (sync_file_range SYNC_FILE_RANGE_WRITE): the device works while
+ * the caller computes, and a later fsync has less left to wait for. It
+ * makes nothing durable by itself (no metadata, no cache flush). */
+int loop_writeback(struct loop *l, struct loop_op *op, int fd, uint64_t off, uint64_t len);
 /* Poll for events (POLLIN...). multishot keeps it armed until cancelled. */
 int loop_poll(struct loop *l, struct loop_op *op, int fd, unsigned events, bool multishot);
 /* io_uring timeout op: fires with -ETIME after ns (relative) or at the

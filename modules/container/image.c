@@ -130,7 +130,7 @@ static int ctr_disk_build(struct loop *l, struct store *s, const struct oci_mani
 			return err_setx(err, r, "layer %.19s", m->layers[i].digest);
 		total += est;
 	}
-	struct ext4w_opts o = { .loop = l };
+	struct ext4w_opts o = { .loop = l, .fsync = true };
 	struct ctr_disk_layers dl = { .s = s, .m = m, .fd = -1 };
 	struct ext4w_layers ls = { .n = m->nlayers, .open = ctr_disk_open, .close = ctr_disk_close, .arg = &dl };
 	/* The estimate knows bytes, not entries: grow when the layers need more. */

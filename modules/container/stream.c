@@ -194,7 +194,7 @@ static void ctr_stream_writer(void *arg)
 			  (unsigned long long)inodes, (unsigned long long)(size >> 20));
 		ext4w_abort(st->w);
 		st->w = NULL;
-		struct ext4w_opts o = { .loop = st->l, .inodes = inodes };
+		struct ext4w_opts o = { .loop = st->l, .inodes = inodes, .fsync = true };
 		r = ext4w_create(st->path, size, &o, &st->w, &st->err);
 		if (r < 0)
 			break;
@@ -261,7 +261,7 @@ static int ctr_stream_start(void *arg, const struct oci_manifest *m)
 	    ndiff != m->nlayers || !ctr_stream_lock(st, chain))
 		return 0;
 	st->path = store_rootfs_path(st->s, chain);
-	struct ext4w_opts o = { .loop = st->l };
+	struct ext4w_opts o = { .loop = st->l, .fsync = true };
 	int r = ext4w_create(st->path, ctr_stream_size(m), &o, &st->w, &st->err);
 	if (r < 0) {
 		/* A build from the store would meet the same failure (a full or

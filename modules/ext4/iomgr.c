@@ -14,7 +14,12 @@
  * copies the batch (write-behind); one batch in flight at a time keeps the
  * writes ordered, and the fiber awaits it only when the next batch is
  * ready or the file must be consistent. Elsewhere (no loop, or not in a
- * fiber) the runs are written at once with pwritev(). */
+ * fiber) the runs are written at once with pwritev().
+ *
+ * Each landed batch also starts the device on the file's dirty pages
+ * (loop_writeback, one op at a time): the image is written out while the
+ * layers are still being applied, so the fsync before its rename waits
+ * for the last batches only, not for the whole image. */
 #include "ext4-internal.h"
 #include "fiber.h"
 #include "log.h"
@@ -61,6 +66,8 @@ struct wb {
 	struct fiber *waiter;	/* the fiber awaiting the batch */
 	struct wb_sub *subs;	/* the batch in flight */
 	unsigned inflight;
+	struct loop_op wback;	/* writeback of the landed batches */
+	bool wback_again;	/* more landed while it ran */
 	bool closed;		/* closed while a batch was in flight */
 	int async_err;
 	int host_err;		/* first failed write to the file (-errno) */
@@ -134,6 +141,37 @@ static int wb_pwritev(struct wb *b, struct iovec *iov, int n, uint64_t off)
 }
 
 static void wb_free(struct wb *b);
+static void wb_writeback(struct wb *b);
+
+static void wb_wback_done(struct loop_op *op, int res, uint32_t flags)
+{
+	struct wb *b = container_of(op, struct wb, wback);
+	(void)res;	/* only a hint: the fsync reports what failed */
+	(void)flags;
+	if (b->closed) {
+		if (!b->inflight)
+			wb_free(b);
+		return;
+	}
+	if (b->wback_again) {
+		b->wback_again = false;
+		wb_writeback(b);
+	}
+	if (b->waiter && !b->inflight)
+		fiber_wake(b->waiter);
+}
+
+/* Whole file (len 0): a scan of its dirty pages is cheap, and the ranges
+ * of a batch are scattered (metadata, data). */
+static void wb_writeback(struct wb *b)
+{
+	if (loop_op_active(&b->wback)) {
+		b->wback_again = true;
+		return;
+	}
+	b->wback.cb = wb_wback_done;
+	loop_writeback(b->loop, &b->wback, b->fd, 0, 0);
+}
 
 /* Completion of one writev of the batch, on the reactor. A short write or
  * an error is redone synchronously (rare: a full disk or a signal). */
@@ -151,9 +189,13 @@ static void wb_sub_done(struct loop_op *op, int res, uint32_t flags)
 	}
 	if (--b->inflight)
 		return;
-	if (b->closed)
-		wb_free(b);
-	else if (b->waiter)
+	if (b->closed) {
+		if (!loop_op_active(&b->wback))
+			wb_free(b);
+		return;
+	}
+	wb_writeback(b);
+	if (b->waiter)
 		fiber_wake(b->waiter);
 }
 
@@ -319,7 +361,7 @@ static errcode_t wb_close(io_channel ch)
 		return 0;
 	struct wb *b = wb_of(ch);
 	int r = 0;
-	if (b->inflight && !fiber_current()) {
+	if ((b->inflight || loop_op_active(&b->wback)) && !fiber_current()) {
 		/* Cannot wait here (an abort from a callback): the last
 		 * completion frees the buffers the kernel still reads. Only
 		 * an image being thrown away gets here. */
@@ -330,6 +372,11 @@ static errcode_t wb_close(io_channel ch)
 		int rw = wb_wait(b);
 		if (r == 0)
 			r = rw;
+		while (loop_op_active(&b->wback)) {
+			b->waiter = fiber_current();
+			fiber_suspend();
+			b->waiter = NULL;
+		}
 	}
 	close(b->fd);
 	free(ch->name);

@@ -3,6 +3,7 @@
 #include "ext4-internal.h"
 #include "err.h"
 #include "fiber.h"
+#include "log.h"
 #include "loop.h"
 #include "util.h"
 
@@ -242,7 +243,10 @@ int ext4w_finish(struct ext4w *w, struct err *err)
 		ext4w_abort(w);
 		return r;
 	}
+	uint64_t t0 = loop_now_ns();
 	int r = w->opts.fsync ? sync_path(w, w->tmp_path, false) : 0;
+	if (w->opts.fsync)
+		log_debug("%s: fsync %.1f ms", w->path, (double)(loop_now_ns() - t0) / 1e6);
 	if (r == 0 && rename(w->tmp_path, w->path) < 0)
 		r = -errno;
 	if (r < 0) {

@@ -42,8 +42,43 @@ struct pull_dl {
 	struct store_ingest in;
 	struct sha256 h;
 	uint64_t off;		/* bytes in the ingest file and in the hash */
+	struct loop_op wb;	/* writeback started on what is written */
+	uint64_t wb_mark;
+	struct fiber *wb_waiter;
 	struct err err;
 };
+
+/* The device writes the blob while it downloads: its fsync at the commit
+ * then waits for the last few MiB only. */
+#define PULL_WRITEBACK_STEP (8u << 20)
+
+static void dl_wb_done(struct loop_op *op, int res, uint32_t flags)
+{
+	struct pull_dl *dl = container_of(op, struct pull_dl, wb);
+	(void)res;	/* a hint only: the fsync reports failures */
+	(void)flags;
+	if (dl->wb_waiter)
+		fiber_wake(dl->wb_waiter);
+}
+
+static void dl_writeback(struct pull_dl *dl)
+{
+	if (dl->off - dl->wb_mark < PULL_WRITEBACK_STEP || loop_op_active(&dl->wb))
+		return;
+	dl->wb.cb = dl_wb_done;
+	if (loop_writeback(dl->p->c->loop, &dl->wb, dl->in.fd, dl->wb_mark, dl->off - dl->wb_mark) == 0)
+		dl->wb_mark = dl->off;
+}
+
+/* Before dl goes away: its op must have completed. */
+static void dl_writeback_settle(struct pull_dl *dl)
+{
+	while (loop_op_active(&dl->wb)) {
+		dl->wb_waiter = fiber_current();
+		fiber_suspend();
+	}
+	dl->wb_waiter = NULL;
+}
 
 static void progress(struct pull *p, enum reg_event ev, const char *digest, uint64_t done, uint64_t total)
 {
@@ -80,7 +115,7 @@ static int dl_sink(struct reg_call *call, const char *data, size_t len)
 			return err_setx(&dl->err, errno, "%s: truncating partial", dl->b->d->digest);
 		sha256_abort(&dl->h);
 		sha256_init(&dl->h);
-		dl->off = 0;
+		dl->off = dl->wb_mark = 0;
 		call->range_from = 0;
 		const struct reg_layer_hook *hk = hook_for(dl);
 		if (hk && hk->restart)
@@ -98,6 +133,7 @@ static int dl_sink(struct reg_call *call, const char *data, size_t len)
 		return err_setx(&dl->err, (int)w, "%s: writing ingest file", dl->b->d->digest);
 	sha256_update(&dl->h, data, len);
 	dl->off += len;
+	dl_writeback(dl);
 	progress(dl->p, REG_EV_BLOB_PROGRESS, dl->b->d->digest, dl->off, (uint64_t)dl->b->d->size);
 	return hook_advance(dl);
 }
@@ -211,6 +247,7 @@ static int pull_one(struct pull *p, struct pull_blob *b)
 	progress(p, REG_EV_BLOB_START, d->digest, dl.in.have, (uint64_t)d->size);
 	sha256_init(&dl.h);
 	r = dl_fetch(&dl);
+	dl_writeback_settle(&dl);
 	if (r >= 0)
 		r = dl_commit(&dl);
 	if (r >= 0 && b->layer < 0)
@@ -360,8 +397,10 @@ int reg_pull(struct reg_client *c, struct store *s, const struct oci_ref *ref, c
 	int r = store_add_begin(s, &p.add, err);
 	if (r < 0)
 		return r;
+	store_defer_dir_sync(s, true);
 	r = pull_resolve(&p, res, &m, err);
 	if (r < 0) {
+		store_defer_dir_sync(s, false);
 		store_add_end(&p.add, true);
 		return r;
 	}
@@ -385,9 +424,13 @@ int reg_pull(struct reg_client *c, struct store *s, const struct oci_ref *ref, c
 	if (r >= 0) {
 		_cleanup_free_ char *name = oci_ref_string(ref);
 		_cleanup_free_ char *source = oci_ref_name(ref);
-		r = store_image_register(s, name, res->digest, o ? o->platform : NULL, source, err);
+		/* Every blob's rename durable before the name that reaches it. */
+		r = store_sync_blobs(s, err);
+		if (r >= 0)
+			r = store_image_register(s, name, res->digest, o ? o->platform : NULL, source, err);
 		reg_stats_log(c, &st0, "pull", name);
 	}
+	store_defer_dir_sync(s, false);
 	int dropped = store_add_end(&p.add, r < 0);
 	if (dropped)
 		log_debug("pull: removed %d manifest and config blobs the failed pull had stored", dropped);

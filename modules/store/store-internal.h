@@ -10,6 +10,8 @@ struct store {
 	char *root;
 	int fds[STORE_CONTAINERS + 1];	/* indexed by enum store_dir */
 	int lock_fd;			/* store_lock(), -1 when not held */
+	bool defer_dir_sync;		/* store_defer_dir_sync() */
+	bool blobs_dirty;		/* renames into blobs/ not yet synced */
 };
 
 /* Open (creating) dirfd/name and flock it with op (LOCK_SH/LOCK_EX,

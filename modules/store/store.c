@@ -287,6 +287,21 @@ void store_ingest_end(struct store_ingest *in, bool discard)
 	in->fd = -1;
 }
 
+void store_defer_dir_sync(struct store *s, bool defer)
+{
+	s->defer_dir_sync = defer;
+}
+
+int store_sync_blobs(struct store *s, struct err *err)
+{
+	if (!s->blobs_dirty)
+		return 0;
+	if (fsync(s->fds[STORE_BLOBS]) < 0)
+		return err_setx(err, errno, "fsync of blobs/");
+	s->blobs_dirty = false;
+	return 0;
+}
+
 int store_ingest_reader(struct store *s, const char *digest)
 {
 	if (!oci_digest_valid(digest))
@@ -322,8 +337,11 @@ int store_ingest_commit(struct store_ingest *in, const char *got_digest, uint64_
 	if (fchmod(in->fd, 0644) < 0 ||
 	    renameat(s->fds[STORE_INGEST], in->digest + 7, s->fds[STORE_BLOBS], in->digest + 7) < 0)
 		return err_setx(err, errno, "%s: committing to the store", in->digest);
-	/* The rename is durable only once the directory is. */
-	if (fsync(s->fds[STORE_BLOBS]) < 0)
+	/* The rename is durable only once the directory is; a pull syncs
+	 * it once for all its blobs (store_sync_blobs). */
+	if (s->defer_dir_sync)
+		s->blobs_dirty = true;
+	else if (fsync(s->fds[STORE_BLOBS]) < 0)
 		return err_setx(err, errno, "%s: fsync of blobs/", in->digest);
 	store_ingest_end(in, false);
 	return 0;

@@ -75,6 +75,13 @@ int store_ingest_commit(struct store_ingest *in, const char *got_digest, uint64_
 			bool synced, struct err *err);
 /* Release the lock and fd; discard deletes the partial file. */
 void store_ingest_end(struct store_ingest *in, bool discard);
+/* A pull commits several blobs: with defer set, store_ingest_commit
+ * leaves the fsync of blobs/ (what makes each rename durable) to one
+ * store_sync_blobs() before the image is named. Each blob's own data is
+ * fsynced before its rename either way, so a blob that is in blobs/ after
+ * a crash is complete; one whose rename was lost is fetched again. */
+void store_defer_dir_sync(struct store *s, bool defer);
+int store_sync_blobs(struct store *s, struct err *err);
 /* A read-only fd on digest's bytes for a consumer that follows a download:
  * the committed blob, else ingest/<hex>. It stays valid across the commit
  * (a rename keeps the inode), so one open serves the whole download. A

@@ -18,6 +18,18 @@
 #include "util.h"
 
 static char root[] = "/tmp/ucrt-store-rootfs-XXXXXX";
+
+/* Count fsyncs of directories (the store's blobs/) and of files. */
+static int t_dir_syncs, t_file_syncs;
+int fsync(int fd)
+{
+	struct stat st;
+	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode))
+		t_dir_syncs++;
+	else
+		t_file_syncs++;
+	return fdatasync(fd);
+}
 #define CHAIN "sha256:1111111111111111111111111111111111111111111111111111111111111111"
 
 static bool t_exists(const char *rel)
@@ -94,6 +106,38 @@ static void t_reader(struct store *s)
 	close(r);
 }
 
+/* A pull syncs blobs/ once for all its commits. */
+static void t_deferred(struct store *s)
+{
+	const char *texts[] = { "first blob", "second blob" };
+	struct err e = { 0 };
+
+	store_defer_dir_sync(s, true);
+	t_dir_syncs = t_file_syncs = 0;
+	for (int i = 0; i < 2; i++) {
+		char d[OCI_DIGEST_LEN + 1] = "sha256:";
+		struct store_ingest in;
+		size_t n = strlen(texts[i]);
+		sha256_hex(texts[i], n, d + 7);
+		store_ingest_begin(s, d, n, &in, &e);
+		t_ok(pwrite(in.fd, texts[i], n, 0) == (ssize_t)n && store_ingest_commit(&in, d, n, n, false, &e) == 0 &&
+		     store_blob_stat(s, d, NULL) == 0, "deferred commit %d: the blob is there", i + 1);
+	}
+	t_ok(t_file_syncs == 2 && t_dir_syncs == 0, "each blob's data synced, blobs/ not yet (%d, %d)",
+	     t_file_syncs, t_dir_syncs);
+	t_is(store_sync_blobs(s, &e), 0, "store_sync_blobs");
+	t_is(t_dir_syncs, 1, "syncs blobs/ once");
+	t_is(store_sync_blobs(s, &e), 0, "again");
+	t_is(t_dir_syncs, 1, "nothing left to sync");
+	store_defer_dir_sync(s, false);
+	char d[OCI_DIGEST_LEN + 1] = "sha256:";
+	struct store_ingest in;
+	sha256_hex("third", 5, d + 7);
+	store_ingest_begin(s, d, 5, &in, &e);
+	t_ok(pwrite(in.fd, "third", 5, 0) == 5 && store_ingest_commit(&in, d, 5, 5, false, &e) == 0 && t_dir_syncs == 2,
+	     "not deferred: the commit syncs blobs/ itself");
+}
+
 int main(void)
 {
 	struct store *s, *s2;
@@ -105,6 +149,7 @@ int main(void)
 		t_skip_all(e.msg);
 	t_rootfs(s, s2);
 	t_reader(s);
+	t_deferred(s);
 	store_close(s);
 	store_close(s2);
 	_cleanup_free_ char *cmd = xasprintf("rm -rf '%s'", root);
