@@ -43,6 +43,14 @@ struct ctr_clone {
  * leave it a cold boot and have the template built in the background. */
 bool ctr_template_attach(const char *name, const struct vm_host *h, struct vm_config *vc,
 			 struct ctr_clone *cl);
+/* vm_start of the clone failed (its files went away): release the clone
+ * and boot vc cold; vm_start's result. */
+struct loop;
+struct vm;
+struct vm_events;
+int ctr_template_detach(const char *name, struct loop *l, const struct vm_host *h, struct vm_config *vc,
+			const struct vm_events *ev, void *data, struct ctr_clone *cl, struct vm **out,
+			struct err *err);
 /* QEMU runs: close what it inherited. */
 void ctr_clone_started(struct ctr_clone *cl);
 /* The guest's first frame from the host: RESUME. */

@@ -712,6 +712,8 @@ int ctr_start(struct loop *l, const struct ctr_launch *o, const struct ctr_event
 		ctr_template_attach(cfg->name, o->host, &vc, &c->clone);
 	if (r == 0)
 		r = vm_start(l, o->host, &vc, &vev, c, &c->vm, err);
+	if (r < 0 && c->clone.active)
+		r = ctr_template_detach(cfg->name, l, o->host, &vc, &vev, c, &c->clone, &c->vm, err);
 	ctr_clone_started(&c->clone);
 	if (r < 0) {
 		ctr_clone_release(&c->clone);

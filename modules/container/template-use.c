@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "container-internal.h"
+#include "err.h"
 #include "log.h"
 #include "str.h"
 #include "template/template.h"
@@ -50,6 +51,20 @@ bool ctr_template_attach(const char *name, const struct vm_host *h, struct vm_co
 	if (tmpl_shape_of(h, vc, &s, &why))
 		tmpl_build_background("/proc/self/exe", ctr_tmpl_root, h, &s);
 	return false;
+}
+
+int ctr_template_detach(const char *name, struct loop *l, const struct vm_host *h, struct vm_config *vc,
+			const struct vm_events *ev, void *data, struct ctr_clone *cl, struct vm **out,
+			struct err *err)
+{
+	/* The template went away under us (a prune): boot cold instead. */
+	log_warn("container %s: restoring from the VM template: %s; booting cold", name, err_msg(err));
+	ctr_clone_release(cl);
+	vc->mem_path = NULL;
+	vc->incoming = false;
+	vc->migrate_fd = -1;
+	*err = (struct err){ 0 };
+	return vm_start(l, h, vc, ev, data, out, err);
 }
 
 void ctr_clone_started(struct ctr_clone *cl)
