@@ -15,7 +15,7 @@
 #include "str.h"
 #include "util.h"
 
-static const char ps_default[] = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Names}}";
+static const char ps_default[] = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}";
 
 static const struct cli_header ps_headers[] = {
 	{ "ID", "CONTAINER ID" }, { "RunningFor", "CREATED" }, { "CreatedAt", "CREATED AT" }, { NULL, NULL }
@@ -32,7 +32,7 @@ static const char ps_usage[] =
 	"                       the same key ORs, different keys AND)\n"
 	"      --format F       table, json (one object a line), table TEMPLATE or\n"
 	"                       TEMPLATE: Go-template fields .ID .Names .Image\n"
-	"                       .Command .CreatedAt .RunningFor .Status .State\n"
+	"                       .Command .CreatedAt .RunningFor .Status .State .Ports\n"
 	"                       .Labels (docs/format.md)\n";
 
 /* health: the check's verdict ("starting", "healthy", ...), "" without one. */
@@ -184,6 +184,10 @@ static void ps_row(struct buf *b, const char *root, const char *id, const struct
 		buf_printf(&labels, "%s%s", l == cfg->labels ? "" : ",", *l);
 	jw_key(&w, "Labels"), jw_str(&w, labels.data);
 	jw_key(&w, "Names"), jw_str(&w, cfg && cfg->name ? cfg->name : "");
+	_cleanup_buf_ struct buf ports = BUF_INIT;
+	buf_puts(&ports, "");
+	ctr_ports_summary(root, id, &ports);
+	jw_key(&w, "Ports"), jw_str(&w, ports.data);
 	cli_ago(when, sizeof(when), cfg ? cfg->created : 0);
 	jw_key(&w, "RunningFor"), jw_str(&w, when);
 	jw_key(&w, "State"), jw_str(&w, ctr_status_name(st));

@@ -897,6 +897,9 @@ int ctr_ports_check(const struct ctr_net_opts *o, struct err *err);
  * port. Returns how many lines. */
 int ctr_ports_describe(const char *root, const char *id, const char *filter, struct buf *out,
 		       struct err *err);
+/* ps's PORTS: "0.0.0.0:8080->80/tcp, 127.0.0.1:9090->80/tcp" (appended;
+ * nothing while the container does not run). */
+void ctr_ports_summary(const char *root, const char *id, struct buf *out);
 /* inspect's "Ports": {"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}]}. */
 void ctr_ports_inspect_json(struct json_writer *w, const char *root, const char *id);
 int ctr_net_opts_write(const char *root, const char *id, const struct ctr_net_opts *o,

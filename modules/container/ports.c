@@ -143,3 +143,19 @@ void ctr_ports_inspect_json(struct json_writer *w, const char *root, const char 
 	}
 	jw_obj_end(w);
 }
+
+void ctr_ports_summary(const char *root, const char *id, struct buf *out)
+{
+	_cleanup_free_ struct net_port_entry *v = NULL;
+	size_t n = 0;
+
+	if (net_ports_list(root, id, &v, &n) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		char ip[INET_ADDRSTRLEN];
+
+		inet_ntop(AF_INET, &v[i].port.host_ip, ip, sizeof(ip));
+		buf_printf(out, "%s%s:%u->%u/%s", i ? ", " : "", ip, v[i].port.host_port, v[i].port.ctr_port,
+			   net_proto_name(v[i].port.proto));
+	}
+}

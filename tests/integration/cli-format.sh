@@ -33,7 +33,7 @@ python3 - "$tmp/ps.json" "$IMG" <<'PY' && ok "ps --format json: one object a lin
 import json, re, sys
 rows = {r["Names"]: r for r in map(json.loads, open(sys.argv[1]))}
 a = rows["fa"]
-assert sorted(a) == ["Command", "CreatedAt", "ID", "Image", "Labels", "Names", "RunningFor", "State", "Status"], sorted(a)
+assert sorted(a) == ["Command", "CreatedAt", "ID", "Image", "Labels", "Names", "Ports", "RunningFor", "State", "Status"], sorted(a)
 assert a["Image"] == sys.argv[2] and a["State"] == "running" and a["Labels"] == "tier=web,team=x", a
 assert a["Command"] == '"sleep 100"' and re.fullmatch(r"[0-9a-f]{12}", a["ID"]), a
 assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", a["CreatedAt"]) and a["RunningFor"].endswith(" ago"), a

@@ -56,7 +56,7 @@ get() {
 rules() { ip netns exec "$NETNS" nft list table ip ucrt_ucrt0 2>/dev/null | grep 'dnat to'; }
 serve='exec httpd -f -p 80 -h /w'
 
-echo 1..19
+echo 1..20
 if u run -d --name web -p 8080:80 -p 127.0.0.1:9090:80 -p 80 -p 5353:5353/udp --rootfs "$disk" \
 	sh -c "$serve" >/dev/null 2>"$root/err"; then
 	ok "a container with four published ports started"
@@ -74,6 +74,7 @@ rnd=$(u port web 80/tcp | grep '^0.0.0.0:' | grep -v ':8080$' | cut -d: -f2)
 check "ucrt port lists them ($(echo $ports | tr '\n' ' '))" bash -c "grep -qx '80/tcp -> 0.0.0.0:8080' <<<'$ports' &&
 	grep -qx '80/tcp -> 127.0.0.1:9090' <<<'$ports' && grep -qx '5353/udp -> 0.0.0.0:5353' <<<'$ports'"
 check "-p CTRPORT got a free host port ($rnd)" test -n "$rnd"
+check "ps PORTS in docker's form" grep -q '0.0.0.0:8080->80/tcp, 127.0.0.1:9090->80/tcp' <<<"$(u ps --format '{{.Ports}}')"
 check "which serves the container" test "$(get "$LAN" "http://192.0.2.1:${rnd:-1}/")" = hello-srv
 # bindable PROTO PORT: can a host program bind it now?
 bindable() {

@@ -104,6 +104,10 @@ static void test_describe(void)
 	t_is(ctr_ports_describe(root, id, "x", &out, &e), -EINVAL, "a bad filter is an error");
 	t_is(ctr_ports_describe(root, "c2", NULL, &out, &e), 0, "a container without a lease: none");
 
+	buf_reset(&out);
+	ctr_ports_summary(root, id, &out);
+	t_streq(out.data, "0.0.0.0:8080->80/tcp, 127.0.0.1:9090->80/tcp, 0.0.0.0:5353->53/udp",
+		"ps's PORTS");
 	jw_init(&w, &js, false);
 	ctr_ports_inspect_json(&w, root, id);
 	t_streq(js.data, "{\"80/tcp\":[{\"HostIp\":\"0.0.0.0\",\"HostPort\":\"8080\"},"

@@ -8,7 +8,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "container/container.h"
+#include "json.h"
 #include "err.h"
 #include "log.h"
 #include "oci/oci.h"
@@ -168,6 +170,38 @@ static void test_policy_file(void)
 	t_is(system(rm), 0, "cleanup");
 }
 
+static void test_health_file(void)
+{
+	char root[] = "/tmp/ucrt-t-health.XXXXXX", st[16];
+	const char *js = "{\"Status\": \"unhealthy\", \"FailingStreak\": 3, \"Log\": []}\n";
+	_cleanup_buf_ struct buf b = BUF_INIT;
+	struct json_writer w;
+
+	t_ok(mkdtemp(root) != NULL, "temp root");
+	_cleanup_free_ char *dir = xasprintf("%s/containers/c1", root);
+	_cleanup_free_ char *file = xasprintf("%s/health.json", dir);
+	mkdir_p_at(AT_FDCWD, dir, 0700);
+	ctr_health_status(root, "c1", st, sizeof(st));
+	t_streq(st, "", "no health.json: no status");
+	jw_init(&w, &b, false);
+	ctr_health_inspect_json(&w, root, "c1");
+	t_streq(b.data, "null", "no health.json: inspect null");
+	write_file_atomic_at(AT_FDCWD, file, js, strlen(js), 0644);
+	ctr_health_status(root, "c1", st, sizeof(st));
+	t_streq(st, "unhealthy", "status from health.json");
+	buf_reset(&b);
+	jw_init(&w, &b, false);
+	ctr_health_inspect_json(&w, root, "c1");
+	t_streq(b.data, "{\"Status\": \"unhealthy\", \"FailingStreak\": 3, \"Log\": []}", "inspect passes it through");
+	write_file_atomic_at(AT_FDCWD, file, "{bad", 4, 0644);
+	buf_reset(&b);
+	jw_init(&w, &b, false);
+	ctr_health_inspect_json(&w, root, "c1");
+	t_streq(b.data, "null", "a torn or foreign file: null, not broken JSON");
+	_cleanup_free_ char *rm = xasprintf("rm -rf %s", root);
+	t_is(system(rm), 0, "cleanup");
+}
+
 int main(void)
 {
 	log_set_level(LOG_ERROR);
@@ -177,5 +211,6 @@ int main(void)
 	test_duration();
 	test_health();
 	test_policy_file();
+	test_health_file();
 	return t_done();
 }
