@@ -113,7 +113,7 @@ static void test_check(void)
 static void test_list(void)
 {
 	char root[] = "/tmp/ucrt-t-ports.XXXXXX";
-	_cleanup_free_ char *net = NULL, *start = NULL, *leases = NULL;
+	_cleanup_free_ char *net = NULL, *leases = NULL;
 	struct net_port_entry *v;
 	size_t n;
 	char stat[512];
