@@ -55,6 +55,14 @@ void cli_net_stats_json(struct json_writer *w, const struct net_stats *s);
 /* `ucrt run` (create false) and `ucrt create`: one option parser. */
 int cli_run(struct cli_ctx *ctx, int argc, char **argv, bool create);
 
+/* The command table (commands.h), ended by a NULL name; `__complete`
+ * walks it. */
+struct cli_cmd {
+	const char *group, *name, *summary;
+	int (*fn)(struct cli_ctx *, int, char **);
+};
+extern const struct cli_cmd cli_commands[];
+
 #define CMD(group, name, fn, summary) int fn(struct cli_ctx *ctx, int argc, char **argv);
 #include "commands.h"
 #undef CMD

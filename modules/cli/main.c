@@ -16,15 +16,11 @@
 #include <string.h>
 #include <unistd.h>
 
-struct cmd {
-	const char *group, *name, *summary;
-	int (*fn)(struct cli_ctx *, int, char **);
-};
-
-static const struct cmd commands[] = {
+const struct cli_cmd cli_commands[] = {
 #define CMD(g, n, f, s) { g, n, s, f },
 #include "commands.h"
 #undef CMD
+	{ NULL, NULL, NULL, NULL }
 };
 
 static struct loop *the_loop;
@@ -63,9 +59,9 @@ bool cli_help(int argc, char **argv, const char *usage)
 static void group_usage(FILE *f, const char *group)
 {
 	fprintf(f, "Usage: ucrt %s COMMAND [ARG...]\n\nCommands:\n", group);
-	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
-		if (commands[i].group && strcmp(commands[i].group, group) == 0)
-			fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	for (size_t i = 0; i < (ARRAY_SIZE(cli_commands) - 1); i++) {
+		if (cli_commands[i].group && strcmp(cli_commands[i].group, group) == 0)
+			fprintf(f, "  %-10s %s\n", cli_commands[i].name, cli_commands[i].summary);
 	}
 	fprintf(f, "\nRun 'ucrt %s COMMAND --help' for a command's options.\n", group);
 }
@@ -78,13 +74,13 @@ const char *cli_getenv(const char *key)
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: ucrt [--root DIR] [--log-level LEVEL] [--qemu-user USER] COMMAND [ARG...]\n\nCommands:\n");
-	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
+	for (size_t i = 0; i < (ARRAY_SIZE(cli_commands) - 1); i++) {
 		char name[64];
-		if (commands[i].name[0] == '_')
+		if (cli_commands[i].name[0] == '_')
 			continue;	/* internal (e.g. the detached supervisor) */
-		snprintf(name, sizeof(name), "%s%s%s", commands[i].group ? commands[i].group : "",
-			 commands[i].group ? " " : "", commands[i].name);
-		fprintf(f, "  %-16s %s\n", name, commands[i].summary);
+		snprintf(name, sizeof(name), "%s%s%s", cli_commands[i].group ? cli_commands[i].group : "",
+			 cli_commands[i].group ? " " : "", cli_commands[i].name);
+		fprintf(f, "  %-16s %s\n", name, cli_commands[i].summary);
 	}
 	fprintf(f, "\nSee ucrt(1) for details.\n");
 }
@@ -175,8 +171,8 @@ int main(int argc, char **argv)
 		return EXIT_RUNTIME;
 	}
 	bool group_known = false;
-	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
-		const struct cmd *k = &commands[i];
+	for (size_t i = 0; i < (ARRAY_SIZE(cli_commands) - 1); i++) {
+		const struct cli_cmd *k = &cli_commands[i];
 		int r;
 		if (!k->group) {
 			if (strcmp(argv[0], k->name) != 0)
