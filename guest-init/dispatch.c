@@ -153,6 +153,10 @@ void gi_dispatch(struct gi_srv *s, const struct proto_hdr *h, const uint8_t *pl)
 		break;
 	case PROTO_T_START:
 	case PROTO_T_EXEC:
+#ifdef UCRT_HOSTILE
+		if (h->type == PROTO_T_START && gi_hostile_start(s, h, pl))
+			break;
+#endif
 		gi_proc_start(s, h, pl, h->type == PROTO_T_START);
 		break;
 	case PROTO_T_STDIN:

@@ -45,5 +45,9 @@ void gi_on_top(struct gi_srv *s, const struct proto_hdr *h);
 void gi_kill_all(struct gi_srv *s);
 /* One frame from the host (header already validated). */
 void gi_dispatch(struct gi_srv *s, const struct proto_hdr *h, const uint8_t *pl);
+#ifdef UCRT_HOSTILE
+/* hostile.c (test builds only): misbehave instead of starting, if asked. */
+bool gi_hostile_start(struct gi_srv *s, const struct proto_hdr *h, const uint8_t *pl);
+#endif
 
 #endif

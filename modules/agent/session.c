@@ -289,7 +289,11 @@ static void agent_parse(struct agent *a)
 	a->dispatching = true;
 	while (a->open && !a->freed && (n = agent_frame_parse(a->rbuf + off, a->rlen - off, &f)) != 0) {
 		if (n < 0) {
-			agent_violation(a, "malformed frame from the guest");
+			/* Name what the header said: a bad type, a length over the
+			 * limit or under a fixed payload's size, unknown flags. */
+			const uint8_t *b = a->rbuf + off;
+			agent_violation(a, "malformed frame from the guest (type %u, length %u, flags %#x, stream %u)",
+					proto_get16(b + 4), proto_get32(b), proto_get16(b + 6), proto_get32(b + 8));
 			break;
 		}
 		agent_handle(a, &f);
