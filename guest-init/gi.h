@@ -33,6 +33,10 @@ __attribute__((noreturn, format(printf, 1, 2))) void gi_die(const char *fmt, ...
 /* Kill every other process, sync, power off (or exit outside a VM). */
 __attribute__((noreturn)) void gi_poweroff(int code);
 
+/* tar.c: `--tar-create PATH` / `--tar-extract DEST` for ucrt cp; -1 when
+ * argv is neither. */
+int gi_tar_main(int argc, char **argv);
+
 /* cmdline.c */
 void gi_cmdline_parse(struct gi_cmdline *c, const char *s);
 /* Parameters of s on top of what c holds (a clone's RESUME). */

@@ -218,6 +218,9 @@ int main(int argc, char **argv)
 	gi_t_start = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 	gi_is_pid1 = getpid() == 1;
 	signal(SIGPIPE, SIG_IGN);
+	/* `ucrt cp`: the host runs /proc/1/exe as a tar (tar.c). */
+	if (!gi_is_pid1 && argc == 3 && !strncmp(argv[1], "--tar-", 6))
+		return gi_tar_main(argc, argv);
 	if (gi_is_pid1)
 		return gi_pid1_main();
 	return gi_test_main(argc, argv);

@@ -602,6 +602,13 @@ struct ctr_ps {
 int ctr_ctl_top(const char *root, const char *id, struct ctr_ps **out, size_t *n, bool *trunc,
 		struct err *err);
 
+/* ---- ucrt cp with a running detached container (cp.c) -----------------
+ * The guest's side is guest-init as a tar tool (guest-init/tar.c), run as
+ * an exec: container paths resolve inside the guest. docker's rule for
+ * the destination: into it when it is a directory, else as its name. */
+int ctr_cp_from(const char *root, const char *id, const char *cpath, const char *hostdst, struct err *err);
+int ctr_cp_to(const char *root, const char *id, const char *hostsrc, const char *cpath, struct err *err);
+
 /* ---- lifecycle of kept containers (lifecycle.c, ctl.c) -----------------*/
 
 /* Attach to a detached container's main process: its output from now on

@@ -1,0 +1,263 @@
+/* `ucrt cp` with a running detached container: the guest side is
+ * guest-init itself run as a tar tool (an exec of /proc/1/exe
+ * --tar-create/--tar-extract through the supervisor, guest-init/tar.c),
+ * so every path in the container is resolved inside the guest; the host
+ * side is libarchive. What comes back from the guest is hostile input:
+ * each entry must stay below the one top-level name asked for (no
+ * absolute names, no "..", hardlinks inside it too), only regular files,
+ * directories, symlinks and hardlinks are taken, and libarchive's secure
+ * extraction refuses to write through a symlink. */
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "container-internal.h"
+#include "err.h"
+#include "str.h"
+#include "util.h"
+
+/* The exec in a child of ours, its stdin or stdout on a pipe (the exec
+ * client relays fds 0-2). */
+static pid_t cp_exec(const char *root, const char *id, char **argv, bool to_guest, int *fd)
+{
+	int p[2];
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		struct ctr_spec s = { .argv = argv, .cwd = "/", .user = "", .stdin_open = to_guest };
+		struct err e = { 0 };
+		int st;
+		if (to_guest) {
+			dup2(p[0], STDIN_FILENO);
+		} else {
+			dup2(p[1], STDOUT_FILENO);
+			int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+			dup2(null, STDIN_FILENO);
+		}
+		st = ctr_ctl_exec(root, id, &s, &e);
+		if (e.code)
+			fprintf(stderr, "ucrt: %s\n", err_msg(&e));
+		_exit(st > 255 ? 125 : st);
+	}
+	close(to_guest ? p[0] : p[1]);
+	*fd = to_guest ? p[1] : p[0];
+	return pid;
+}
+
+static int cp_wait(pid_t pid, const char *what, struct err *err)
+{
+	int ws;
+
+	if (waitpid(pid, &ws, 0) < 0)
+		return err_setx(err, errno, "%s", what);
+	if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0)
+		return err_set(err, EIO, "%s failed in the container (status %d)", what,
+			       WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws));
+	return 0;
+}
+
+/* name below top (its first component), without ".." or a leading '/';
+ * rewritten with top replaced by newtop into out. */
+static bool cp_name(const char *name, const char *top, const char *newtop, char *out, size_t cap)
+{
+	size_t tl = strlen(top);
+
+	while (str_startswith(name, "./") && name[2])
+		name += 2;
+	if (!name[0] || name[0] == '/' || strncmp(name, top, tl) != 0 || (name[tl] && name[tl] != '/'))
+		return false;
+	for (const char *p = name; *p;) {
+		size_t l = strcspn(p, "/");
+		if (l == 2 && p[0] == '.' && p[1] == '.')
+			return false;
+		p += l;
+		while (*p == '/')
+			p++;
+	}
+	return (size_t)snprintf(out, cap, "%s%s", newtop, name + tl) < cap;
+}
+
+int ctr_cp_from(const char *root, const char *id, const char *cpath, const char *hostdst, struct err *err)
+{
+	_cleanup_free_ char *c1 = xstrdup(cpath), *d1 = xstrdup(hostdst), *d2 = xstrdup(hostdst);
+	char *argv[] = { "/proc/1/exe", "--tar-create", (char *)cpath, NULL };
+	const char *top = basename(c1), *newtop;
+	struct stat st;
+	int fd, r = 0, cwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	pid_t pid;
+
+	if (cwd < 0)
+		return err_setx(err, errno, "the current directory");
+	/* docker's rule: into an existing directory, else as that name. */
+	if (stat(hostdst, &st) == 0 && S_ISDIR(st.st_mode)) {
+		newtop = top;
+		r = chdir(hostdst);
+	} else {
+		newtop = basename(d2);
+		r = chdir(dirname(d1));
+	}
+	if (r < 0) {
+		close(cwd);
+		return err_setx(err, errno, "%s", hostdst);
+	}
+	pid = cp_exec(root, id, argv, false, &fd);
+	if (pid < 0) {
+		close(cwd);
+		return err_setx(err, (int)-pid, "copying from %.12s", id);
+	}
+	struct archive *a = archive_read_new(), *w = archive_write_disk_new();
+	struct archive_entry *e;
+	int flags = ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
+		    ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME |
+		    ARCHIVE_EXTRACT_UNLINK;
+	if (geteuid() == 0)
+		flags |= ARCHIVE_EXTRACT_OWNER;
+	archive_read_support_format_tar(a);
+	archive_write_disk_set_options(w, flags);
+	r = archive_read_open_fd(a, fd, 65536);
+	while (r == ARCHIVE_OK && (r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
+		char name[4096], link[4096];
+		const char *hl = archive_entry_hardlink(e);
+		mode_t t = archive_entry_filetype(e);
+		if (!cp_name(archive_entry_pathname(e), top, newtop, name, sizeof(name)) ||
+		    (hl && !cp_name(hl, top, newtop, link, sizeof(link))) ||
+		    !(t == AE_IFREG || t == AE_IFDIR || t == AE_IFLNK || (hl && t == 0))) {
+			err_set(err, EBADMSG, "copying from %.12s: refusing entry '%.200s'", id,
+				archive_entry_pathname(e));
+			r = ARCHIVE_FATAL;
+			break;
+		}
+		archive_entry_set_pathname(e, name);
+		if (hl)
+			archive_entry_set_hardlink(e, link);
+		r = archive_write_header(w, e);
+		if (r == ARCHIVE_OK && archive_entry_size(e) > 0 && !hl) {
+			const void *buf;
+			size_t len;
+			int64_t off;
+			while ((r = archive_read_data_block(a, &buf, &len, &off)) == ARCHIVE_OK)
+				if (archive_write_data_block(w, buf, len, off) < 0) {
+					r = ARCHIVE_FATAL;
+					break;
+				}
+			if (r == ARCHIVE_EOF)
+				r = ARCHIVE_OK;
+		}
+		if (r != ARCHIVE_OK && !err->code)
+			err_set(err, EIO, "copying from %.12s: %s: %s", id, name,
+				archive_error_string(w) ? archive_error_string(w) : archive_error_string(a));
+	}
+	if (r == ARCHIVE_EOF)
+		r = ARCHIVE_OK;
+	if (r != ARCHIVE_OK && !err->code)
+		err_set(err, EIO, "copying from %.12s: %s", id, archive_error_string(a));
+	archive_write_close(w);
+	archive_write_free(w);
+	archive_read_free(a);
+	close(fd);
+	if (r != ARCHIVE_OK)
+		kill(pid, SIGTERM);
+	int wr = cp_wait(pid, cpath, r == ARCHIVE_OK ? err : &(struct err){ 0 });
+	if (fchdir(cwd) < 0)
+		r = ARCHIVE_FATAL;
+	close(cwd);
+	return r != ARCHIVE_OK || wr < 0 ? -EIO : 0;
+}
+
+int ctr_cp_to(const char *root, const char *id, const char *hostsrc, const char *cpath, struct err *err)
+{
+	_cleanup_free_ char *s1 = xstrdup(hostsrc), *s2 = xstrdup(hostsrc);
+	char *argv[] = { "/proc/1/exe", "--tar-extract", (char *)cpath, NULL };
+	const char *top = basename(s2);
+	struct stat st;
+	int fd, r, cwd;
+	pid_t pid;
+
+	if (lstat(hostsrc, &st) < 0)
+		return err_setx(err, errno, "%s", hostsrc);
+	cwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cwd < 0 || chdir(dirname(s1)) < 0) {
+		if (cwd >= 0)
+			close(cwd);
+		return err_setx(err, errno, "%s", hostsrc);
+	}
+	pid = cp_exec(root, id, argv, true, &fd);
+	if (pid < 0) {
+		r = fchdir(cwd);
+		close(cwd);
+		return err_setx(err, (int)-pid, "copying to %.12s", id);
+	}
+	struct archive *d = archive_read_disk_new(), *w = archive_write_new();
+	struct archive_entry_linkresolver *lr = archive_entry_linkresolver_new();
+	struct archive_entry *e, *sparse;
+	archive_read_disk_set_standard_lookup(d);
+	archive_read_disk_set_symlink_physical(d);
+	archive_write_set_format_pax_restricted(w);
+	archive_entry_linkresolver_set_strategy(lr, archive_format(w));
+	archive_write_open_fd(w, fd);
+	r = archive_read_disk_open(d, top);
+	for (;;) {
+		e = archive_entry_new();
+		if (r != ARCHIVE_OK || (r = archive_read_next_header2(d, e)) != ARCHIVE_OK) {
+			archive_entry_free(e);
+			break;
+		}
+		archive_read_disk_descend(d);
+		mode_t t = archive_entry_filetype(e);
+		if (!(t == AE_IFREG || t == AE_IFDIR || t == AE_IFLNK)) {
+			archive_entry_free(e);
+			continue;	/* devices, fifos, sockets: not copied */
+		}
+		sparse = NULL;
+		archive_entry_linkify(lr, &e, &sparse);
+		if (!e)
+			continue;
+		r = archive_write_header(w, e);
+		if (r == ARCHIVE_OK && t == AE_IFREG && !archive_entry_hardlink(e) && archive_entry_size(e) > 0) {
+			int in = open(archive_entry_sourcepath(e), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+			char buf[65536];
+			ssize_t n;
+			int64_t left = archive_entry_size(e);
+			while (in >= 0 && left > 0 && (n = read(in, buf, sizeof(buf))) > 0) {
+				if (n > left)
+					n = (ssize_t)left;
+				if (archive_write_data(w, buf, (size_t)n) < 0)
+					break;
+				left -= n;
+			}
+			if (in >= 0)
+				close(in);
+		}
+		archive_entry_free(e);
+		if (r != ARCHIVE_OK)
+			break;
+	}
+	if (r == ARCHIVE_EOF)
+		r = ARCHIVE_OK;
+	if (r != ARCHIVE_OK)
+		err_set(err, EIO, "copying %s: %s", hostsrc,
+			archive_error_string(d) ? archive_error_string(d) : archive_error_string(w));
+	archive_write_close(w);
+	archive_write_free(w);
+	archive_read_free(d);
+	archive_entry_linkresolver_free(lr);
+	close(fd);
+	int wr = cp_wait(pid, cpath, r == ARCHIVE_OK ? err : &(struct err){ 0 });
+	if (fchdir(cwd) < 0)
+		r = ARCHIVE_FATAL;
+	close(cwd);
+	return r != ARCHIVE_OK || wr < 0 ? -EIO : 0;
+}

@@ -1,0 +1,63 @@
+#!/bin/bash
+# ucrt cp both ways with a running detached container: a directory with
+# a symlink, a hardlink, modes and owners goes in and comes back equal;
+# a symlink in the container path resolves inside the container (the
+# image's /etc, not the host's), for reading and for writing; a single
+# file to a new name; a stopped container is refused. TAP.
+set -u
+. "${UCRT_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/registry.sh"
+. "$T_LIB_DIR/run.sh"
+t_run_init
+trap 'U rm -f cp1 >/dev/null 2>&1; t_reg_stop; rm -rf "$tmp"' EXIT
+t_run_setup "$tmp" >"$tmp/setup.log" 2>&1 || { echo "1..0 # SKIP registry setup failed"; exit 0; }
+[ "$(id -u)" = 0 ] || { echo "1..0 # SKIP needs root (owners are part of the test)"; exit 0; }
+
+src=$tmp/src/tree
+mkdir -p "$src/sub" "$tmp/back" "$tmp/out"
+echo hello >"$src/f"; chmod 640 "$src/f"
+ln "$src/f" "$src/hard"
+ln -s f "$src/link"
+echo deep >"$src/sub/x"; chmod 600 "$src/sub/x"; chown 1000:50 "$src/sub/x"
+chown 1000:50 "$src/sub"; chmod 711 "$src/sub"
+ln -s /etc "$tmp/src/etclink"
+
+U run -d --name cp1 "$IMG" sleep 1000 >/dev/null 2>"$tmp/err"
+U cp "$src" cp1:/srv >/dev/null 2>"$tmp/err"; is "cp a directory in exits 0" "$?" 0
+is "it is there, with its owner and modes" "$(U exec cp1 ls -ln /srv/tree/sub 2>"$tmp/err" | awk 'NR>1 {print $1, $3, $4, $NF}')" "-rw------- 1000 50 x"
+is "the hardlink is one file with two names" "$(U exec cp1 ls -ln /srv/tree/hard 2>&1 | awk '{print $2}')" 2
+is "the symlink is a symlink" "$(U exec cp1 ls -l /srv/tree/link 2>&1 | awk '{print substr($1, 1, 1), $(NF-1), $NF}')" "l -> f"
+U cp cp1:/srv/tree "$tmp/back" 2>"$tmp/err"; is "cp the directory back out exits 0" "$?" 0
+python3 - "$src" "$tmp/back/tree" <<'PY' && ok "round trip: same files, modes, owners, symlink, hardlink" || nok "round trip: same files, modes, owners, symlink, hardlink"
+import os, sys
+a, b = sys.argv[1], sys.argv[2]
+def walk(top):
+    out = {}
+    for d, dirs, files in os.walk(top):
+        for n in dirs + files:
+            p = os.path.join(d, n); st = os.lstat(p); rel = os.path.relpath(p, top)
+            link = os.readlink(p) if os.path.islink(p) else None
+            data = open(p, "rb").read() if os.path.isfile(p) and not link else None
+            out[rel] = (st.st_mode, st.st_uid, st.st_gid, link, data, st.st_nlink if not link and os.path.isfile(p) else 0)
+    return out
+wa, wb = walk(a), walk(b)
+assert wa == wb, (wa, wb)
+assert os.stat(os.path.join(b, "f")).st_ino == os.stat(os.path.join(b, "hard")).st_ino
+PY
+U cp cp1:/srv/tree/f "$tmp/out/renamed" 2>"$tmp/err"
+is "a file to a new name" "$(cat "$tmp/out/renamed" 2>/dev/null)" "hello"
+
+# Symlinks in the container path mean what they mean in the container.
+U cp "$tmp/src/etclink" cp1:/srv/etclink 2>"$tmp/err"
+U cp cp1:/srv/etclink/passwd "$tmp/out/passwd" 2>"$tmp/err"
+is "reading through a container symlink gets the image's file" "$(head -1 "$tmp/out/passwd" 2>/dev/null)" "root:x:0:0:root:/root:/bin/sh"
+echo new >"$tmp/out/newfile"
+U cp "$tmp/out/newfile" cp1:/srv/etclink/ 2>"$tmp/err"
+is "writing through it lands in the container's /etc" "$(U exec cp1 cat /etc/newfile 2>&1)" "new"
+[ ! -e /etc/newfile ] && ok "... not the host's" || nok "... not the host's"
+
+U cp cp1:/no/such "$tmp/out/x" >/dev/null 2>"$tmp/err"; is "a missing container path: 125" "$?" 125
+U cp "$tmp/out/newfile" "$tmp/out/y" >/dev/null 2>"$tmp/err"; is "two host paths: 125" "$?" 125
+U stop -t 1 cp1 >/dev/null 2>&1
+U cp cp1:/srv/tree "$tmp/out" >/dev/null 2>"$tmp/err"; is "a stopped container: 125" "$?" 125
+grep -q "not running" "$tmp/err" && ok "... saying so" || nok "... saying so"
+echo "1..$n"
