@@ -98,4 +98,35 @@ if wait "${pids[1]}"; then ok "pull completes although a concurrent pull was kil
 	nok "pull next to a killed one failed"; sed 's/^/# /' "$tmp/surv.err" | tail -3; fi
 pids=()
 store_sound && [ "$(nblobs)" = "$want" ] && ok "store sound after the kill" || nok "store not sound after the kill"
+# A pull racing `image rm` and `image prune -f` of the same image: each
+# command ends with success or a clear error (exit 125 and a message, never
+# a crash or a hang), and afterwards the store is sound (`system check`)
+# and a pull succeeds.
+clear_end() {	# TAG: the command's exit status and stderr
+	local rc=$(cat "$tmp/$1.rc")
+	[ "$rc" = 0 ] && return 0
+	[ "$rc" = 125 ] && [ -s "$tmp/$1.err" ] && return 0
+	echo "# $1: exit $rc: $(tail -1 "$tmp/$1.err")"
+	return 1
+}
+race_ok=1
+for round in 1 2 3; do
+	rm -rf "$tmp/store"
+	U image pull -q "$REG/conc/app:v1" >/dev/null 2>&1	# round 1..3: named, then raced
+	U image rm "$REG/conc/app:v1" >/dev/null 2>&1
+	(U image pull -q --jobs 2 "$REG/conc/app:v1" >/dev/null 2>"$tmp/p.err"; echo $? >"$tmp/p.rc") &
+	p1=$!
+	sleep 0.$((round * 2))
+	(U image rm "$REG/conc/app:v1" >/dev/null 2>"$tmp/r.err"; echo $? >"$tmp/r.rc") &
+	p2=$!
+	(U image prune -f >/dev/null 2>"$tmp/g.err"; echo $? >"$tmp/g.rc") &
+	p3=$!
+	wait $p1 $p2 $p3
+	for t in p r g; do clear_end $t || race_ok=0; done
+	echo "# round $round: pull $(cat "$tmp/p.rc"), rm $(cat "$tmp/r.rc") ($(tail -1 "$tmp/r.err")), prune $(cat "$tmp/g.rc") ($(tail -1 "$tmp/g.err"))"
+	U system check >"$tmp/check" 2>&1 || { race_ok=0; sed 's/^/# /' "$tmp/check"; }
+	U image pull -q "$REG/conc/app:v1" >/dev/null 2>"$tmp/err" || { race_ok=0; echo "# pull after the race failed"; }
+done
+[ $race_ok = 1 ] && ok "pull vs image rm vs image prune -f, 3 rounds: each ends clearly, system check clean, pull works after" ||
+	nok "pull/rm/prune race"
 echo "1..$n"
