@@ -52,12 +52,12 @@ one() {	# plain|ucrt
 }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2)}'; }
 one plain >/dev/null && one ucrt >/dev/null || { echo "slurm bench: SKIP (warm-up failed)"; exit 0; }
-: >"$tmp/plain"; : >"$tmp/ucrt"
+: >"$tmp/t-plain"; : >"$tmp/t-ucrt"
 for r in $(seq "$runs"); do
-	one plain >>"$tmp/plain" || exit 1
-	one ucrt >>"$tmp/ucrt" || exit 1
+	one plain >>"$tmp/t-plain" || exit 1
+	one ucrt >>"$tmp/t-ucrt" || exit 1
 done
-p=$(median <"$tmp/plain"); u=$(median <"$tmp/ucrt")
+p=$(median <"$tmp/t-plain"); u=$(median <"$tmp/t-ucrt")
 echo "slurm: array of $tasks tasks (true), $cpus at a time, $runs rounds, medians:"
 echo "  without a container: $p ms"
 echo "  --container (ucrt):  $u ms"
