@@ -95,9 +95,6 @@ int vm_qemu_user_resolve(struct vm_host *h, const char *name, bool owns_files, s
 		return 0;
 	}
 	h->drop = true;
-	/* nogroup's number, or another one when that is the user's group:
-	 * no file is ever made accessible to it. */
-	h->rgid = h->gid != 65534 ? 65534 : 65533;
 	/* QEMU opens /dev/kvm itself (7.2 takes no fd for it): its group,
 	 * and no other, becomes QEMU's supplementary group. */
 	if (h->accel == VM_ACCEL_KVM && stat("/dev/kvm", &st) == 0 && st.st_gid != h->gid)
@@ -156,7 +153,7 @@ void vm_confine(const struct vm_host *h)
 		vm_capbset_keep(0);
 		if (setgroups(h->kvm_gid == (gid_t)-1 ? 0 : 1, groups) < 0)
 			vm_child_fail("setgroups");
-		if (setresgid(h->rgid, h->gid, h->gid) < 0)
+		if (setresgid(h->gid, h->gid, h->gid) < 0)
 			vm_child_fail("setresgid");
 		/* From uid 0 to another: permitted, effective and ambient
 		 * capabilities are cleared by the kernel. */

@@ -72,11 +72,6 @@ struct vm_host {
 	bool drop;
 	uid_t uid;
 	gid_t gid;
-	/* QEMU's real gid (effective, saved and fs gid are gid): a real gid
-	 * unlike the effective one makes the kernel exec QEMU non-dumpable,
-	 * so that no other process of the same user (another container's
-	 * QEMU) can ptrace it or read its /proc/<pid>/mem and fds. */
-	gid_t rgid;
 	gid_t kvm_gid;		/* (gid_t)-1: no supplementary group */
 	/* QEMU stays root with only these capabilities (bits of
 	 * CAP_*; the bounding set is cut to them before exec): 0 = no such

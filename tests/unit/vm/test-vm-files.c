@@ -93,9 +93,6 @@ static void t_user(void)
 	t_is(vm_qemu_user_resolve(&h, "54321", false, &e), 0, "a number without passwd entry");
 	t_ok(h.drop && h.uid == 54321 && h.gid == 54321 && h.kvm_gid == (gid_t)-1,
 	     "... is uid and gid, no supplementary group under TCG");
-	t_is(h.rgid, (gid_t)65534, "... and real gid nogroup (QEMU execs non-dumpable)");
-	t_is(vm_qemu_user_resolve(&h, "65534", false, &e), 0, "a user whose group is nogroup");
-	t_ok(h.rgid != h.gid, "... gets another real gid (%u)", (unsigned)h.rgid);
 	t_is(vm_qemu_user_resolve(&h, "no-such-user-t19", false, &e), -ENOENT, "an unknown name fails");
 	t_ok(strstr(err_msg(&e), "no-such-user-t19") && strstr(err_msg(&e), "--qemu-user"),
 	     "... naming it and the way out: %s", err_msg(&e));
