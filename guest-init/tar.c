@@ -353,6 +353,8 @@ static int gi_tar_extract(const char *dest)
 	}
 	if (root < 0) {
 		fprintf(stderr, "%s: %s\n", dest, strerror(errno));
+		free(d1);
+		free(d2);
 		return 1;
 	}
 	while ((r = gi_read_full(STDIN_FILENO, h, 512)) > 0) {
@@ -368,7 +370,7 @@ static int gi_tar_extract(const char *dest)
 			char *dst = type == 'L' ? pname : plink;
 			if (size >= PATH_MAX || gi_read_full(STDIN_FILENO, buf, size + pad) <= 0) {
 				fprintf(stderr, "tar: bad long name\n");
-				return 1;
+				{ rc = 1; goto out; }
 			}
 			snprintf(dst, PATH_MAX, "%.*s", (int)size, buf);
 			continue;
@@ -377,7 +379,9 @@ static int gi_tar_extract(const char *dest)
 			char *rec = size < (1u << 20) ? malloc(size + pad + 1) : NULL;
 			if (!rec || gi_read_full(STDIN_FILENO, rec, size + pad) <= 0) {
 				fprintf(stderr, "tar: bad pax header\n");
-				return 1;
+				free(rec);
+				rc = 1;
+				goto out;
 			}
 			if (type == 'x')
 				gi_pax(rec, size, pname, plink);
@@ -412,8 +416,11 @@ static int gi_tar_extract(const char *dest)
 			rc = 1;
 			for (unsigned long long left = size + pad; left;) {
 				ssize_t n = read(STDIN_FILENO, buf, left < sizeof(buf) ? left : sizeof(buf));
-				if (n <= 0)
-					return 1;
+				if (n <= 0) {
+					free(leaf);
+					rc = 1;
+					goto out;
+				}
 				left -= (unsigned long long)n;
 			}
 			free(leaf);
@@ -448,8 +455,12 @@ static int gi_tar_extract(const char *dest)
 			int fd = openat(pfd, leaf, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 			for (unsigned long long left = size; left;) {
 				ssize_t n = read(STDIN_FILENO, buf, left < sizeof(buf) ? left : sizeof(buf));
-				if (n <= 0)
-					return 1;
+				if (n <= 0) {
+					size = pad = 0;	/* truncated: the loop below ends it */
+					rc = 1;
+					r = -1;
+					break;
+				}
 				if (fd >= 0 && gi_write_all(fd, buf, (size_t)n) < 0)
 					rc = 1;
 				left -= (unsigned long long)n;
@@ -464,17 +475,25 @@ static int gi_tar_extract(const char *dest)
 		}
 		for (unsigned long long left = size + pad; left;) {
 			ssize_t n = read(STDIN_FILENO, buf, left < sizeof(buf) ? left : sizeof(buf));
-			if (n <= 0)
-				return 1;
+			if (n <= 0) {
+				r = -1;
+				break;
+			}
 			left -= (unsigned long long)n;
 		}
 		close(pfd);
 		free(leaf);
+		if (r < 0)
+			break;
 	}
 	if (r < 0) {
 		fprintf(stderr, "tar: truncated\n");
-		return 1;
+		rc = 1;
 	}
+out:
+	close(root);
+	free(d1);
+	free(d2);
 	return rc;
 }
 

@@ -100,6 +100,10 @@ int ctr_ctl_parse_attach(const char *json, size_t len, bool *stdin_open, bool *r
  * and ctl.sock listens. */
 int ctr_spawn_supervisor(const char *self_exe, const char *root, const char *id, bool hold,
 			 struct err *err);
+/* ucrt cp (cp.c): an entry name the guest sent, accepted only below top
+ * (its first component), relative, without ".."; written to out with top
+ * replaced by newtop. */
+bool ctr_cp_entry_name(const char *name, const char *top, const char *newtop, char *out, size_t cap);
 #define CTR_CTL_MAX_FRAME (64u * 1024u)
 enum {
 	CTR_CTL_STDIN = 'i',		/* client: stdin bytes */

@@ -69,9 +69,7 @@ static int cp_wait(pid_t pid, const char *what, struct err *err)
 	return 0;
 }
 
-/* name below top (its first component), without ".." or a leading '/';
- * rewritten with top replaced by newtop into out. */
-static bool cp_name(const char *name, const char *top, const char *newtop, char *out, size_t cap)
+bool ctr_cp_entry_name(const char *name, const char *top, const char *newtop, char *out, size_t cap)
 {
 	size_t tl = strlen(top);
 
@@ -132,8 +130,8 @@ int ctr_cp_from(const char *root, const char *id, const char *cpath, const char 
 		char name[4096], link[4096];
 		const char *hl = archive_entry_hardlink(e);
 		mode_t t = archive_entry_filetype(e);
-		if (!cp_name(archive_entry_pathname(e), top, newtop, name, sizeof(name)) ||
-		    (hl && !cp_name(hl, top, newtop, link, sizeof(link))) ||
+		if (!ctr_cp_entry_name(archive_entry_pathname(e), top, newtop, name, sizeof(name)) ||
+		    (hl && !ctr_cp_entry_name(hl, top, newtop, link, sizeof(link))) ||
 		    !(t == AE_IFREG || t == AE_IFDIR || t == AE_IFLNK || (hl && t == 0))) {
 			err_set(err, EBADMSG, "copying from %.12s: refusing entry '%.200s'", id,
 				archive_entry_pathname(e));
