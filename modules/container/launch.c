@@ -517,6 +517,8 @@ static void ctr_on_closed(struct agent *a, int err, const char *msg, void *ud)
 	if (!c->main_exited) {
 		if (c->guest_log[0])
 			ctr_fail(c, EIO, "guest: %s", c->guest_log);
+		else if (err && c->clone.active && !c->ready)
+			;	/* a failed restore: QEMU's exit says why */
 		else if (err)
 			ctr_fail(c, -err, "guest channel: %s%s%s", strerror(-err), msg ? ": " : "",
 				 msg ? msg : "");
@@ -627,15 +629,18 @@ static void ctr_vm_exited(struct vm *vm, int wstatus, void *data)
 	if (!c->main_exited && !c->err.code && !c->killed) {
 		const char *qerr = vm_qemu_stderr(vm);
 		char con[CTR_CONSOLE_TAIL + 64];
+		const char *hint = c->clone.active && !c->ready ? " (restoring from a VM template: run with "
+								   "--no-template, or remove it: ucrt template prune --all)"
+								 : "";
 		if (c->guest_log[0])
 			ctr_fail(c, EIO, "guest: %s", c->guest_log);
 		else if (qerr[0])
-			ctr_fail(c, EIO, "qemu: %.*s", (int)strcspn(qerr, "\n"), qerr);
+			ctr_fail(c, EIO, "qemu: %.*s%s", (int)strcspn(qerr, "\n"), qerr, hint);
 		else
-			ctr_fail(c, EIO, "the VM ended before the process did (%s %d; %s)",
+			ctr_fail(c, EIO, "the VM ended before the process did (%s %d; %s)%s",
 				 WIFSIGNALED(wstatus) ? "signal" : "status",
 				 WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : WEXITSTATUS(wstatus),
-				 ctr_console_ref(c, con, sizeof(con)));
+				 ctr_console_ref(c, con, sizeof(con)), hint);
 	}
 	c->done = true;
 	loop_timer_stop(c->l, &c->live_timer);

@@ -48,6 +48,15 @@ U run --rm --read-only "$IMG" sh -c 'touch /x 2>/dev/null && echo rw || echo ro'
 is "a clone gets its own ucrt.* parameters (--read-only)" "$(cat "$tmp/ro")" "ro"
 is "the template's RAM file is unchanged after its clones ran" "$(sha256sum <"$ram")" "$sum0"
 
+# A damaged template: the run fails with QEMU's reason and the way out.
+st_file=$tmp/root/templates/$key/state
+cp "$st_file" "$tmp/state.good" && head -c 2000 "$tmp/state.good" >"$st_file"
+U run --rm "$IMG" true >/dev/null 2>"$tmp/err"; st=$?
+is "a damaged template's clone fails (125)" "$st" 125
+grep -q "qemu: .*(restoring from a VM template: run with --no-template, or remove it: ucrt template prune --all)" "$tmp/err" &&
+	ok "... saying so, with the way out" || nok "... saying so, with the way out"
+cp "$tmp/state.good" "$st_file"
+
 # Off switches.
 U --log-level debug run --rm --no-template "$IMG" true 2>"$tmp/err"
 grep -q "restoring from template" "$tmp/err" && nok "--no-template boots cold" || ok "--no-template boots cold"
