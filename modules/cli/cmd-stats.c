@@ -6,6 +6,7 @@
  * network (--network none) has empty network columns; one run in the
  * foreground (no supervisor to ask) has empty guest columns. */
 #include "cli.h"
+#include "cli-format.h"
 
 #include <getopt.h>
 #include <inttypes.h>
@@ -40,13 +41,17 @@ static const struct option stats_opts[] = {
 };
 
 static const char stats_usage[] =
-	"Usage: ucrt stats [--no-stream] [--format table|json] [CONTAINER...]\n"
+	"Usage: ucrt stats [--no-stream] [--format FORMAT] [CONTAINER...]\n"
 	"Resource use of running containers (all of them when none is named):\n"
 	"CPU % (100 per busy CPU, from the guest's own counters), memory used / the\n"
 	"guest's memory, network received / sent, block read / written, processes.\n"
 	"Repeats every second until interrupted unless --no-stream.\n"
-	"  --format json   one object per container, with the network filter's\n"
-	"                  counters: packets, bytes, drops (SPOOF, POLICY, PROTO, RX)\n";
+	"  --format F      table, json (one object a line), table TEMPLATE or TEMPLATE:\n"
+	"                  fields .ID .Name .CPUPerc .MemUsage .MemPerc .NetIO .BlockIO\n"
+	"                  .PIDs, and .Counters: CpuPercent, MemUsage, MemLimit, BlkRead,\n"
+	"                  BlkWrite, Pids and the network filter's RxPackets, RxBytes,\n"
+	"                  TxPackets, TxBytes, DropSpoof, DropPolicy, DropProto, DropRx\n"
+	"                  (docs/format.md); json and templates print one sample\n";
 
 /* 0: filled (what could be read); else prints why and returns the status. */
 static int stats_one(struct cli_ctx *ctx, const char *arg, struct stats_row *row)
@@ -75,43 +80,6 @@ static int stats_one(struct cli_ctx *ctx, const char *arg, struct stats_row *row
 	return 0;
 }
 
-static void stats_json_row(struct json_writer *w, const struct stats_row *r)
-{
-	jw_obj_begin(w);
-	jw_key(w, "id");
-	jw_str(w, r->id);
-	jw_key(w, "name");
-	jw_str(w, r->name);
-	jw_key(w, "ip");
-	jw_str(w, r->have_net ? r->st.ip : "");
-	jw_key(w, "tap");
-	jw_str(w, r->have_net ? r->st.tap : "");
-	if (r->have_net)
-		cli_net_stats_json(w, &r->s);
-	if (r->have_usage) {
-		double cpu = ctr_usage_cpu_percent(&r->u);
-		jw_key(w, "cpu_percent");
-		if (cpu >= 0) {
-			char num[32];
-			int k = snprintf(num, sizeof(num), "%.2f", cpu);
-			jw_raw(w, num, (size_t)k);
-		} else {
-			jw_null(w);
-		}
-		jw_key(w, "mem_usage");
-		jw_uint(w, r->u.mem_total - MIN(r->u.mem_available, r->u.mem_total));
-		jw_key(w, "mem_limit");
-		jw_uint(w, r->u.mem_total);
-		jw_key(w, "blk_read");
-		jw_uint(w, r->u.blk_read);
-		jw_key(w, "blk_write");
-		jw_uint(w, r->u.blk_write);
-		jw_key(w, "pids");
-		jw_uint(w, r->u.pids);
-	}
-	jw_obj_end(w);
-}
-
 /* docker's units: memory in binary (MiB), I/O in decimal (MB). */
 static void stats_size(char *out, size_t cap, uint64_t v, bool binary)
 {
@@ -130,14 +98,17 @@ static void stats_size(char *out, size_t cap, uint64_t v, bool binary)
 		snprintf(out, cap, "%.4g%s", d, binary ? bin[i] : dec[i]);
 }
 
-static void stats_table_row(const struct stats_row *r)
+/* The row as docker's `stats --format json` prints it (strings as in the
+ * table), with the numbers behind them under Counters for scripts. */
+static void stats_row_json(struct buf *out, const struct stats_row *r)
 {
-	char cpu[16] = "--", mem[48] = "--", memp[16] = "--", net[48] = "--", blk[48] = "--", pids[16] = "--";
+	char cpu[16] = "--", mem[48] = "--", memp[16] = "--", net[48] = "", blk[48] = "--", pids[16] = "--";
 	char a[16], b[16];
+	struct json_writer w;
+	double c = r->have_usage ? ctr_usage_cpu_percent(&r->u) : -1;
+	uint64_t used = r->have_usage ? r->u.mem_total - MIN(r->u.mem_available, r->u.mem_total) : 0;
 
 	if (r->have_usage) {
-		double c = ctr_usage_cpu_percent(&r->u);
-		uint64_t used = r->u.mem_total - MIN(r->u.mem_available, r->u.mem_total);
 		if (c >= 0)
 			snprintf(cpu, sizeof(cpu), "%.2f%%", c);
 		stats_size(a, sizeof(a), used, true);
@@ -150,30 +121,72 @@ static void stats_table_row(const struct stats_row *r)
 		snprintf(blk, sizeof(blk), "%s / %s", a, b);
 		snprintf(pids, sizeof(pids), "%u", r->u.pids);
 	}
+	/* no network: empty, not unknown */
 	if (r->have_net) {
 		stats_size(a, sizeof(a), r->s.rx_bytes, false);
 		stats_size(b, sizeof(b), r->s.tx_bytes, false);
 		snprintf(net, sizeof(net), "%s / %s", a, b);
-	} else {
-		net[0] = 0;	/* no network: empty, not unknown */
 	}
-	printf("%-12.12s   %-20.20s   %-7s   %-21s   %-7s   %-19s   %-19s   %s\n", r->id, r->name, cpu, mem, memp,
-	       net, blk, pids);
+	jw_init(&w, out, false);
+	jw_obj_begin(&w);
+	jw_key(&w, "BlockIO"), jw_str(&w, blk);
+	jw_key(&w, "CPUPerc"), jw_str(&w, cpu);
+	jw_key(&w, "Container"), jw_strn(&w, r->id, 12);
+	jw_key(&w, "ID"), jw_strn(&w, r->id, 12);
+	jw_key(&w, "MemPerc"), jw_str(&w, memp);
+	jw_key(&w, "MemUsage"), jw_str(&w, mem);
+	jw_key(&w, "Name"), jw_str(&w, r->name);
+	jw_key(&w, "NetIO"), jw_str(&w, net);
+	jw_key(&w, "PIDs"), jw_str(&w, pids);
+	jw_key(&w, "IP"), jw_str(&w, r->have_net ? r->st.ip : "");
+	jw_key(&w, "Tap"), jw_str(&w, r->have_net ? r->st.tap : "");
+	jw_key(&w, "Counters");
+	jw_obj_begin(&w);
+	if (r->have_usage) {
+		jw_key(&w, "CpuPercent");
+		if (c >= 0) {
+			char num[32];
+			int k = snprintf(num, sizeof(num), "%.2f", c);
+			jw_raw(&w, num, (size_t)k);
+		} else {
+			jw_null(&w);
+		}
+		jw_key(&w, "MemUsage"), jw_uint(&w, used);
+		jw_key(&w, "MemLimit"), jw_uint(&w, r->u.mem_total);
+		jw_key(&w, "BlkRead"), jw_uint(&w, r->u.blk_read);
+		jw_key(&w, "BlkWrite"), jw_uint(&w, r->u.blk_write);
+		jw_key(&w, "Pids"), jw_uint(&w, r->u.pids);
+	}
+	if (r->have_net) {
+		const struct { const char *k; uint64_t v; } f[] = {
+			{ "RxPackets", r->s.rx_packets }, { "RxBytes", r->s.rx_bytes },
+			{ "TxPackets", r->s.tx_packets }, { "TxBytes", r->s.tx_bytes },
+			{ "DropSpoof", r->s.drop_spoof }, { "DropPolicy", r->s.drop_policy },
+			{ "DropProto", r->s.drop_proto }, { "DropRx", r->s.drop_rx },
+		};
+		for (size_t i = 0; i < ARRAY_SIZE(f); i++)
+			jw_key(&w, f[i].k), jw_uint(&w, f[i].v);
+	}
+	jw_obj_end(&w);
+	jw_obj_end(&w);
 }
 
-static int stats_round(struct cli_ctx *ctx, char **names, int n, bool json, bool quiet_gone)
+static const char stats_default[] =
+	"table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}";
+
+static const struct cli_header stats_headers[] = {
+	{ "ID", "CONTAINER ID" }, { "Container", "CONTAINER" }, { "CPUPerc", "CPU %" },
+	{ "MemUsage", "MEM USAGE / LIMIT" }, { "MemPerc", "MEM %" }, { "NetIO", "NET I/O" },
+	{ "BlockIO", "BLOCK I/O" }, { "PIDs", "PIDS" }, { NULL, NULL }
+};
+
+static int stats_round(struct cli_ctx *ctx, char **names, int n, const char *format, bool quiet_gone)
 {
-	_cleanup_buf_ struct buf b = BUF_INIT;
-	struct json_writer w;
+	struct cli_fmt f;
 	int status = 0;
 
-	if (json) {
-		jw_init(&w, &b, true);
-		jw_arr_begin(&w);
-	} else {
-		printf("%-12s   %-20s   %-7s   %-21s   %-7s   %-19s   %-19s   %s\n", "CONTAINER ID", "NAME", "CPU %",
-		       "MEM USAGE / LIMIT", "MEM %", "NET I/O", "BLOCK I/O", "PIDS");
-	}
+	if (cli_fmt_init(&f, format, stats_default, stats_headers) < 0)
+		return EXIT_RUNTIME;
 	for (int i = 0; i < n; i++) {
 		struct stats_row row = { 0 };
 		int r = stats_one(ctx, names[i], &row);
@@ -183,15 +196,15 @@ static int stats_round(struct cli_ctx *ctx, char **names, int n, bool json, bool
 				status = r;
 			continue;
 		}
-		if (json)
-			stats_json_row(&w, &row);
-		else
-			stats_table_row(&row);
+		_cleanup_buf_ struct buf b = BUF_INIT;
+		stats_row_json(&b, &row);
+		if (cli_fmt_row(&f, b.data, b.len) < 0) {
+			cli_fmt_free(&f);
+			return EXIT_RUNTIME;
+		}
 	}
-	if (json) {
-		jw_arr_end(&w);
-		printf("%.*s\n", (int)b.len, b.data);
-	}
+	cli_fmt_end(&f);
+	cli_fmt_free(&f);
 	fflush(stdout);
 	return status;
 }
@@ -199,13 +212,14 @@ static int stats_round(struct cli_ctx *ctx, char **names, int n, bool json, bool
 int cmd_stats(struct cli_ctx *ctx, int argc, char **argv)
 {
 	_cleanup_strv_ char **ids = NULL;
-	bool json = false, once = false;
+	const char *format = NULL;
+	bool once = false;
 	char **names;
 	int c, n, status;
 
 	while ((c = getopt_long(argc, argv, "+ah", stats_opts, NULL)) != -1) {
-		if (c == 'f' && (strcmp(optarg, "json") == 0 || strcmp(optarg, "table") == 0)) {
-			json = strcmp(optarg, "json") == 0;
+		if (c == 'f') {
+			format = optarg;
 		} else if (c == 'n') {
 			once = true;
 		} else if (c == 'a') {
@@ -218,8 +232,9 @@ int cmd_stats(struct cli_ctx *ctx, int argc, char **argv)
 			return EXIT_RUNTIME;
 		}
 	}
-	/* JSON is for scripts: one sample. */
-	once = once || json;
+	/* JSON and templates are for scripts: one sample (docker streams
+	 * them too, but a script wants one answer) */
+	once = once || (format && strncmp(format, "table", 5) != 0);
 	names = argv + optind;
 	n = argc - optind;
 	if (n == 0) {
@@ -242,7 +257,7 @@ int cmd_stats(struct cli_ctx *ctx, int argc, char **argv)
 	for (;;) {
 		if (!once && isatty(STDOUT_FILENO))
 			printf("\033[2J\033[H");
-		status = stats_round(ctx, names, n, json, !once && argc == optind);
+		status = stats_round(ctx, names, n, format, !once && argc == optind);
 		if (once)
 			return status;
 		sleep(1);

@@ -50,7 +50,7 @@ wait_http() {
 }
 leases() { cat "$root/net/leases" 2>/dev/null | grep -c . ; }
 taps() { ip netns exec "$NETNS" ip -o link show | grep -c ' ucrt-' ; }
-# stat NAME FIELD: one counter of `ucrt stats --format json NAME`.
+# stat NAME FIELD: one of the Counters of `ucrt stats --format json NAME`.
 stat() { u stats --format json "$1" 2>/dev/null | tr -d ' \n' | grep -o "\"$2\":[0-9]*" | cut -d: -f2; }
 # wait_log NAME TEXT: until the detached container's output has TEXT.
 wait_log() {
@@ -77,7 +77,7 @@ check "the host reaches a container's address" test "$page" = hello-srv
 js=$(u inspect srv | tr -d ' \n')
 check "inspect: network address, mac and tap" bash -c "grep -q '\"ip\":\"10.88.0.10\"' <<<'$js' &&
 	grep -q '\"mac\":\"02:75:0a:58:00:0a\"' <<<'$js' && grep -q '\"tap\":\"ucrt-0a58000a\"' <<<'$js'"
-rx=$(stat srv rx_packets)
+rx=$(stat srv RxPackets)
 check "ucrt stats counts the server's traffic (rx_packets=${rx:-none})" test "${rx:-0}" -gt 0
 
 out=$(urun --name cli1 sh -c "cat /etc/hosts; $(get 8080)" 2>&1)
@@ -113,11 +113,11 @@ u run -d --rm --name forger --ip 10.88.0.12 --rootfs "$disk" sh -c '
 	ping -c 3 -W 1 10.88.0.1 >/dev/null 2>&1; echo "mac-forged ping=$?"
 	sleep 60' >/dev/null
 wait_log forger ip-forged
-s1=$(stat forger drop_spoof)
+s1=$(stat forger DropSpoof)
 check "forged source IP: no reply" grep -q 'ip-forged ping=1' <<<"$(u logs forger)"
 check "forged source IP: dropped and counted (drop_spoof=${s1:-none})" test "${s1:-0}" -ge 1
 wait_log forger mac-forged
-s2=$(stat forger drop_spoof)
+s2=$(stat forger DropSpoof)
 # mac_forged LOG: the guest did change its MAC and got no echo reply.
 mac_forged() { grep -q 'mac now 02:00:00:00:00:01' <<<"$1" && grep -q 'mac-forged ping=1' <<<"$1"; }
 check "forged MAC: no reply" mac_forged "$(u logs forger)"

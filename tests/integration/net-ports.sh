@@ -89,7 +89,7 @@ bindable tcp 8081 || held=no
 check "the owner holds the host ports: no host program can bind them" test $held = yes
 # busybox has no UDP server: the VM's filter counts what reaches it.
 # rxb: bytes delivered to the VM so far.
-rxb() { u stats --format json web 2>/dev/null | tr -d ' \n' | grep -o '"rx_bytes":[0-9]*' | cut -d: -f2; }
+rxb() { u stats --format json web 2>/dev/null | tr -d ' \n' | grep -o '"RxBytes":[0-9]*' | cut -d: -f2; }
 udp5() {	# PORT: five 1200-byte datagrams from the other host
 	ip netns exec "$LAN" python3 -c 'import socket,sys
 s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

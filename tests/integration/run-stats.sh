@@ -26,17 +26,22 @@ echo "$row" | grep -qE '[0-9.]+MiB / (2[0-9][0-9]|1[0-9][0-9])\.?[0-9]*MiB' && o
 # The write takes a moment under TCG: wait until the guest counted it.
 for _ in $(seq 60); do
 	U stats --format json idle >"$tmp/json" 2>"$tmp/err"
-	[ "$(tr -d ' \n' <"$tmp/json" | grep -o '"blk_write":[0-9]*' | cut -d: -f2)" -ge $((8 << 20)) ] 2>/dev/null && break
+	[ "$(tr -d ' \n' <"$tmp/json" | grep -o '"BlkWrite":[0-9]*' | cut -d: -f2)" -ge $((8 << 20)) ] 2>/dev/null && break
 	sleep 0.5
 done
 python3 - "$tmp/json" <<'PY' && ok "JSON: no network, memory, block writes, pids" || nok "JSON: no network, memory, block writes, pids"
 import json, sys
-d = json.load(open(sys.argv[1]))[0]
-assert d["name"] == "idle" and d["ip"] == "" and "rx_bytes" not in d, d
-assert 0 < d["mem_usage"] < d["mem_limit"], d
-assert d["blk_write"] >= 8 << 20, d
-assert d["pids"] > 0 and d["cpu_percent"] is not None, d
+d = json.loads(open(sys.argv[1]).readline())
+c = d["Counters"]
+assert d["Name"] == "idle" and d["IP"] == "" and d["NetIO"] == "" and "RxBytes" not in c, d
+assert 0 < c["MemUsage"] < c["MemLimit"] and d["MemUsage"].endswith("MiB"), d
+assert c["BlkWrite"] >= 8 << 20, d
+assert c["Pids"] > 0 and c["CpuPercent"] is not None and d["CPUPerc"].endswith("%"), d
 PY
+is "stats --format TEMPLATE: one sample, fields" "$(U stats --format '{{.Name}} [{{.NetIO}}] {{.ID}}' idle 2>"$tmp/err")" \
+	"idle [] $(U ps -q --filter name=idle)"
+is "stats --format 'table ...': docker's headers, aligned" "$(U stats --no-stream --format 'table {{.Name}}\t{{.NetIO}}\t{{.Container}}' idle 2>"$tmp/err" | head -1)" \
+	"NAME      NET I/O   CONTAINER"
 is "stats without names: every running container" "$(U stats --no-stream 2>/dev/null | tail -n +2 | awk '{print $2}' | sort | tr '\n' ' ')" "busy idle "
 U top busy >"$tmp/top" 2>"$tmp/err"; st=$?
 is "top exits 0" "$st" 0
