@@ -47,6 +47,10 @@ is "a template typo: 125, names the field, prints nothing" "$st $(grep -c "no fi
 U ps --format '{{.ID' >/dev/null 2>"$tmp/err"; is "an unclosed action: 125" "$?" 125
 U ps --filter color=red >/dev/null 2>"$tmp/err"; st=$?
 is "an unknown filter key: 125 naming it" "$st $(grep -c "'color'" "$tmp/err")" "125 1"
+U create --name fc -l made=create "$IMG" true >/dev/null 2>"$tmp/err"
+is "create --label: the same label parsing as run" "$(U ps -a --filter label=made=create --format '{{.Names}} {{.State}} {{.Labels}}' 2>"$tmp/err")" \
+	"fc created made=create"
+U rm -f fc >/dev/null 2>&1
 U run --rm -l =x "$IMG" true >/dev/null 2>"$tmp/err"; st=$?
 is "run --label with an empty key: 125 naming it" "$st $(grep -c "invalid label '=x'" "$tmp/err")" "125 1"
 
