@@ -255,6 +255,9 @@ int tmpl_build(const char *root, const struct vm_host *h, const struct tmpl_shap
 	tmpl_dir_remove_path(tfd, key);
 	if (mkdir(ramdir, 0700) < 0 && errno != EEXIST)
 		return err_setx(err, errno, "%s", ramdir);
+	tmpl_ram_dir_claim(ramdir, root);
+	if (tmpl_sweep(TMPL_SHM, root))
+		log_debug("template: removed the RAM of deleted stores");
 	tmpname = xasprintf(".build-%s-%d", key, (int)getpid());
 	work = xasprintf("%s/templates/%s", root, tmpname);
 	if (mkdir(work, 0700) < 0)

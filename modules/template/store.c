@@ -17,6 +17,8 @@
 #include "template-internal.h"
 #include "util.h"
 
+static int tmpl_rm_tree_at(int dfd, const char *name);
+
 char *tmpl_ram_dir(const char *root)
 {
 	const char *env = getenv("UCRT_TEMPLATE_DIR");
@@ -27,7 +29,55 @@ char *tmpl_ram_dir(const char *root)
 	/* One directory per store: two stores never share a key's file. */
 	sha256_hex(root, strlen(root), hex);
 	hex[12] = 0;
-	return xasprintf("/dev/shm/ucrt-templates-%s", hex);
+	return xasprintf("%s/%s%s", TMPL_SHM, TMPL_SHM_PREFIX, hex);
+}
+
+/* A RAM directory names its store in a file "root", so that the RAM of a
+ * store that was deleted (a scratch root) does not stay on tmpfs until
+ * the next boot: every build sweeps them. */
+void tmpl_ram_dir_claim(const char *ramdir, const char *root)
+{
+	_cleanup_free_ char *p = xasprintf("%s/root", ramdir);
+
+	if (write_file_atomic_at(AT_FDCWD, p, root, strlen(root), 0600) < 0)
+		log_debug("template: cannot record the store of %s", ramdir);
+}
+
+unsigned tmpl_sweep(const char *shm, const char *self)
+{
+	DIR *d = opendir(shm);
+	struct dirent *e;
+	unsigned n = 0;
+
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		_cleanup_free_ char *dir = NULL, *rootf = NULL, *root = NULL, *tdir = NULL;
+		size_t len;
+		struct stat st;
+
+		if (strncmp(e->d_name, TMPL_SHM_PREFIX, strlen(TMPL_SHM_PREFIX)) != 0)
+			continue;
+		dir = xasprintf("%s/%s", shm, e->d_name);
+		rootf = xasprintf("%s/root", dir);
+		/* No record: another ucrt's, or being made: left alone. */
+		if (read_file_at(AT_FDCWD, rootf, 4096, &root, &len) < 0 || len == 0 || root[0] != '/')
+			continue;
+		if (self && strcmp(root, self) == 0)
+			continue;
+		tdir = xasprintf("%s/templates", root);
+		if (stat(tdir, &st) == 0 || errno != ENOENT)
+			continue;
+		{
+			int dfd = open(shm, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (dfd >= 0 && tmpl_rm_tree_at(dfd, e->d_name) == 0)
+				n++;
+			if (dfd >= 0)
+				close(dfd);
+		}
+	}
+	closedir(d);
+	return n;
 }
 
 int tmpl_dir_open(const char *root, bool create)
@@ -286,6 +336,7 @@ int tmpl_prune(const char *root, bool all, unsigned *removed, struct err *err)
 	struct dirent *e;
 
 	*removed = 0;
+	tmpl_sweep(TMPL_SHM, root);
 	if ((r = tmpl_list(root, &v, &n, err)) < 0)
 		return r;
 	tfd = tmpl_dir_open(root, false);

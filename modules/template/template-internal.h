@@ -19,7 +19,15 @@ void tmpl_vm_config(const struct tmpl_shape *s, const struct tmpl_paths *p, stru
  * connection does not survive the restore). */
 void tmpl_host(const struct vm_host *h, struct vm_host *out);
 /* Where RAM files go for root (malloc'ed). */
+#define TMPL_SHM "/dev/shm"
+#define TMPL_SHM_PREFIX "ucrt-templates-"
 char *tmpl_ram_dir(const char *root);
+/* Record root as the owner of ramdir (for tmpl_sweep). */
+void tmpl_ram_dir_claim(const char *ramdir, const char *root);
+/* Remove shm/ucrt-templates-* directories whose recorded store no longer
+ * has a templates/ directory (a deleted scratch root), except self's;
+ * returns how many. */
+unsigned tmpl_sweep(const char *shm, const char *self);
 /* templates/ under root, created when create (O_DIRECTORY fd), or -errno. */
 int tmpl_dir_open(const char *root, bool create);
 bool tmpl_key_ok(const char *key);

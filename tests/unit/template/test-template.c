@@ -302,6 +302,40 @@ static void t_attach(const struct vm_host *h)
 	close(sv[1]);
 }
 
+/* RAM directories of deleted stores are swept; live ones and unknown
+ * ones stay. */
+static void t_sweep(void)
+{
+	char shm[300], p[400], live[300];
+
+	snprintf(shm, sizeof(shm), "%s/shm", dir);
+	snprintf(live, sizeof(live), "%s/live", dir);
+	snprintf(p, sizeof(p), "%s/templates", live);
+	mkdir_p_at(AT_FDCWD, p, 0700);
+	snprintf(p, sizeof(p), "%s/ucrt-templates-gone", shm);
+	mkdir_p_at(AT_FDCWD, p, 0700);
+	tmpl_ram_dir_claim(p, "/nonexistent/store");
+	snprintf(p, sizeof(p), "%s/ucrt-templates-gone/k.ram", shm);
+	t_write(p, "ram");
+	snprintf(p, sizeof(p), "%s/ucrt-templates-live", shm);
+	mkdir_p_at(AT_FDCWD, p, 0700);
+	tmpl_ram_dir_claim(p, live);
+	snprintf(p, sizeof(p), "%s/ucrt-templates-unknown", shm);
+	mkdir_p_at(AT_FDCWD, p, 0700);
+	snprintf(p, sizeof(p), "%s/other", shm);
+	mkdir_p_at(AT_FDCWD, p, 0700);
+	tmpl_ram_dir_claim(p, "/nonexistent/store");
+	t_is(tmpl_sweep(shm, NULL), 1, "sweep removes one RAM directory");
+	snprintf(p, sizeof(p), "%s/ucrt-templates-gone", shm);
+	t_ok(access(p, F_OK) < 0, "... the one of a deleted store");
+	snprintf(p, sizeof(p), "%s/ucrt-templates-live", shm);
+	t_ok(access(p, F_OK) == 0, "... not a live store's");
+	snprintf(p, sizeof(p), "%s/ucrt-templates-unknown", shm);
+	t_ok(access(p, F_OK) == 0, "... nor one that names no store");
+	snprintf(p, sizeof(p), "%s/other", shm);
+	t_ok(access(p, F_OK) == 0, "... nor what is not ucrt's");
+}
+
 int main(void)
 {
 	char kernel2[300];
@@ -320,6 +354,7 @@ int main(void)
 	t_switch();
 	t_store(kernel2);
 	t_attach(&h);
+	t_sweep();
 	{
 		char cmd[400];
 		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
