@@ -26,6 +26,29 @@ static ssize_t gi_read_small(int dirfd, const char *path, char *buf, size_t cap)
 	return n;
 }
 
+/* The container's processes, as top lists them (docker's PIDS): not
+ * the kernel's threads (children of kthreadd, PID 2) nor guest-init. */
+static uint32_t gi_user_procs(void)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	uint32_t n = 0;
+
+	while (d && (de = readdir(d))) {
+		char path[300], buf[512], *rp;
+		unsigned long ppid;
+		if (!isdigit((unsigned char)de->d_name[0]) || atoi(de->d_name) <= 2)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
+		if (gi_read_small(AT_FDCWD, path, buf, sizeof(buf)) > 0 && (rp = strrchr(buf, ')')) &&
+		    sscanf(rp + 1, " %*c %lu", &ppid) == 1 && ppid != 2)
+			n++;
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
 void gi_stats_more(uint8_t *p)
 {
 	char buf[8192];
@@ -58,6 +81,7 @@ void gi_stats_more(uint8_t *p)
 	proto_put64(p + PROTO_STATS_BLK_READ, rd);
 	proto_put64(p + PROTO_STATS_BLK_WRITE, wr);
 	proto_put32(p + PROTO_STATS_NCPUS, ncpu > 0 ? (uint32_t)ncpu : 1);
+	proto_put32(p + PROTO_STATS_USER_PROCS, gi_user_procs());
 }
 
 /* One process as a PROTO_A_PROC value; 0 when it is not one to list. */

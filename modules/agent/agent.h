@@ -66,6 +66,7 @@ struct agent_stats {
 	uint64_t cpu_busy_ns, cpu_total_ns;	/* all CPUs */
 	uint64_t blk_read, blk_write;	/* bytes */
 	uint32_t ncpus;
+	uint32_t user_procs;		/* processes but kernel threads and PID 1 */
 };
 
 /* One guest process (TOP). */

@@ -149,6 +149,7 @@ int agent_decode_stats(const struct agent_frame *f, struct agent_stats *out)
 		out->blk_read = proto_get64(p + PROTO_STATS_BLK_READ);
 		out->blk_write = proto_get64(p + PROTO_STATS_BLK_WRITE);
 		out->ncpus = proto_get32(p + PROTO_STATS_NCPUS);
+		out->user_procs = proto_get32(p + PROTO_STATS_USER_PROCS);
 		/* Counters from the guest: a busy time beyond the total or no
 		 * CPU at all is not believed. */
 		if (out->cpu_busy_ns > out->cpu_total_ns || out->ncpus == 0 || out->ncpus > 4096)

@@ -130,7 +130,8 @@ enum proto_chan { PROTO_CHAN_STDIN = 0, PROTO_CHAN_STDOUT = 1, PROTO_CHAN_STDERR
 #define PROTO_STATS_CPU_TOTAL_NS 56	/* u64: all CPUs: busy + idle + iowait */
 #define PROTO_STATS_BLK_READ 64		/* u64 bytes */
 #define PROTO_STATS_BLK_WRITE 72	/* u64 bytes */
-#define PROTO_STATS_NCPUS 80		/* u32; 4 bytes reserved */
+#define PROTO_STATS_NCPUS 80		/* u32 */
+#define PROTO_STATS_USER_PROCS 84	/* u32: processes but kernel threads and PID 1 */
 
 /* PROTO_A_PROC (TOP): one process, fixed part then its command line
  * (arguments joined by spaces, at most PROTO_MAX_PROC_CMD bytes). */

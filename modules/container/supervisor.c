@@ -625,7 +625,8 @@ static void sup_stats(struct ctr *c, const struct agent_stats *st, void *ud)
 		     (unsigned long long)(s->prev.has_cpu ? s->prev.cpu_busy_ns : 0),
 		     (unsigned long long)(s->prev.has_cpu ? s->prev.cpu_total_ns : 0), st->has_cpu ? st->ncpus : 0,
 		     (unsigned long long)st->mem_total, (unsigned long long)st->mem_available,
-		     (unsigned long long)st->blk_read, (unsigned long long)st->blk_write, st->nprocs);
+		     (unsigned long long)st->blk_read, (unsigned long long)st->blk_write,
+		     st->has_cpu ? st->user_procs : st->nprocs);
 	for (struct sup_client *cl = s->clients; cl; cl = cl->next) {
 		if (cl->want_stats && !cl->closing) {
 			ctr_sink_write(&cl->out, line, (size_t)n);

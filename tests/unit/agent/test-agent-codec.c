@@ -149,9 +149,10 @@ static void t_stats_top(void)
 	proto_put64(p + PROTO_STATS_CPU_TOTAL_NS, 20);
 	proto_put64(p + PROTO_STATS_BLK_WRITE, 4096);
 	proto_put32(p + PROTO_STATS_NCPUS, 2);
+	proto_put32(p + PROTO_STATS_USER_PROCS, 3);
 	agent_frame_parse(t_frame, t_raw(PROTO_T_STATS, 0, 0, 3, p, PROTO_STATS_SIZE_FULL), &f);
 	t_ok(agent_decode_stats(&f, &st) == 0 && st.has_cpu && st.cpu_busy_ns == 5 && st.cpu_total_ns == 20 &&
-	     st.blk_write == 4096 && st.ncpus == 2, "full stats decode");
+	     st.blk_write == 4096 && st.ncpus == 2 && st.user_procs == 3, "full stats decode");
 	proto_put64(p + PROTO_STATS_CPU_BUSY_NS, 50);
 	agent_frame_parse(t_frame, t_raw(PROTO_T_STATS, 0, 0, 3, p, PROTO_STATS_SIZE_FULL), &f);
 	t_ok(agent_decode_stats(&f, &st) == 0 && !st.has_cpu, "busy beyond total: CPU not believed");
