@@ -63,10 +63,10 @@ static int parse_args(int argc, char **argv, const char *usage, struct net_args 
 void cli_net_stats_json(struct json_writer *w, const struct net_stats *s)
 {
 	const struct { const char *k; uint64_t v; } f[] = {
-		{ "tx_packets", s->tx_packets }, { "tx_bytes", s->tx_bytes },
-		{ "rx_packets", s->rx_packets }, { "rx_bytes", s->rx_bytes },
-		{ "drop_spoof", s->drop_spoof }, { "drop_policy", s->drop_policy },
-		{ "drop_proto", s->drop_proto }, { "drop_rx", s->drop_rx },
+		{ "TxPackets", s->tx_packets }, { "TxBytes", s->tx_bytes },
+		{ "RxPackets", s->rx_packets }, { "RxBytes", s->rx_bytes },
+		{ "DropSpoof", s->drop_spoof }, { "DropPolicy", s->drop_policy },
+		{ "DropProto", s->drop_proto }, { "DropRx", s->drop_rx },
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(f); i++) {
@@ -80,34 +80,34 @@ static void ls_json(const struct net_lease *l, size_t n)
 	_cleanup_buf_ struct buf b = { 0 };
 	struct json_writer w;
 
-	jw_init(&w, &b, true);
-	jw_arr_begin(&w);
+	/* docker's ls style: one object a line, its key style */
 	for (size_t i = 0; i < n; i++) {
 		char ip[INET_ADDRSTRLEN];
 		struct net_stats s;
 
 		inet_ntop(AF_INET, &l[i].addr, ip, sizeof(ip));
+		jw_init(&w, &b, false);
 		jw_obj_begin(&w);
-		jw_key(&w, "address");
+		jw_key(&w, "Address");
 		jw_str(&w, ip);
-		jw_key(&w, "owner");
+		jw_key(&w, "Owner");
 		jw_str(&w, l[i].owner);
-		jw_key(&w, "pid");
+		jw_key(&w, "Pid");
 		jw_int(&w, l[i].pid);
-		jw_key(&w, "alive");
+		jw_key(&w, "Alive");
 		jw_bool(&w, net_lease_alive(&l[i]));
-		jw_key(&w, "tap");
+		jw_key(&w, "Tap");
 		jw_str(&w, l[i].ifname);
 		if (net_stats_read(l[i].ifname, &s) == 0) {
-			jw_key(&w, "stats");
+			jw_key(&w, "Stats");
 			jw_obj_begin(&w);
 			cli_net_stats_json(&w, &s);
 			jw_obj_end(&w);
 		}
 		jw_obj_end(&w);
+		buf_putc(&b, '\n');
 	}
-	jw_arr_end(&w);
-	printf("%.*s\n", (int)b.len, b.data);
+	fwrite(b.data ? b.data : "", 1, b.len, stdout);
 }
 
 int cmd_network_ls(struct cli_ctx *ctx, int argc, char **argv)
