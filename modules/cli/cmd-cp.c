@@ -14,9 +14,10 @@
 static const char cp_usage[] =
 	"Usage: ucrt cp CONTAINER:SRC_PATH DEST_PATH\n"
 	"       ucrt cp SRC_PATH CONTAINER:DEST_PATH\n"
-	"Copy files or directories between a running detached container and the host.\n"
-	"Into DEST when it is a directory, else as DEST. Owners, modes, symlinks and\n"
-	"hardlinks are kept; paths in the container are resolved inside it.\n";
+	"Copy files or directories between a running detached container and the host,\n"
+	"or out of a stopped container (read from its disk). Into DEST when it is a\n"
+	"directory, else as DEST. Owners, modes, symlinks and hardlinks are kept; paths\n"
+	"in the container are resolved inside it.\n";
 
 /* "name:path" -> name (in buf) and the path; NULL when arg is a host path. */
 static const char *cp_split(const char *arg, char *name, size_t cap)
@@ -59,11 +60,17 @@ int cmd_cp(struct cli_ctx *ctx, int argc, char **argv)
 		return EXIT_RUNTIME;
 	}
 	if (ctr_refresh(ctx->root, id, &st) != CTR_RUNNING) {
-		cli_error("%s is not running: ucrt cp needs a running detached container",
-			  spath ? sname : dname);
-		return EXIT_RUNTIME;
+		if (dpath) {
+			cli_error("%s is not running: copying into a stopped container is not supported yet "
+				  "(start it first)", dname);
+			return EXIT_RUNTIME;
+		}
+		r = ctr_cp_from_disk(ctx->root, id, spath, argv[2], &e);
+	} else if (spath) {
+		r = ctr_cp_from(ctx->root, id, spath, argv[2], &e);
+	} else {
+		r = ctr_cp_to(ctx->root, id, argv[1], dpath, &e);
 	}
-	r = spath ? ctr_cp_from(ctx->root, id, spath, argv[2], &e) : ctr_cp_to(ctx->root, id, argv[1], dpath, &e);
 	if (r < 0) {
 		cli_error("%s", err_msg(&e));
 		return EXIT_RUNTIME;

@@ -608,6 +608,11 @@ int ctr_ctl_top(const char *root, const char *id, struct ctr_ps **out, size_t *n
  * the destination: into it when it is a directory, else as its name. */
 int ctr_cp_from(const char *root, const char *id, const char *cpath, const char *hostdst, struct err *err);
 int ctr_cp_to(const char *root, const char *id, const char *hostsrc, const char *cpath, struct err *err);
+/* From a stopped container: its overlay flattened (qemu-img) and unpacked
+ * (libext2fs) in a scratch directory, the path resolved with that as the
+ * root (openat2 RESOLVE_IN_ROOT), then copied out like ctr_cp_from. Holds
+ * start.lock meanwhile. */
+int ctr_cp_from_disk(const char *root, const char *id, const char *cpath, const char *hostdst, struct err *err);
 
 /* ---- lifecycle of kept containers (lifecycle.c, ctl.c) -----------------*/
 

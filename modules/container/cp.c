@@ -11,7 +11,11 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <libgen.h>
+#include <linux/openat2.h>
+#include <sys/file.h>
+#include <sys/syscall.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -88,39 +92,17 @@ bool ctr_cp_entry_name(const char *name, const char *top, const char *newtop, ch
 	return (size_t)snprintf(out, cap, "%s%s", newtop, name + tl) < cap;
 }
 
-int ctr_cp_from(const char *root, const char *id, const char *cpath, const char *hostdst, struct err *err)
+/* Extract the tar on fd below the current directory, entries under top
+ * renamed to newtop; what names fails its check stops it. */
+static int cp_read_tar(int fd, const char *top, const char *newtop, const char *what, struct err *err)
 {
-	_cleanup_free_ char *c1 = xstrdup(cpath), *d1 = xstrdup(hostdst), *d2 = xstrdup(hostdst);
-	char *argv[] = { "/proc/1/exe", "--tar-create", (char *)cpath, NULL };
-	const char *top = basename(c1), *newtop;
-	struct stat st;
-	int fd, r = 0, cwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	pid_t pid;
-
-	if (cwd < 0)
-		return err_setx(err, errno, "the current directory");
-	/* docker's rule: into an existing directory, else as that name. */
-	if (stat(hostdst, &st) == 0 && S_ISDIR(st.st_mode)) {
-		newtop = top;
-		r = chdir(hostdst);
-	} else {
-		newtop = basename(d2);
-		r = chdir(dirname(d1));
-	}
-	if (r < 0) {
-		close(cwd);
-		return err_setx(err, errno, "%s", hostdst);
-	}
-	pid = cp_exec(root, id, argv, false, &fd);
-	if (pid < 0) {
-		close(cwd);
-		return err_setx(err, (int)-pid, "copying from %.12s", id);
-	}
 	struct archive *a = archive_read_new(), *w = archive_write_disk_new();
 	struct archive_entry *e;
 	int flags = ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
 		    ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME |
 		    ARCHIVE_EXTRACT_UNLINK;
+	int r;
+
 	if (geteuid() == 0)
 		flags |= ARCHIVE_EXTRACT_OWNER;
 	archive_read_support_format_tar(a);
@@ -133,7 +115,7 @@ int ctr_cp_from(const char *root, const char *id, const char *cpath, const char 
 		if (!ctr_cp_entry_name(archive_entry_pathname(e), top, newtop, name, sizeof(name)) ||
 		    (hl && !ctr_cp_entry_name(hl, top, newtop, link, sizeof(link))) ||
 		    !(t == AE_IFREG || t == AE_IFDIR || t == AE_IFLNK || (hl && t == 0))) {
-			err_set(err, EBADMSG, "copying from %.12s: refusing entry '%.200s'", id,
+			err_set(err, EBADMSG, "copying from %s: refusing entry '%.200s'", what,
 				archive_entry_pathname(e));
 			r = ARCHIVE_FATAL;
 			break;
@@ -155,52 +137,82 @@ int ctr_cp_from(const char *root, const char *id, const char *cpath, const char 
 				r = ARCHIVE_OK;
 		}
 		if (r != ARCHIVE_OK && !err->code)
-			err_set(err, EIO, "copying from %.12s: %s: %s", id, name,
+			err_set(err, EIO, "copying from %s: %s: %s", what, name,
 				archive_error_string(w) ? archive_error_string(w) : archive_error_string(a));
 	}
 	if (r == ARCHIVE_EOF)
 		r = ARCHIVE_OK;
 	if (r != ARCHIVE_OK && !err->code)
-		err_set(err, EIO, "copying from %.12s: %s", id, archive_error_string(a));
+		err_set(err, EIO, "copying from %s: %s", what, archive_error_string(a));
 	archive_write_close(w);
 	archive_write_free(w);
 	archive_read_free(a);
-	close(fd);
-	if (r != ARCHIVE_OK)
-		kill(pid, SIGTERM);
-	int wr = cp_wait(pid, cpath, r == ARCHIVE_OK ? err : &(struct err){ 0 });
-	if (fchdir(cwd) < 0)
-		r = ARCHIVE_FATAL;
-	close(cwd);
-	return r != ARCHIVE_OK || wr < 0 ? -EIO : 0;
+	return r == ARCHIVE_OK ? 0 : -EIO;
 }
 
-int ctr_cp_to(const char *root, const char *id, const char *hostsrc, const char *cpath, struct err *err)
+/* docker's rule for hostdst: into it when it is a directory (the cwd
+ * becomes it, names stay), else as it (the cwd its parent, the top
+ * renamed). The caller's cwd is saved in *cwd. */
+static int cp_enter_dest(const char *hostdst, const char *top, char **newtop, int *cwd, struct err *err)
 {
-	_cleanup_free_ char *s1 = xstrdup(hostsrc), *s2 = xstrdup(hostsrc);
-	char *argv[] = { "/proc/1/exe", "--tar-extract", (char *)cpath, NULL };
-	const char *top = basename(s2);
+	_cleanup_free_ char *d1 = xstrdup(hostdst), *d2 = xstrdup(hostdst);
 	struct stat st;
+	int r;
+
+	*cwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (*cwd < 0)
+		return err_setx(err, errno, "the current directory");
+	if (stat(hostdst, &st) == 0 && S_ISDIR(st.st_mode)) {
+		*newtop = xstrdup(top);
+		r = chdir(hostdst);
+	} else {
+		*newtop = xstrdup(basename(d2));
+		r = chdir(dirname(d1));
+	}
+	if (r < 0) {
+		close(*cwd);
+		free(*newtop);
+		return err_setx(err, errno, "%s", hostdst);
+	}
+	return 0;
+}
+
+int ctr_cp_from(const char *root, const char *id, const char *cpath, const char *hostdst, struct err *err)
+{
+	_cleanup_free_ char *c1 = xstrdup(cpath), *newtop = NULL;
+	char *argv[] = { "/proc/1/exe", "--tar-create", (char *)cpath, NULL };
+	const char *top = basename(c1);
 	int fd, r, cwd;
 	pid_t pid;
 
-	if (lstat(hostsrc, &st) < 0)
-		return err_setx(err, errno, "%s", hostsrc);
-	cwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (cwd < 0 || chdir(dirname(s1)) < 0) {
-		if (cwd >= 0)
-			close(cwd);
-		return err_setx(err, errno, "%s", hostsrc);
-	}
-	pid = cp_exec(root, id, argv, true, &fd);
+	if (cp_enter_dest(hostdst, top, &newtop, &cwd, err) < 0)
+		return -EIO;
+	pid = cp_exec(root, id, argv, false, &fd);
 	if (pid < 0) {
 		r = fchdir(cwd);
 		close(cwd);
-		return err_setx(err, (int)-pid, "copying to %.12s", id);
+		return err_setx(err, (int)-pid, "copying from %.12s", id);
 	}
+	r = cp_read_tar(fd, top, newtop, cpath, err);
+	close(fd);
+	if (r < 0)
+		kill(pid, SIGTERM);
+	int wr = cp_wait(pid, cpath, r == 0 ? err : &(struct err){ 0 });
+	if (fchdir(cwd) < 0)
+		r = -EIO;
+	close(cwd);
+	return r < 0 || wr < 0 ? -EIO : 0;
+}
+
+/* top (relative to the cwd) as a pax tar on fd: regular files,
+ * directories, symlinks, hardlinks; nothing followed. */
+static int cp_write_tar(int fd, const char *top, struct err *err)
+{
 	struct archive *d = archive_read_disk_new(), *w = archive_write_new();
 	struct archive_entry_linkresolver *lr = archive_entry_linkresolver_new();
 	struct archive_entry *e, *sparse;
+	int r;
+
 	archive_read_disk_set_standard_lookup(d);
 	archive_read_disk_set_symlink_physical(d);
 	archive_write_set_format_pax_restricted(w);
@@ -246,16 +258,152 @@ int ctr_cp_to(const char *root, const char *id, const char *hostsrc, const char 
 	if (r == ARCHIVE_EOF)
 		r = ARCHIVE_OK;
 	if (r != ARCHIVE_OK)
-		err_set(err, EIO, "copying %s: %s", hostsrc,
+		err_set(err, EIO, "copying %s: %s", top,
 			archive_error_string(d) ? archive_error_string(d) : archive_error_string(w));
 	archive_write_close(w);
 	archive_write_free(w);
 	archive_read_free(d);
 	archive_entry_linkresolver_free(lr);
+	return r == ARCHIVE_OK ? 0 : -EIO;
+}
+
+int ctr_cp_to(const char *root, const char *id, const char *hostsrc, const char *cpath, struct err *err)
+{
+	_cleanup_free_ char *s1 = xstrdup(hostsrc), *s2 = xstrdup(hostsrc);
+	char *argv[] = { "/proc/1/exe", "--tar-extract", (char *)cpath, NULL };
+	const char *top = basename(s2);
+	struct stat st;
+	int fd, r, cwd;
+	pid_t pid;
+
+	if (lstat(hostsrc, &st) < 0)
+		return err_setx(err, errno, "%s", hostsrc);
+	cwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cwd < 0 || chdir(dirname(s1)) < 0) {
+		if (cwd >= 0)
+			close(cwd);
+		return err_setx(err, errno, "%s", hostsrc);
+	}
+	pid = cp_exec(root, id, argv, true, &fd);
+	if (pid < 0) {
+		r = fchdir(cwd);
+		close(cwd);
+		return err_setx(err, (int)-pid, "copying to %.12s", id);
+	}
+	r = cp_write_tar(fd, top, err);
 	close(fd);
-	int wr = cp_wait(pid, cpath, r == ARCHIVE_OK ? err : &(struct err){ 0 });
+	int wr = cp_wait(pid, cpath, r == 0 ? err : &(struct err){ 0 });
 	if (fchdir(cwd) < 0)
-		r = ARCHIVE_FATAL;
+		r = -EIO;
 	close(cwd);
-	return r != ARCHIVE_OK || wr < 0 ? -EIO : 0;
+	return r < 0 || wr < 0 ? -EIO : 0;
+}
+
+/* ---- from a stopped container: its disk, read without booting it ---- */
+
+static int cp_rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return remove(path) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+static int cp_run(char *const argv[], struct err *err)
+{
+	pid_t pid = fork();
+	int ws;
+
+	if (pid < 0)
+		return err_setx(err, errno, "fork");
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+		dup2(null, STDIN_FILENO);
+		dup2(null, STDOUT_FILENO);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	if (waitpid(pid, &ws, 0) < 0 || !WIFEXITED(ws) || WEXITSTATUS(ws) != 0)
+		return err_set(err, EIO, "%s %s failed", argv[0], argv[1]);
+	return 0;
+}
+
+int ctr_cp_from_disk(const char *root, const char *id, const char *cpath, const char *hostdst, struct err *err)
+{
+	_cleanup_free_ char *lp = ctr_path(root, id, "start.lock"), *tmpl = ctr_path(root, id, "cp.XXXXXX");
+	_cleanup_free_ char *c1 = xstrdup(cpath), *c2 = xstrdup(cpath), *newtop = NULL, *raw = NULL, *tree = NULL;
+	_cleanup_close_ int lock = open(lp, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	struct ctr_config cfg;
+	struct ctr_state st;
+	const char *top = basename(c2);
+	char *parent = dirname(c1);
+	int r = -EIO, rootfd = -1, pfd = -1, cwd = -1, p[2] = { -1, -1 };
+
+	/* No start while we read its disk. */
+	if (lock < 0 || flock(lock, LOCK_EX) < 0)
+		return err_setx(err, errno, "locking %s", lp);
+	enum ctr_status s = ctr_refresh(root, id, &st);
+	if (s == CTR_RUNNING || (s == CTR_CREATED && ctr_proc_alive(st.owner, st.owner_start)))
+		return err_set(err, EBUSY, "container %.12s started meanwhile", id);
+	if (ctr_config_read(root, id, &cfg, err) < 0)
+		return -EIO;
+	if (!cfg.overlay) {
+		ctr_config_free(&cfg);
+		return err_set(err, ENOENT, "container %.12s keeps no disk", id);
+	}
+	if (!mkdtemp(tmpl)) {
+		ctr_config_free(&cfg);
+		return err_setx(err, errno, "%s", tmpl);
+	}
+	raw = xasprintf("%s/disk.raw", tmpl);
+	tree = xasprintf("%s/root", tmpl);
+	/* The overlay is qcow2 over the image's raw ext4: QEMU's own tool
+	 * flattens it, libext2fs unpacks it (disk-extract.c: nothing on the
+	 * disk can make it write outside tree). */
+	char *conv[] = { "qemu-img", "convert", "-q", "-f", "qcow2", "-O", "raw", cfg.overlay, raw, NULL };
+	if (cp_run(conv, err) < 0 || ctr_disk_extract(raw, tree, err) < 0)
+		goto out;
+	unlink(raw);
+	/* The container's path, symlinks resolved as in the container: with
+	 * tree as the root. */
+	struct open_how how = { .flags = O_PATH | O_DIRECTORY | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT };
+	rootfd = open(tree, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	pfd = rootfd < 0 ? -1 : (int)syscall(SYS_openat2, rootfd, parent[1] ? parent + 1 : ".", &how, sizeof(how));
+	if (pfd < 0) {
+		err_setx(err, errno, "%s in %.12s", parent, id);
+		goto out;
+	}
+	if (pipe2(p, O_CLOEXEC) < 0 || cp_enter_dest(hostdst, top, &newtop, &cwd, err) < 0) {
+		if (!err->code)
+			err_setx(err, errno, "pipe");
+		goto out;
+	}
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct err e = { 0 };
+		close(p[0]);
+		if (fchdir(pfd) < 0)
+			_exit(1);
+		_exit(cp_write_tar(p[1], top, &e) < 0 ? 1 : 0);
+	}
+	close(p[1]);
+	p[1] = -1;
+	r = pid < 0 ? -errno : cp_read_tar(p[0], top, newtop, cpath, err);
+	close(p[0]);
+	p[0] = -1;
+	if (pid > 0 && cp_wait(pid, cpath, r == 0 ? err : &(struct err){ 0 }) < 0)
+		r = -EIO;
+out:
+	if (cwd >= 0) {
+		if (fchdir(cwd) < 0)
+			r = -EIO;
+		close(cwd);
+	}
+	for (int i = 0; i < 2; i++)
+		if (p[i] >= 0)
+			close(p[i]);
+	if (pfd >= 0)
+		close(pfd);
+	if (rootfd >= 0)
+		close(rootfd);
+	nftw(tmpl, cp_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	ctr_config_free(&cfg);
+	return r < 0 ? -EIO : 0;
 }

@@ -27,7 +27,7 @@ is "it is there, with its owner and modes" "$(U exec cp1 ls -ln /srv/tree/sub 2>
 is "the hardlink is one file with two names" "$(U exec cp1 ls -ln /srv/tree/hard 2>&1 | awk '{print $2}')" 2
 is "the symlink is a symlink" "$(U exec cp1 ls -l /srv/tree/link 2>&1 | awk '{print substr($1, 1, 1), $(NF-1), $NF}')" "l -> f"
 U cp cp1:/srv/tree "$tmp/back" 2>"$tmp/err"; is "cp the directory back out exits 0" "$?" 0
-python3 - "$src" "$tmp/back/tree" <<'PY' && ok "round trip: same files, modes, owners, symlink, hardlink" || nok "round trip: same files, modes, owners, symlink, hardlink"
+cat >"$tmp/cmp.py" <<'PY'
 import os, sys
 a, b = sys.argv[1], sys.argv[2]
 def walk(top):
@@ -43,6 +43,7 @@ wa, wb = walk(a), walk(b)
 assert wa == wb, (wa, wb)
 assert os.stat(os.path.join(b, "f")).st_ino == os.stat(os.path.join(b, "hard")).st_ino
 PY
+python3 "$tmp/cmp.py" "$src" "$tmp/back/tree" && ok "round trip: same files, modes, owners, symlink, hardlink" || nok "round trip: same files, modes, owners, symlink, hardlink"
 U cp cp1:/srv/tree/f "$tmp/out/renamed" 2>"$tmp/err"
 is "a file to a new name" "$(cat "$tmp/out/renamed" 2>/dev/null)" "hello"
 
@@ -58,6 +59,14 @@ is "writing through it lands in the container's /etc" "$(U exec cp1 cat /etc/new
 U cp cp1:/no/such "$tmp/out/x" >/dev/null 2>"$tmp/err"; is "a missing container path: 125" "$?" 125
 U cp "$tmp/out/newfile" "$tmp/out/y" >/dev/null 2>"$tmp/err"; is "two host paths: 125" "$?" 125
 U stop -t 1 cp1 >/dev/null 2>&1
-U cp cp1:/srv/tree "$tmp/out" >/dev/null 2>"$tmp/err"; is "a stopped container: 125" "$?" 125
+
+# A stopped container: read from its kept disk without booting it.
+U cp cp1:/srv/tree "$tmp/stopped" 2>"$tmp/err"; is "cp from a stopped container exits 0" "$?" 0
+python3 "$tmp/cmp.py" "$src" "$tmp/stopped" && ok "... the same tree, from its disk" || nok "... the same tree, from its disk"
+U cp cp1:/srv/etclink/passwd "$tmp/out/passwd2" 2>"$tmp/err"
+is "... a symlink in the path resolved in the container's root" "$(head -1 "$tmp/out/passwd2" 2>/dev/null)" "root:x:0:0:root:/root:/bin/sh"
+is "... no VM booted for it" "$(t_qemu_count "$tmp/root")" 0
+is "... no scratch left" "$(ls "$tmp"/root/containers/*/ | grep -c '^cp\.')" 0
+U cp "$tmp/out/newfile" cp1:/srv >/dev/null 2>"$tmp/err"; is "cp into a stopped container: 125" "$?" 125
 grep -q "not running" "$tmp/err" && ok "... saying so" || nok "... saying so"
 echo "1..$n"
