@@ -446,7 +446,7 @@ struct fg {
 	struct loop_op in_op;
 	size_t in_len, in_off;
 	char inbuf[PROTO_MAX_PAYLOAD];
-	struct loop_signal sigs[5];
+	struct loop_signal sigs[6];
 	unsigned nsigs;
 };
 
@@ -585,6 +585,12 @@ static void fg_signal(struct loop_signal *s, int signo)
 			ctr_resize(f->p, rows, cols);
 		return;
 	}
+	/* `ucrt stop` past its grace (CTR_STOP_KILL_SIGNAL): end the VM as
+	 * docker's stop does, Exited (137). */
+	if (signo == CTR_STOP_KILL_SIGNAL) {
+		ctr_kill_vm(f->c);
+		return;
+	}
 	/* docker's sig-proxy: the signal goes to the container's process.
 	 * Before it runs, or on the third Ctrl-C, the VM just ends. */
 	if (signo == SIGINT)
@@ -598,7 +604,7 @@ static void fg_signal(struct loop_signal *s, int signo)
 
 static void fg_watch_signals(struct fg *f, bool tty)
 {
-	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH };
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH, CTR_STOP_KILL_SIGNAL };
 
 	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++) {
 		if (sigs[i] == SIGWINCH && !tty)

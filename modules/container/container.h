@@ -636,7 +636,10 @@ int ctr_ctl_attach(const char *root, const char *id, const struct ctr_attach_opt
 int ctr_start_detached(const char *self_exe, const char *root, const char *id, bool hold,
 		       struct err *err);
 /* docker stop: SIGTERM, the VM ended after secs; 0 also when it was not
- * running. A process that ignores SIGTERM ends as Exited (137). */
+ * running. A process that ignores SIGTERM ends as Exited (137): a
+ * foreground `ucrt run` that owns it gets CTR_STOP_KILL_SIGNAL past the
+ * grace and ends its VM so (SIGKILL only if it does not). */
+#define CTR_STOP_KILL_SIGNAL SIGUSR2
 int ctr_stop_wait(const char *root, const char *id, unsigned secs, struct err *err);
 /* Block until the container is not running (a created one must first
  * run); its exit code, or -errno with err filled (e.g. removed before

@@ -101,8 +101,11 @@ int ctr_stop_wait(const char *root, const char *id, unsigned secs, struct err *e
 	if (!ctr_wait_not_live(root, id, secs * 1000u + 2000u)) {
 		_cleanup_free_ char *sock = ctr_path(root, id, "ctl.sock");
 		if (ctr_live(root, id, &s) && access(sock, F_OK) < 0 && ctr_proc_alive(s.owner, s.owner_start) &&
-		    s.owner != getpid())
-			kill(s.owner, SIGKILL);
+		    s.owner != getpid()) {
+			kill(s.owner, CTR_STOP_KILL_SIGNAL);
+			if (!ctr_wait_not_live(root, id, 5000u) && ctr_proc_alive(s.owner, s.owner_start))
+				kill(s.owner, SIGKILL);
+		}
 	}
 	if (!ctr_wait_not_live(root, id, 10000u))
 		return err_set(err, ETIMEDOUT, "container %.12s did not stop", id);

@@ -3,7 +3,8 @@
 # again on the kept overlay disk), start -a (exit status, stdout/stderr
 # apart, stdin with -i), wait (several, in order), attach (output and
 # stdin of a running detached container), restart, and stop of a process
-# that ignores SIGTERM (Exited (137), exit 0; stopping it again is quiet).
+# that ignores SIGTERM (Exited (137), exit 0, also under a foreground run;
+# stopping it again is quiet).
 # TAP.
 set -u
 . "${UCRT_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/registry.sh"
@@ -73,6 +74,13 @@ grep -q "Exited (137)" "$tmp/ps" && ok "it ends as Exited (137)" || { nok "it en
 U stop stub >"$tmp/out" 2>"$tmp/err"; st=$?
 is "stop of a stopped container exits 0" "$st" 0
 is "... quietly" "$(cat "$tmp/err")" ""
+# ... also when a foreground `ucrt run` owns it.
+"$UCRT_BIN" --root "$tmp/root" run --name fgstub "$IMG" sh -c 'trap "" TERM; echo ready; while :; do sleep 0.2; done' >"$tmp/fgout" 2>&1 & fgp=$!
+for _ in $(seq 150); do grep -q ready "$tmp/fgout" && break; sleep 0.1; done
+U stop -t 1 fgstub >/dev/null 2>"$tmp/err"; is "stop of a foreground run ignoring SIGTERM exits 0" "$?" 0
+wait $fgp; is "... its ucrt exits 137" "$?" 137
+U ps -a | grep fgstub | grep -q "Exited (137)" && ok "... and it is Exited (137), not Dead" || nok "... and it is Exited (137), not Dead"
+U rm fgstub >/dev/null 2>&1
 U stop r1 >/dev/null 2>"$tmp/err"
 is "no QEMU left" "$(t_qemu_count "$tmp/root")" 0
 echo "1..$n"
