@@ -284,7 +284,7 @@ static void ctr_health_write(struct ctr_health *h)
 	jw_arr_end(&w);
 	jw_obj_end(&w);
 	buf_putc(&b, '\n');
-	if (write_file_atomic_at(AT_FDCWD, path, b.data, b.len, 0644) < 0)
+	if (write_file_atomic_at(AT_FDCWD, path, b.data, b.len, 0600) < 0)
 		log_warn("container %.12s: cannot write %s", h->id, CTR_HEALTH_FILE);
 }
 

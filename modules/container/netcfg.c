@@ -40,6 +40,7 @@ struct ctr_nethost {
 struct ctr_netvm {
 	struct net_vm v;
 	bool user;			/* --network user: no lease, no tap; v.tap_fd is passt's socket or -1 */
+	char *user_fwd;			/* slirp's hostfwd options (vc->user_fwd) */
 	char *dir;			/* container dir for network.json, or NULL */
 	const struct ctr_net_opts *opts;
 	struct agent_addr addr, gw;
@@ -138,7 +139,7 @@ int ctr_net_opts_finish(struct ctr_net_opts *o, unsigned instances, struct err *
 	if (o->mode == CTR_NET_NONE && (o->ip || o->dns || o->policy))
 		return err_set(err, EINVAL, "%s needs --network bridge (and CAP_NET_ADMIN)",
 			       o->ip ? "--ip" : o->dns ? "--dns" : "--network-policy");
-	if ((o->mode == CTR_NET_NONE || o->mode == CTR_NET_USER) && o->ports)
+	if (o->mode == CTR_NET_NONE && o->ports)
 		return err_set(err, EINVAL, "-p/-P need --network bridge (and CAP_NET_ADMIN)");
 	if (o->ports && instances > 1)
 		return err_set(err, EINVAL, "-p cannot be given to %u instances", instances);
@@ -331,12 +332,24 @@ static int ctr_netvm_user(const struct ctr_net_opts *o, const struct ctr_config 
 	n->user = true;
 	n->opts = o;
 	n->v.tap_fd = -1;
+	/* -p: passt's -t/-u, or slirp's hostfwd. */
+	size_t np = strv_len(o->ports);
+	_cleanup_free_ struct net_port *ports = xcalloc(np + 1, sizeof(*ports));
+	_cleanup_strv_ char **fwd = NULL;
+	r = 0;
+	for (size_t i = 0; r == 0 && i < np; i++)
+		r = net_port_parse(o->ports[i], &ports[i], err);
+	if (r == 0)
+		r = net_user_forwards(ports, np, &fwd, &n->user_fwd, err);
 	/* passt's errors go where the VM's own trouble shows. */
-	r = net_passt_start(NULL, vc->console_log, &n->v.tap_fd, err);
+	if (r == 0)
+		r = net_passt_start(NULL, vc->console_log, fwd, &n->v.tap_fd, err);
 	if (r < 0) {
+		free(n->user_fwd);
 		free(n);
 		return err_wrap(err, "network user");
 	}
+	vc->user_fwd = r ? NULL : n->user_fwd;
 	vc->netdev = r ? VM_NETDEV_STREAM : VM_NETDEV_USER;
 	snprintf(n->v.mac_str, sizeof(n->v.mac_str), "%s", NET_USER_MAC);
 	snprintf(n->v.addr_str, sizeof(n->v.addr_str), "%s", NET_USER_ADDR);
@@ -443,6 +456,7 @@ void ctr_netvm_destroy(struct ctr_netvm *n)
 	if (n->user) {
 		if (n->v.tap_fd >= 0)
 			close(n->v.tap_fd);	/* passt quits once QEMU's end is closed too */
+		free(n->user_fwd);
 	} else {
 		net_vm_destroy(&n->v);
 	}

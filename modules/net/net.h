@@ -238,11 +238,16 @@ int net_check(const char *root, bool repair, net_check_fn fn, void *arg, struct 
 #define NET_USER_MTU 1500
 
 /* Start passt for one VM on a socketpair: *qemu_fd is QEMU's end (-netdev
- * stream), passt exits when it closes. passt: a name or path; NULL:
+ * stream), passt exits when it closes. extra: more arguments (forwards). passt: a name or path; NULL:
  * $UCRT_PASST, else passt on PATH; "none": no passt. log (may be NULL):
  * passt's errors are appended there. Returns 1 when passt runs, 0 when
  * there is none (the caller falls back to QEMU's slirp), -errno with err
  * set when a passt that was asked for is missing or does not start. */
-int net_passt_start(const char *passt, const char *log, int *qemu_fd, struct err *err);
+int net_passt_start(const char *passt, const char *log, char *const *extra, int *qemu_fd, struct err *err);
+/* The -p forwards of user mode, each with its host port given: passt's
+ * "-t"/"-u" arguments (argv) or slirp's ",hostfwd=..." options (one
+ * string). -EINVAL with err set for a port without a host port. */
+int net_user_forwards(const struct net_port *p, size_t n, char ***passt_args, char **slirp,
+		      struct err *err);
 
 #endif

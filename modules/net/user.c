@@ -15,6 +15,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include "buf.h"
 #include "err.h"
 #include "log.h"
 #include "str.h"
@@ -63,7 +67,7 @@ static __attribute__((noreturn)) void net_passt_child(char **argv, int sock, int
 	_exit(127);
 }
 
-int net_passt_start(const char *passt, const char *log, int *qemu_fd, struct err *err)
+int net_passt_start(const char *passt, const char *log, char *const *extra, int *qemu_fd, struct err *err)
 {
 	const char *want = passt ? passt : getenv("UCRT_PASST");
 	_cleanup_free_ char *bin = NULL;
@@ -85,9 +89,15 @@ int net_passt_start(const char *passt, const char *log, int *qemu_fd, struct err
 	/* -4: the guest is configured for IPv4 only. --dns-forward: the
 	 * guest's resolver address reaches the host's. -q -f: quiet, stay
 	 * in the foreground (its own session; we do not wait for it). */
-	char *argv[] = { bin, "-q", "-f", "-1", "-4", "--fd", fdarg,
+	char *base[] = { bin, "-q", "-f", "-1", "-4", "--fd", fdarg,
 			 "-a", NET_USER_ADDR, "-n", "24", "-g", NET_USER_GATEWAY,
 			 "--dns-forward", NET_USER_DNS, NULL };
+	_cleanup_strv_ char **argv = NULL;
+
+	for (char **a = base; *a; a++)
+		strv_push(&argv, *a);
+	for (char *const *a = extra; a && *a; a++)
+		strv_push(&argv, *a);
 
 	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (devnull < 0)
@@ -118,4 +128,33 @@ int net_passt_start(const char *passt, const char *log, int *qemu_fd, struct err
 	log_debug("net: passt %s for user-mode networking", bin);
 	*qemu_fd = sv[0];
 	return 1;
+}
+
+int net_user_forwards(const struct net_port *p, size_t n, char ***passt_args, char **slirp, struct err *err)
+{
+	struct buf b = BUF_INIT;
+
+	*passt_args = NULL;
+	*slirp = NULL;
+	for (size_t i = 0; i < n; i++) {
+		char ip[INET_ADDRSTRLEN] = "";
+		bool udp = p[i].proto == IPPROTO_UDP;
+
+		if (!p[i].host_port) {
+			strv_free(TAKE_PTR(*passt_args));
+			buf_free(&b);
+			return err_set(err, EINVAL, "-p %u: user-mode networking needs the host port (HOST:%u)",
+				       p[i].ctr_port, p[i].ctr_port);
+		}
+		if (p[i].host_ip.s_addr)
+			inet_ntop(AF_INET, &p[i].host_ip, ip, sizeof(ip));
+		strv_push(passt_args, udp ? "-u" : "-t");
+		char *spec = xasprintf("%s%s%u:%u", ip, *ip ? "/" : "", p[i].host_port, p[i].ctr_port);
+		strv_push(passt_args, spec);
+		free(spec);
+		buf_printf(&b, ",hostfwd=%s:%s:%u-%s:%u", udp ? "udp" : "tcp", ip, p[i].host_port, NET_USER_ADDR,
+			   p[i].ctr_port);
+	}
+	*slirp = b.data ? buf_steal(&b) : NULL;
+	return 0;
 }

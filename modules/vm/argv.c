@@ -253,7 +253,8 @@ char **vm_argv(const struct vm_host *h, const struct vm_config *c, const struct 
 		bool backend = c->netdev == VM_NETDEV_USER || c->tap_fd >= 0;
 		if (c->netdev == VM_NETDEV_USER) {
 			strv_push(&v, "-netdev");
-			strv_push(&v, "user,id=n0,net=10.0.2.0/24,host=10.0.2.2,dns=10.0.2.3,ipv6=off");
+			vm_pushf(&v, "user,id=n0,net=10.0.2.0/24,host=10.0.2.2,dns=10.0.2.3,ipv6=off%s",
+				 c->user_fwd ? c->user_fwd : "");
 		} else if (c->tap_fd >= 0) {
 			strv_push(&v, "-netdev");
 			if (c->netdev == VM_NETDEV_STREAM)

@@ -189,6 +189,7 @@ struct vm_config {
 	 * (mem_shared) may have tap_fd -1: a device without a backend. */
 	const char *mac;	/* "02:75:0a:58:00:02" */
 	enum vm_netdev { VM_NETDEV_TAP, VM_NETDEV_STREAM, VM_NETDEV_USER } netdev;
+	const char *user_fwd;	/* VM_NETDEV_USER: ",hostfwd=..." options, or NULL */
 	int tap_fd;
 	/* Templates (template.c, docs/vm.md): guest RAM is the file mem_path
 	 * (on tmpfs). A template maps it shared (mem_shared: the booted

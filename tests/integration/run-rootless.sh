@@ -9,7 +9,7 @@
 # server on the namespace's loopback, so nothing leaves the machine): with
 # passt, then with QEMU's slirp (UCRT_PASST=none), the guest reaches the
 # host's loopback through 10.0.2.2, an outside address, and resolves a
-# name through 10.0.2.3. TAP.
+# name through 10.0.2.3, and -p publishes a guest's server. TAP.
 set -u
 . "${UCRT_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/registry.sh"
 . "$T_LIB_DIR/run.sh"
@@ -157,9 +157,22 @@ for backend in passt slirp; do
 	is "$backend: ... and resolves a name through 10.0.2.3" "${3:-}" 1
 	is "$backend: ... and connects to it by name" "${4:-}" outside-ok
 done
+# -p: a published port reaches the guest's server (passt's -t, slirp's hostfwd).
+for backend in passt slirp; do
+	UU_ENV=
+	[ $backend = slirp ] && UU_ENV=UCRT_PASST=none
+	[ $backend = passt ] && ! command -v passt >/dev/null && { n=$((n + 1)); echo "ok $n # SKIP passt not installed"; continue; }
+	port=$((18000 + RANDOM % 1000))
+	NUU run -d --name web -p "$port:80" --rootfs "$disk" httpd -f -p 80 -h /w >/dev/null 2>"$tmp/err"
+	got=
+	for _ in $(seq 150); do got=$(inns curl -s -m 2 "http://127.0.0.1:$port/" 2>/dev/null) && [ -n "$got" ] && break; sleep 0.2; done
+	is "$backend: -p $port:80 reaches the guest's httpd" "$got" hello-srv
+	NUU rm -f web >/dev/null 2>&1
+done
 UU_ENV=
 NUU run --rm --network user --ip 10.0.2.9 --rootfs "$disk" true >/dev/null 2>"$tmp/err"; st=$?
 [ $st = 125 ] && grep -q -- "--ip" "$tmp/err" && ok "--ip with --network user: 125 naming --ip" ||
 	nok "--ip with --network user: 125 naming --ip"
+for _ in $(seq 50); do pgrep -u "$user" passt >/dev/null || break; sleep 0.1; done
 pgrep -u "$user" passt >/dev/null && nok "no passt left behind" || ok "no passt left behind"
 echo "1..$n"

@@ -7,6 +7,7 @@
 
 #include "tests/lib/tap.h"
 #include "err.h"
+#include "str.h"
 #include "util.h"
 #include "net/net.h"
 
@@ -18,30 +19,29 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <signal.h>
 #include <unistd.h>
 
 static const uint8_t t_mac[6] = { 0x02, 0x75, 0x0a, 0x00, 0x02, 0x0f };
 
-/* passt processes whose fd 3 is a socket (ours, the --fd ones). */
-static int t_passt_count(void)
+/* The passt whose stderr is log (each test run has its own), or 0. */
+static pid_t t_passt_pid(const char *log)
 {
 	DIR *d = opendir("/proc");
 	struct dirent *e;
-	int n = 0;
+	pid_t pid = 0;
 
-	while (d && (e = readdir(d))) {
-		char p[300], comm[32] = "";
-		FILE *f;
-		snprintf(p, sizeof(p), "/proc/%s/comm", e->d_name);
-		if (!(f = fopen(p, "r")))
-			continue;
-		if (fgets(comm, sizeof(comm), f) && strncmp(comm, "passt", 5) == 0)
-			n++;
-		fclose(f);
+	while (d && !pid && (e = readdir(d))) {
+		char p[300], link[300];
+		ssize_t n;
+		snprintf(p, sizeof(p), "/proc/%s/fd/2", e->d_name);
+		n = readlink(p, link, sizeof(link) - 1);
+		if (n > 0 && (link[n] = 0, strcmp(link, log) == 0))
+			pid = atoi(e->d_name);
 	}
 	if (d)
 		closedir(d);
-	return n;
+	return pid;
 }
 
 static bool t_arp_reply(int fd)
@@ -84,16 +84,30 @@ int main(void)
 	struct err e = { 0 };
 	int fd = 7, r;
 
-	t_is(net_passt_start("none", NULL, &fd, &e), 0, "\"none\": no passt (the caller uses slirp)");
+	t_is(net_passt_start("none", NULL, NULL, &fd, &e), 0, "\"none\": no passt (the caller uses slirp)");
 	t_is(fd, -1, "... and no fd");
-	t_is(net_passt_start("/nonexistent/passt", NULL, &fd, &e), -ENOENT, "a passt that is not there fails");
+	t_is(net_passt_start("/nonexistent/passt", NULL, NULL, &fd, &e), -ENOENT, "a passt that is not there fails");
 	t_ok(strstr(err_msg(&e), "/nonexistent/passt") != NULL, "... naming it: %s", err_msg(&e));
+	struct net_port p[2] = { { .host_port = 8080, .ctr_port = 80, .proto = IPPROTO_TCP },
+				 { .host_port = 5353, .ctr_port = 53, .proto = IPPROTO_UDP } };
+	inet_pton(AF_INET, "127.0.0.1", &p[1].host_ip);
+	char **args = NULL, *slirp = NULL;
+	t_is(net_user_forwards(p, 2, &args, &slirp, &e), 0, "-p forwards for user mode");
+	t_ok(args && strv_len(args) == 4 && strcmp(args[0], "-t") == 0 && strcmp(args[1], "8080:80") == 0 &&
+	     strcmp(args[2], "-u") == 0 && strcmp(args[3], "127.0.0.1/5353:53") == 0, "... passt's -t 8080:80 -u 127.0.0.1/5353:53");
+	t_streq(slirp, ",hostfwd=tcp::8080-10.0.2.15:80,hostfwd=udp:127.0.0.1:5353-10.0.2.15:53", "... slirp's hostfwd");
+	strv_free(args);
+	free(slirp);
+	p[0].host_port = 0;
+	t_is(net_user_forwards(p, 2, &args, &slirp, &e), -EINVAL, "a free host port (-p 80, -P) is refused");
+	t_ok(strstr(err_msg(&e), "HOST:80") != NULL, "... saying what to give: %s", err_msg(&e));
 	if (access("/usr/bin/passt", X_OK) < 0) {
 		t_diag("passt not installed: the rest skipped");
 		return t_done();
 	}
-	int before = t_passt_count();
-	r = net_passt_start(NULL, NULL, &fd, &e);
+	char log[64];
+	snprintf(log, sizeof(log), "/tmp/t-net-user-%d.log", (int)getpid());
+	r = net_passt_start(NULL, log, NULL, &fd, &e);
 	t_is(r, 1, "passt on PATH starts");
 	if (r != 1)
 		return t_done();
@@ -103,10 +117,12 @@ int main(void)
 	     "QEMU's end is a stream socket");
 	t_ok(fcntl(fd, F_GETFD) & FD_CLOEXEC, "... close-on-exec in ucrt");
 	t_ok(t_arp_reply(fd), "passt answers an ARP request for " NET_USER_GATEWAY " from " NET_USER_ADDR);
-	t_ok(t_passt_count() > before, "a passt process runs");
+	pid_t pid = t_passt_pid(log);
+	t_ok(pid > 0, "a passt process runs (pid %d), its errors going to the log given", (int)pid);
 	close(fd);
-	for (int i = 0; i < 100 && t_passt_count() > before; i++)
+	for (int i = 0; i < 100 && pid > 0 && kill(pid, 0) == 0; i++)
 		usleep(20000);
-	t_ok(t_passt_count() <= before, "closing QEMU's end makes it exit");
+	t_ok(pid > 0 && kill(pid, 0) < 0, "closing QEMU's end makes it exit");
+	unlink(log);
 	return t_done();
 }
