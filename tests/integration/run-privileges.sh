@@ -14,7 +14,7 @@ set -u
 t_run_init
 [ "$(id -u)" = 0 ] || { echo "1..0 # SKIP QEMU changes user only when ucrt runs as root"; rm -rf "$tmp"; exit 0; }
 getent passwd ucrt-qemu >/dev/null ||
-	{ echo "1..0 # SKIP no ucrt-qemu user (tools/qemu-user.sh creates it)"; rm -rf "$tmp"; exit 0; }
+	{ echo "1..0 # SKIP no ucrt-qemu user (modules/vm/qemu-user.sh creates it)"; rm -rf "$tmp"; exit 0; }
 trap 'U rm -f p q >/dev/null 2>&1; t_reg_stop; rm -rf "$tmp"' EXIT
 t_run_setup "$tmp" >"$tmp/setup.log" 2>&1 || { echo "1..0 # SKIP registry setup failed"; exit 0; }
 [ -n "${UCRT_KERNEL:-}" ] || [ ! -f "$UCRT_SRC/build/kernel/vmlinux" ] || export UCRT_KERNEL=$UCRT_SRC/build/kernel/vmlinux

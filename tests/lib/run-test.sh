@@ -3,7 +3,7 @@
 # (T_TIMEOUT seconds, default 600), binaries and scripts alike. As root,
 # the user QEMU runs as is created first when missing (docs/security.md).
 if [ "$(id -u)" = 0 ] && ! getent passwd ucrt-qemu >/dev/null 2>&1; then
-	flock /tmp/ucrt-qemu-user.lock "$(dirname "$0")/../../tools/qemu-user.sh" >&2 ||
+	flock /tmp/ucrt-qemu-user.lock "$(dirname "$0")/../../modules/vm/qemu-user.sh" >&2 ||
 		echo "run-test.sh: could not create the ucrt-qemu user" >&2
 fi
 # VM templates stay off unless a test turns them on (template-*.sh): a
