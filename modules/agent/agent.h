@@ -191,6 +191,9 @@ int agent_start(struct agent *a, const struct agent_proc_spec *s, uint32_t *stre
 int agent_exec(struct agent *a, const struct agent_proc_spec *s, uint32_t *stream);
 int agent_request_stats(struct agent *a);
 int agent_request_top(struct agent *a);
+/* Ask guest-init to end every process and power off (syncing its
+ * disks): for a guest whose main process never started. */
+int agent_shutdown(struct agent *a);
 
 /* Stdin: queues at most the credit the guest granted; returns the bytes
  * taken (0 when out of credit: wait for ops->stdin_ready) or -errno. */

@@ -491,6 +491,14 @@ int agent_exec(struct agent *a, const struct agent_proc_spec *s, uint32_t *strea
 	return agent_proc(a, PROTO_T_EXEC, s, stream);
 }
 
+int agent_shutdown(struct agent *a)
+{
+	if (!a->open)
+		return -EPIPE;
+	agent_queue(a, PROTO_T_SHUTDOWN, 0, 0, 0, NULL, 0);
+	return 0;
+}
+
 int agent_request_stats(struct agent *a)
 {
 	uint32_t ref;

@@ -1,7 +1,9 @@
 /* `ucrt cp SRC DST`: one side is CONTAINER:PATH, the other a host path
  * (docker's rule: a ':' before any '/' names a container). Copies
- * through a running detached container's guest (modules/container/cp.c):
- * ownership, modes, symlinks and hardlinks kept. */
+ * through a running detached container's guest (modules/container/cp.c),
+ * out of a stopped one's disk, into a stopped one through its VM booted
+ * with the process held (cp-stopped.c): ownership, modes, symlinks and
+ * hardlinks kept. */
 #include "cli.h"
 
 #include <stdio.h>
@@ -14,10 +16,11 @@
 static const char cp_usage[] =
 	"Usage: ucrt cp CONTAINER:SRC_PATH DEST_PATH\n"
 	"       ucrt cp SRC_PATH CONTAINER:DEST_PATH\n"
-	"Copy files or directories between a running detached container and the host,\n"
-	"or out of a stopped container (read from its disk). Into DEST when it is a\n"
-	"directory, else as DEST. Owners, modes, symlinks and hardlinks are kept; paths\n"
-	"in the container are resolved inside it.\n";
+	"Copy files or directories between a container and the host. A stopped container\n"
+	"is read from its disk, or written to by booting its VM without starting its\n"
+	"process (its state is kept). Into DEST when it is a directory, else as DEST.\n"
+	"Owners, modes, symlinks and hardlinks are kept; paths in the container are\n"
+	"resolved inside it.\n";
 
 /* "name:path" -> name (in buf) and the path; NULL when arg is a host path. */
 static const char *cp_split(const char *arg, char *name, size_t cap)
@@ -60,12 +63,8 @@ int cmd_cp(struct cli_ctx *ctx, int argc, char **argv)
 		return EXIT_RUNTIME;
 	}
 	if (ctr_refresh(ctx->root, id, &st) != CTR_RUNNING) {
-		if (dpath) {
-			cli_error("%s is not running: copying into a stopped container is not supported yet "
-				  "(start it first)", dname);
-			return EXIT_RUNTIME;
-		}
-		r = ctr_cp_from_disk(ctx->root, id, spath, argv[2], &e);
+		r = dpath ? ctr_cp_to_stopped(ctx->root, id, argv[1], dpath, &e)
+			  : ctr_cp_from_disk(ctx->root, id, spath, argv[2], &e);
 	} else if (spath) {
 		r = ctr_cp_from(ctx->root, id, spath, argv[2], &e);
 	} else {

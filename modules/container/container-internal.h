@@ -57,6 +57,10 @@ void ctr_clone_started(struct ctr_clone *cl);
 int ctr_clone_resume(const struct ctr_clone *cl, int agent_fd);
 void ctr_clone_release(struct ctr_clone *cl);
 
+/* top (relative to the cwd) as a pax tar on fd: what `ucrt cp` sends to
+ * guest-init's --tar-extract (cp.c). */
+int ctr_cp_write_tar(int fd, const char *top, struct err *err);
+
 /* "k": v, or "k": null when v is NULL (state.c). */
 void ctr_jw_kstr(struct json_writer *w, const char *k, const char *v);
 

@@ -384,6 +384,9 @@ struct ctr_events {
 	void (*stats)(struct ctr *c, const struct agent_stats *st, void *ud);
 	/* The answer to ctr_request_top (optional). */
 	void (*top)(struct ctr *c, const struct agent_ps *ps, size_t n, bool trunc, void *ud);
+	/* guest-init is configured: execs may run, and a held main process
+	 * waits for ctr_release (optional). */
+	void (*ready)(struct ctr *c, void *ud);
 };
 
 struct ctr_launch {
@@ -411,6 +414,10 @@ int ctr_start(struct loop *l, const struct ctr_launch *o, const struct ctr_event
  * the guest is ready, else as soon as it is. -EALREADY when it was
  * released already or never held. */
 int ctr_release(struct ctr *c);
+/* A held container that is not to run after all: guest-init ends its
+ * execs, syncs the disks and powers off (events.done follows). -EALREADY
+ * once its main process was started: ctr_stop is for that. */
+int ctr_power_off(struct ctr *c);
 /* The main process (valid from ctr_start until ctr_free). */
 struct ctr_proc *ctr_main(struct ctr *c);
 /* Run another process in the running container; a tty one starts at
@@ -613,6 +620,11 @@ int ctr_cp_to(const char *root, const char *id, const char *hostsrc, const char 
  * root (openat2 RESOLVE_IN_ROOT), then copied out like ctr_cp_from. Holds
  * start.lock meanwhile. */
 int ctr_cp_from_disk(const char *root, const char *id, const char *cpath, const char *hostdst, struct err *err);
+/* Into a stopped container (cp-stopped.c): its VM boots on the overlay
+ * with the main process held, the copy runs as for ctr_cp_to, guest-init
+ * powers off (syncing the disk). Its state is left as it was; holds
+ * start.lock meanwhile. */
+int ctr_cp_to_stopped(const char *root, const char *id, const char *hostsrc, const char *cpath, struct err *err);
 
 /* ---- lifecycle of kept containers (lifecycle.c, ctl.c) -----------------*/
 

@@ -206,7 +206,7 @@ int ctr_cp_from(const char *root, const char *id, const char *cpath, const char 
 
 /* top (relative to the cwd) as a pax tar on fd: regular files,
  * directories, symlinks, hardlinks; nothing followed. */
-static int cp_write_tar(int fd, const char *top, struct err *err)
+int ctr_cp_write_tar(int fd, const char *top, struct err *err)
 {
 	struct archive *d = archive_read_disk_new(), *w = archive_write_new();
 	struct archive_entry_linkresolver *lr = archive_entry_linkresolver_new();
@@ -290,7 +290,7 @@ int ctr_cp_to(const char *root, const char *id, const char *hostsrc, const char 
 		close(cwd);
 		return err_setx(err, (int)-pid, "copying to %.12s", id);
 	}
-	r = cp_write_tar(fd, top, err);
+	r = ctr_cp_write_tar(fd, top, err);
 	close(fd);
 	int wr = cp_wait(pid, cpath, r == 0 ? err : &(struct err){ 0 });
 	if (fchdir(cwd) < 0)
@@ -381,7 +381,7 @@ int ctr_cp_from_disk(const char *root, const char *id, const char *cpath, const 
 		close(p[0]);
 		if (fchdir(pfd) < 0)
 			_exit(1);
-		_exit(cp_write_tar(p[1], top, &e) < 0 ? 1 : 0);
+		_exit(ctr_cp_write_tar(p[1], top, &e) < 0 ? 1 : 0);
 	}
 	close(p[1]);
 	p[1] = -1;

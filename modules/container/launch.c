@@ -415,6 +415,8 @@ static void ctr_on_ready(struct agent *a, const struct agent_hello *h, void *ud)
 		log_warn("container %s: guest config: %s", cfg->name, strerror(-r));
 	if (!c->o.hold)
 		ctr_start_main(c);
+	else if (c->ev.ready)
+		c->ev.ready(c, c->ud);
 }
 
 int ctr_release(struct ctr *c)
@@ -424,6 +426,23 @@ int ctr_release(struct ctr *c)
 	c->o.hold = false;
 	if (c->ready && !c->quitting)
 		ctr_start_main(c);
+	return 0;
+}
+
+int ctr_power_off(struct ctr *c)
+{
+	if (!c->o.hold || c->main.started)
+		return -EALREADY;
+	if (c->quitting || c->done)
+		return 0;
+	/* A QMP quit would lose what the guest has not written back yet; the
+	 * bye timer ends a guest that does not power off by itself. */
+	if (!c->ag || agent_shutdown(c->ag) < 0) {
+		ctr_quit(c);
+		return 0;
+	}
+	if (!loop_timer_armed(&c->bye_timer))
+		loop_timer_start(c->l, &c->bye_timer, CTR_BYE_GRACE_MS * 1000000ull);
 	return 0;
 }
 

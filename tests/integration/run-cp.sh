@@ -3,12 +3,14 @@
 # a symlink, a hardlink, modes and owners goes in and comes back equal;
 # a symlink in the container path resolves inside the container (the
 # image's /etc, not the host's), for reading and for writing; a single
-# file to a new name; a stopped container is refused. TAP.
+# file to a new name; a stopped container is read from its disk, and
+# written to through its VM booted with the process held, its state kept
+# (an exited one and a created one). TAP.
 set -u
 . "${UCRT_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/registry.sh"
 . "$T_LIB_DIR/run.sh"
 t_run_init
-trap 'U rm -f cp1 >/dev/null 2>&1; t_reg_stop; rm -rf "$tmp"' EXIT
+trap 'U rm -f cp1 cp2 cp3 >/dev/null 2>&1; t_reg_stop; rm -rf "$tmp"' EXIT
 t_run_setup "$tmp" >"$tmp/setup.log" 2>&1 || { echo "1..0 # SKIP registry setup failed"; exit 0; }
 [ "$(id -u)" = 0 ] || { echo "1..0 # SKIP needs root (owners are part of the test)"; exit 0; }
 
@@ -67,6 +69,28 @@ U cp cp1:/srv/etclink/passwd "$tmp/out/passwd2" 2>"$tmp/err"
 is "... a symlink in the path resolved in the container's root" "$(head -1 "$tmp/out/passwd2" 2>/dev/null)" "root:x:0:0:root:/root:/bin/sh"
 is "... no VM booted for it" "$(t_qemu_count "$tmp/root")" 0
 is "... no scratch left" "$(ls "$tmp"/root/containers/*/ | grep -c '^cp\.')" 0
-U cp "$tmp/out/newfile" cp1:/srv >/dev/null 2>"$tmp/err"; is "cp into a stopped container: 125" "$?" 125
-grep -q "not running" "$tmp/err" && ok "... saying so" || nok "... saying so"
+
+# Into a stopped container: its VM boots with the process held, the copy
+# lands on its disk, the VM powers off, its state stays.
+U create --name cp2 "$IMG" sh -c 'ls -ln /srv/tree/sub /srv/newfile 2>&1 | awk "NF > 2 {print \$1, \$3, \$4, \$NF}"; exit 3' >/dev/null 2>"$tmp/err"
+U cp "$tmp/out/newfile" cp2:/srv >/dev/null 2>"$tmp/err"; is "cp into a created container exits 0" "$?" 0
+U ps -a | grep -w cp2 | grep -q Created && ok "... it is still Created" || nok "... it is still Created"
+is "... no VM left" "$(t_qemu_count "$tmp/root")" 0
+U start -a cp2 >"$tmp/out/first" 2>"$tmp/err"; is "its first start runs it (exit 3)" "$?" 3
+grep -q -- "-rw-r--r-- 0 0 /srv/newfile" "$tmp/out/first" && ok "... and sees the file copied before it" || nok "... and sees the file copied before it: $(cat "$tmp/out/first")"
+U cp "$src" cp2:/srv >/dev/null 2>"$tmp/err"; is "cp a directory into an exited container exits 0" "$?" 0
+is "... nothing on stderr" "$(cat "$tmp/err")" ""
+U ps -a | grep -w cp2 | grep -q "Exited (3)" && ok "... it is still Exited (3)" || nok "... it is still Exited (3)"
+is "... no VM left" "$(t_qemu_count "$tmp/root")" 0
+U cp cp2:/srv/tree "$tmp/stopped2" 2>"$tmp/err"
+python3 "$tmp/cmp.py" "$src" "$tmp/stopped2" && ok "... on its disk: same files, modes, owners, links" || nok "... on its disk: same files, modes, owners, links"
+is "a start sees it with owner and mode" "$(U start -a cp2 2>"$tmp/err" | grep ' x$')" "-rw------- 1000 50 x"
+U cp "$tmp/src/etclink" cp2:/srv/etclink 2>"$tmp/err"
+U cp "$tmp/out/newfile" cp2:/srv/etclink/fromhost >/dev/null 2>"$tmp/err"
+U cp cp2:/etc/fromhost "$tmp/out/fromhost" 2>"$tmp/err"
+is "a symlink in the path resolves in the container (stopped too)" "$(cat "$tmp/out/fromhost" 2>/dev/null)" "new"
+U cp "$tmp/out/newfile" cp2:/no/such/dir/x >/dev/null 2>"$tmp/err"; is "into a missing directory: 125" "$?" 125
+grep -q "/no/such/dir/x" "$tmp/err" && ok "... naming the path" || nok "... naming the path: $(cat "$tmp/err")"
+U ps -a | grep -w cp2 | grep -q "Exited (3)" && ok "... still Exited (3)" || nok "... still Exited (3)"
+is "... no VM left" "$(t_qemu_count "$tmp/root")" 0
 echo "1..$n"

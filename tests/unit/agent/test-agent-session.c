@@ -21,7 +21,7 @@ struct t_ctx {
 	uint64_t flood_bytes, flood_granted;
 	struct loop_timer grant;
 	char *flood_argv[5];
-	bool hostile, overshoot;
+	bool hostile, overshoot, shut;
 	unsigned ticks;
 };
 
@@ -35,6 +35,10 @@ static void t_on_ready(struct agent *a, const struct agent_hello *h, void *ud)
 	struct agent_proc_spec s = { .argv = mainv, .env = env, .stdin_open = true };
 
 	c->ready = true;
+	if (c->shut) {
+		t_is(agent_shutdown(a), 0, "shutdown queued");
+		return;
+	}
 	if (c->hostile) {
 		agent_set_auto_credit(a, false);	/* a reader that grants nothing */
 		agent_start(a, &s, &c->main_id);
@@ -177,6 +181,28 @@ static void t_real_guest(struct loop *l)
 	for (int i = 0; i < 8; i++)
 		for (int k = 0; k < 3; k++)
 			buf_free(&c.out[i][k]);
+	free(g);
+}
+
+/* SHUTDOWN with no process started: the real guest-init ends its session
+ * (in a VM it then syncs and powers off). */
+static void t_shutdown(struct loop *l)
+{
+	struct t_ctx c = { .loop = l, .shut = true };
+	struct t_guest *g = xcalloc(1, sizeof(*g));
+
+	if (t_guest_spawn(g, NULL) < 0) {
+		t_ok(1, "# SKIP ucrt-init not built");
+		free(g);
+		return;
+	}
+	agent_new(&c.a, l, g->fd, &t_ops, &c);
+	loop_run(l);
+	t_ok(c.ready && c.closed && c.closed_err == 0, "guest-init ends its session on SHUTDOWN (%s)", c.closed_msg);
+	t_is(agent_shutdown(c.a), -EPIPE, "no shutdown on a closed session");
+	agent_free(c.a);
+	t_drain(l);
+	t_guest_end(g);
 	free(g);
 }
 
@@ -333,6 +359,7 @@ int main(void)
 	t_real_guest(l);
 	t_hostiles(l);
 	t_exit_ack(l);
+	t_shutdown(l);
 	loop_free(l);
 	return t_done();
 }
