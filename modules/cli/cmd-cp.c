@@ -6,6 +6,7 @@
  * hardlinks kept. */
 #include "cli.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -65,6 +66,12 @@ int cmd_cp(struct cli_ctx *ctx, int argc, char **argv)
 	if (ctr_refresh(ctx->root, id, &st) != CTR_RUNNING) {
 		r = dpath ? ctr_cp_to_stopped(ctx->root, id, argv[1], dpath, &e)
 			  : ctr_cp_from_disk(ctx->root, id, spath, argv[2], &e);
+		/* A start won the container's lock: it runs now, copy through it. */
+		if (r < 0 && e.code == EBUSY && ctr_refresh(ctx->root, id, &st) == CTR_RUNNING) {
+			e = (struct err){ 0 };
+			r = dpath ? ctr_cp_to(ctx->root, id, argv[1], dpath, &e)
+				  : ctr_cp_from(ctx->root, id, spath, argv[2], &e);
+		}
 	} else if (spath) {
 		r = ctr_cp_from(ctx->root, id, spath, argv[2], &e);
 	} else {

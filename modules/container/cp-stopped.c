@@ -108,8 +108,9 @@ static void cps_output(struct ctr_proc *p, int chan, const uint8_t *data, size_t
 	struct cps *s = ud;
 	size_t n = MIN(len, sizeof(s->msg) - 1 - s->msg_len);
 
-	memcpy(s->msg + s->msg_len, data, n);
-	s->msg_len += n;
+	/* The guest's bytes go into our error message: printable only. */
+	for (size_t i = 0; i < n; i++)
+		s->msg[s->msg_len++] = data[i] == '\n' || (data[i] >= 0x20 && data[i] < 0x7f) ? (char)data[i] : '?';
 	s->msg[s->msg_len] = '\0';
 }
 
