@@ -68,13 +68,15 @@ int gi_write_file_at(int dirfd, const char *name, const char *data, size_t len)
 
 /* /etc/NAME, or on a read-only root (--read-only) a file in /run bound
  * over it, as docker does for hosts and resolv.conf; a read-only image
- * without that file simply goes without. */
+ * without that file simply goes without. A full root filesystem (a
+ * container that filled its disk, started again) takes the same way: the
+ * container still starts and can free its space. */
 static int gi_write_etc(int etc_fd, const char *name, const char *data, size_t len)
 {
 	char src[64], dst[64];
 	int r = gi_write_file_at(etc_fd, name, data, len), dir;
 
-	if (r != -EROFS)
+	if (r != -EROFS && r != -ENOSPC && r != -EDQUOT)
 		return r;
 	mkdir("/run/ucrt-etc", 0755);
 	dir = open("/run/ucrt-etc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -212,10 +212,15 @@ char **vm_argv(const struct vm_host *h, const struct vm_config *c, const struct 
 			vm_pushf(&v, "fd=%u,set=%u", bfd, bfd);
 			backing = xasprintf(",backing.driver=raw,backing.file.filename=/dev/fdset/%u", bfd);
 		}
+		/* werror/rerror=report: a host write that fails (the store's
+		 * filesystem full under an overlay or snapshot file) reaches
+		 * the guest as an I/O error. QEMU's default (enospc) pauses the
+		 * VM, which then hangs until a timeout. virtio-blk carries no
+		 * ENOSPC: the guest sees EIO. */
 		strv_push(&v, "-drive");
 		vm_pushf(&v, "file=/dev/fdset/%u,format=%s,if=none,id=vd%c%s%s%s", fd,
 			 d->qcow2 ? "qcow2" : "raw", 'a' + i,
-			 d->readonly ? ",readonly=on" : ",discard=unmap",
+			 d->readonly ? ",readonly=on" : ",discard=unmap,werror=report,rerror=report",
 			 d->snapshot ? ",snapshot=on" : "", backing ? backing : "");
 		strv_push(&v, "-device");
 		if (d->serial) {

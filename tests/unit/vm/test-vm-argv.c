@@ -65,6 +65,9 @@ static void t_argv_builtin(void)
 	t_ok(t_opt(v, "-add-fd", "fd=10,set=10") && !t_opt(v, "-add-fd", "fd=11,set=10"), "... which holds fd 10 alone");
 	t_ok(t_opt(v, "-drive", "file=/dev/fdset/11,format=qcow2,if=none,id=vdb,discard=unmap") != NULL,
 	     "overlay disk qcow2, writable, from fd set 11");
+	t_ok(t_opt(v, "-drive", "id=vdb,discard=unmap,werror=report,rerror=report") != NULL &&
+	     !t_opt(v, "-drive", "readonly=on,werror"),
+	     "... whose host I/O errors reach the guest (no pause on ENOSPC); read-only disks need none");
 	t_ok(t_opt(v, "-add-fd", "fd=11,set=11") && t_opt(v, "-add-fd", "fd=12,set=11"),
 	     "... which holds fds 11 and 12 (read-only and read-write)");
 	for (char **a = v; *a; a++)

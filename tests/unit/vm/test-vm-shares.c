@@ -41,7 +41,7 @@ int main(void)
 	t_ok(t_opt(v, "-device", "fsdev=fs1") != NULL, "one device per share");
 	t_streq(t_opt(v, "-drive", "id=vdb"), "file=/dev/fdset/11,format=raw,if=none,id=vdb,readonly=on",
 		"a read-only data disk");
-	t_streq(t_opt(v, "-drive", "id=vda"), "file=/dev/fdset/10,format=raw,if=none,id=vda,discard=unmap,snapshot=on",
+	t_streq(t_opt(v, "-drive", "id=vda"), "file=/dev/fdset/10,format=raw,if=none,id=vda,discard=unmap,werror=report,rerror=report,snapshot=on",
 		"a snapshot root disk (one read-only fd)");
 	t_streq(t_opt(v, "-device", "drive=vdb"), "virtio-blk-device,drive=vdb,serial=ucrt-disk0",
 		"... found by its serial in the guest");
