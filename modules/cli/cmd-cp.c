@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "container/container.h"
 #include "err.h"
@@ -66,8 +67,17 @@ int cmd_cp(struct cli_ctx *ctx, int argc, char **argv)
 	if (ctr_refresh(ctx->root, id, &st) != CTR_RUNNING) {
 		r = dpath ? ctr_cp_to_stopped(ctx->root, id, argv[1], dpath, &e)
 			  : ctr_cp_from_disk(ctx->root, id, spath, argv[2], &e);
-		/* A start won the container's lock: it runs now, copy through it. */
-		if (r < 0 && e.code == EBUSY && ctr_refresh(ctx->root, id, &st) == CTR_RUNNING) {
+		/* A start won the container's lock: copy through it once its
+		 * process runs (its VM may still be booting; bounded like the
+		 * guest timeout). */
+		enum ctr_status now = CTR_CREATED;
+		for (unsigned i = 0; r < 0 && e.code == EBUSY && i < 600; i++) {
+			now = ctr_refresh(ctx->root, id, &st);
+			if (now != CTR_CREATED || !ctr_proc_alive(st.owner, st.owner_start))
+				break;
+			usleep(50000);
+		}
+		if (r < 0 && e.code == EBUSY && now == CTR_RUNNING) {
 			e = (struct err){ 0 };
 			r = dpath ? ctr_cp_to(ctx->root, id, argv[1], dpath, &e)
 				  : ctr_cp_from(ctx->root, id, spath, argv[2], &e);

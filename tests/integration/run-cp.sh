@@ -89,6 +89,16 @@ U cp "$tmp/src/etclink" cp2:/srv/etclink 2>"$tmp/err"
 U cp "$tmp/out/newfile" cp2:/srv/etclink/fromhost >/dev/null 2>"$tmp/err"
 U cp cp2:/etc/fromhost "$tmp/out/fromhost" 2>"$tmp/err"
 is "a symlink in the path resolves in the container (stopped too)" "$(cat "$tmp/out/fromhost" 2>/dev/null)" "new"
+# A start at the same time: whichever takes start.lock first, the copy
+# lands (on the stopped disk, or through the running container).
+U create --name cp3 "$IMG" sleep 1000 >/dev/null 2>"$tmp/err"
+U cp "$src" cp3:/srv >/dev/null 2>"$tmp/err3" & cpp=$!
+U start cp3 >/dev/null 2>"$tmp/err"; is "a start during a cp exits 0" "$?" 0
+wait $cpp; is "... and the cp exits 0" "$?" 0
+U stop -t 1 cp3 >/dev/null 2>&1
+U cp cp3:/srv/tree "$tmp/raced" 2>"$tmp/err"
+python3 "$tmp/cmp.py" "$src" "$tmp/raced" && ok "... the copy is on its disk" || nok "... the copy is on its disk: $(cat "$tmp/err3")"
+
 U cp "$tmp/out/newfile" cp2:/no/such/dir/x >/dev/null 2>"$tmp/err"; is "into a missing directory: 125" "$?" 125
 grep -q "/no/such/dir/x" "$tmp/err" && ok "... naming the path" || nok "... naming the path: $(cat "$tmp/err")"
 U ps -a | grep -w cp2 | grep -q "Exited (3)" && ok "... still Exited (3)" || nok "... still Exited (3)"
