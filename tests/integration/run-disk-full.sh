@@ -58,6 +58,14 @@ took=$(( $(date +%s) - start ))
 [ "$took" -lt 50 ] && ok "... without the VM pausing until a timeout (${took}s)" || nok "took ${took}s"
 is "no QEMU left" "$(t_qemu_count "$S")" 0
 V rm hostfull >/dev/null 2>"$tmp/err" && ok "rm the container" || nok "rm: $(cat "$tmp/err")"
+# --rm: QEMU's snapshot file goes to $TMPDIR (QEMU inherits ucrt's
+# environment), here on the full tmpfs too.
+mkdir -p "$tmp/small/snap" && chmod 1777 "$tmp/small/snap" && chmod o+x "$tmp" "$tmp/small"	# QEMU may run as ucrt-qemu
+out=$(TMPDIR=$tmp/small/snap V run --rm "$IMG" sh -c 'dd if=/dev/zero of=/big bs=1M count=32 conv=fsync 2>&1; r=$?; echo "dd=$r"; exit $r' 2>"$tmp/err"); st=$?
+[ "$st" != 0 ] && [ "$st" != 125 ] && echo "$out" | grep -q "Input/output error" &&
+	ok "--rm, snapshot file's filesystem full: EIO in the guest, the process's status ($st)" ||
+	{ nok "--rm host full: rc $st"; echo "$out" "$(cat "$tmp/err")" | sed 's/^/# /'; }
+is "... and QEMU removed its snapshot file" "$(ls -A "$tmp/small/snap")" ""
 V system check >"$tmp/out" 2>&1 && ok "system check is clean" || { nok "system check"; sed 's/^/# /' "$tmp/out"; }
 is "the store still runs a container" "$(V run --rm "$IMG" echo ok 2>"$tmp/err")" "ok"
 echo "1..$n"
