@@ -61,9 +61,25 @@ grep -q "fine 7$" "$tmp/out" && grep -q "fine 8$" "$tmp/out" && [ "$(grep -c fin
 # credit is used up the next frame is a violation.
 rss_watch "$tmp/root run --rm -e UCRT_HOSTILE=flood" &
 w=$!
-UCRT_INIT=$HOSTILE "$UCRT_BIN" --root "$tmp/root" run --rm -e UCRT_HOSTILE=flood "$IMG" true 2>"$tmp/err" |
-	(sleep 3; cat >/dev/null)
-rc=${PIPESTATUS[0]}
+# The reader reads nothing until the VM has ended (ucrt's QEMU child is
+# gone): on a loaded machine a reader that resumed after a fixed sleep
+# could hand out credit before the guest had used it up, and the flood
+# would never break the rule. ucrt itself only ends once its output is
+# written, so the reader cannot wait for that.
+hold_until_vm_ends() {
+	local pid= saw=0
+	for _ in $(seq 100); do pid=$(pgrep -f -- "$tmp/root run --rm -e UCRT_HOSTILE=flood" | head -1); [ -n "$pid" ] && break; sleep 0.1; done
+	for _ in $(seq 1200); do
+		[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || break
+		if pgrep -P "$pid" >/dev/null; then saw=1; elif [ $saw = 1 ]; then break; fi
+		sleep 0.1
+	done
+	cat >/dev/null
+}
+rm -f "$tmp/rc"
+{ UCRT_INIT=$HOSTILE "$UCRT_BIN" --root "$tmp/root" run --rm -e UCRT_HOSTILE=flood "$IMG" true 2>"$tmp/err"
+  echo $? >"$tmp/rc"; } | hold_until_vm_ends
+rc=$(cat "$tmp/rc" 2>/dev/null)
 wait $w
 [ $rc = 125 ] && grep -q "Protocol error: stream 1 sent 65536 bytes beyond its credit" "$tmp/err" &&
 	ok "flood past the credit: exit 125 naming it" || nok "flood: rc $rc"
