@@ -23,6 +23,12 @@ echo "== the same with --parallel 4"
 "$bin" --root "$demo_dir/root" run --rm --parallel 4 "$IMG" sh -c 'echo "task $UCRT_TASK_INDEX of $UCRT_TASK_COUNT"'
 echo "== results out of the VMs: --parallel 4 -v \$DIR:/out, each task writes /out/\$UCRT_TASK_INDEX"
 mkdir -p "$demo_dir/out"
+# As root, QEMU runs as the unprivileged ucrt-qemu user and reads and
+# writes -v directories with its rights (docs/run.md): give it this one.
+if [ "$(id -u)" = 0 ] && getent passwd ucrt-qemu >/dev/null; then
+	echo "   (chown ucrt-qemu \$DIR: QEMU runs unprivileged and writes shares with its rights)"
+	chown ucrt-qemu "$demo_dir/out"
+fi
 "$bin" --root "$demo_dir/root" run --rm --parallel 4 -v "$demo_dir/out:/out" "$IMG" \
 	sh -c 'echo "result of task $UCRT_TASK_INDEX" >/out/$UCRT_TASK_INDEX' >/dev/null
 for f in "$demo_dir"/out/*; do printf '   %s: %s\n' "out/${f##*/}" "$(cat "$f")"; done
