@@ -68,10 +68,13 @@ w=$!
 # written, so the reader cannot wait for that.
 hold_until_vm_ends() {
 	local pid= saw=0
-	for _ in $(seq 100); do pid=$(pgrep -f -- "$tmp/root run --rm -e UCRT_HOSTILE=flood" | head -1); [ -n "$pid" ] && break; sleep 0.1; done
 	for _ in $(seq 1200); do
-		[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || break
-		if pgrep -P "$pid" >/dev/null; then saw=1; elif [ $saw = 1 ]; then break; fi
+		[ -s "$tmp/rc" ] && break
+		[ -n "$pid" ] || pid=$(pgrep -f -- "$tmp/root run --rm -e UCRT_HOSTILE=flood" | head -1)
+		if [ -n "$pid" ]; then
+			kill -0 "$pid" 2>/dev/null || break
+			if pgrep -P "$pid" >/dev/null; then saw=1; elif [ $saw = 1 ]; then break; fi
+		fi
 		sleep 0.1
 	done
 	cat >/dev/null
@@ -82,7 +85,7 @@ rm -f "$tmp/rc"
 rc=$(cat "$tmp/rc" 2>/dev/null)
 wait $w
 [ $rc = 125 ] && grep -q "Protocol error: stream 1 sent 65536 bytes beyond its credit" "$tmp/err" &&
-	ok "flood past the credit: exit 125 naming it" || nok "flood: rc $rc"
+	ok "flood past the credit: exit 125 naming it" || nok "flood: rc $rc: $(tail -2 "$tmp/err")"
 rss=$(cat "$tmp/rss")
 [ "$rss" -lt "$RSS_BOUND_KB" ] && ok "ucrt's RSS stayed at ${rss} KiB under the flood (bound $RSS_BOUND_KB KiB)" ||
 	nok "ucrt's RSS reached $rss KiB"
