@@ -8,6 +8,7 @@
 #include "guest-init/net.c"
 #include "guest-init/mount-data.c"
 #include "guest-init/binfmt.c"
+#include "guest-init/pod.c"
 
 /* main.c's logging, which the harness does not link. */
 bool gi_debug;
