@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "check.h"
 #include "cli.h"
 #include "container/container.h"
 #include "err.h"
@@ -64,17 +65,17 @@ int cmd_system_check(struct cli_ctx *ctx, int argc, char **argv)
 		cli_error("%s", err_msg(&e));
 		return EXIT_RUNTIME;
 	}
+	struct check_report rep = { .fn = report };
 	struct store_check_stats ss;
 	struct ctr_check_stats cs;
 	struct net_check_stats ns;
 	/* Containers first: repairing them releases what they held. */
-	if (ctr_check(ctx->root, repair, report, NULL, &cs, &e) < 0 || net_check(ctx->root, repair, report, NULL, &ns, &e) < 0 ||
-	    store_check(s, repair, report, NULL, &ss, &e) < 0) {
+	if (ctr_check(ctx->root, repair, &rep, &cs, &e) < 0 || net_check(ctx->root, repair, &rep, &ns, &e) < 0 ||
+	    store_check(s, repair, &rep, &ss, &e) < 0) {
 		cli_error("system check: %s", err_msg(&e));
 		return EXIT_RUNTIME;
 	}
-	unsigned problems = ss.problems + cs.problems + ns.problems;
-	unsigned fixed = ss.repaired + cs.repaired + ns.repaired;
+	unsigned problems = rep.problems, fixed = rep.repaired;
 	printf("checked %u blobs, %u images, %u disks, %u containers, %u leases, %u NAT tables: ", ss.blobs,
 	       ss.images, ss.disks, cs.containers, ns.leases, ns.tables);
 	if (!problems)

@@ -18,32 +18,28 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "err.h"
 #include "util.h"
 
 struct ccheck {
 	const char *root;
 	bool repair;
-	ctr_check_fn fn;
-	void *arg;
+	struct check_report *rep;
 	struct ctr_check_stats *st;
 };
 
+/* A problem of container id, reported as "container <short id>". */
 static void problem(struct ccheck *c, const char *id, bool repaired, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 static void problem(struct ccheck *c, const char *id, bool repaired, const char *fmt, ...)
 {
-	char msg[512], what[32];
+	char what[32];
 	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	snprintf(what, sizeof(what), "container %.12s", id);
-	c->st->problems++;
-	if (repaired)
-		c->st->repaired++;
-	if (c->fn)
-		c->fn(c->arg, what, msg, repaired);
+	va_start(ap, fmt);
+	check_vproblem(c->rep, what, repaired, fmt, ap);
+	va_end(ap);
 }
 
 /* "<file>.tmp.<pid>" of write_file_atomic_at in the container's directory,
@@ -126,11 +122,11 @@ out:
 		ctr_config_free(&cfg);
 }
 
-int ctr_check(const char *root, bool repair, ctr_check_fn fn, void *arg, struct ctr_check_stats *st,
+int ctr_check(const char *root, bool repair, struct check_report *rep, struct ctr_check_stats *st,
 	      struct err *err)
 {
 	memset(st, 0, sizeof(*st));
-	struct ccheck c = { .root = root, .repair = repair, .fn = fn, .arg = arg, .st = st };
+	struct ccheck c = { .root = root, .repair = repair, .rep = rep, .st = st };
 	_cleanup_strv_ char **ids = NULL;
 	int r = ctr_list(root, &ids);
 	if (r < 0)

@@ -24,6 +24,7 @@
 #include "registry/registry.h"	/* the pull's options and result */
 
 struct buf;
+struct check_report;
 struct err;
 struct loop;
 struct oci_image_config;
@@ -344,16 +345,15 @@ bool ctr_proc_alive(pid_t pid, uint64_t start);
 
 /* ---- consistency check (check.c, `ucrt system check`) ------------------*/
 
-/* Called per problem: what ("container <short id>"), the problem, and
- * whether repair fixed it. */
-typedef void (*ctr_check_fn)(void *arg, const char *what, const char *problem, bool repaired);
 struct ctr_check_stats {
-	unsigned containers, problems, repaired;
+	unsigned containers;	/* checked */
 };
 /* Every container's config.json and state.json: unreadable files,
  * "running" with a dead owner, ended --rm containers, temp files of dead
- * writers. With repair: mark dead, remove, delete. */
-int ctr_check(const char *root, bool repair, ctr_check_fn fn, void *arg, struct ctr_check_stats *st,
+ * writers. With repair: mark dead, remove, delete. Each problem goes to
+ * rep (core/check.h; what: "container <short id>") and adds to its
+ * counts. */
+int ctr_check(const char *root, bool repair, struct check_report *rep, struct ctr_check_stats *st,
 	      struct err *err);
 
 /* ---- one container on the reactor (launch.c) ---------------------------*/

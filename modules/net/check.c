@@ -13,7 +13,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <spawn.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -23,32 +22,16 @@
 #include <netlink/socket.h>
 
 #include "buf.h"
+#include "check.h"
 #include "err.h"
 #include "str.h"
 #include "util.h"
 
 struct ncheck {
 	bool repair;
-	net_check_fn fn;
-	void *arg;
+	struct check_report *rep;
 	struct net_check_stats *st;
 };
-
-static void problem(struct ncheck *c, const char *what, bool repaired, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static void problem(struct ncheck *c, const char *what, bool repaired, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	c->st->problems++;
-	if (repaired)
-		c->st->repaired++;
-	if (c->fn)
-		c->fn(c->arg, what, msg, repaired);
-}
 
 static bool link_exists(const char *name)
 {
@@ -69,7 +52,7 @@ static void check_leases(struct ncheck *c, const char *root)
 	_cleanup_free_ struct net_lease *v = NULL;
 	size_t n = 0;
 	if (lock < 0 || ipam_load(sfd, &v, &n) < 0) {
-		problem(c, "net/leases", false, "cannot be read");
+		check_problem(c->rep, "net/leases", false, "cannot be read");
 		return;
 	}
 	struct nl_sock *nl = NULL;
@@ -90,11 +73,11 @@ static void check_leases(struct ncheck *c, const char *root)
 				ok = r == 0 || r == -ENODEV;
 			}
 			_cleanup_free_ char *tw = xasprintf("tap %s", v[i].ifname);
-			problem(c, tw, ok, "left by container %.12s (pid %d is gone)%s", v[i].owner, (int)v[i].pid,
-				ok ? ": deleted" : "");
+			check_problem(c->rep, tw, ok, "left by container %.12s (pid %d is gone)%s", v[i].owner,
+				(int)v[i].pid, ok ? ": deleted" : "");
 		}
-		problem(c, what, c->repair, "held by container %.12s, whose ucrt (pid %d) is gone%s", v[i].owner,
-			(int)v[i].pid, c->repair ? ": dropped" : "");
+		check_problem(c->rep, what, c->repair, "held by container %.12s, whose ucrt (pid %d) is gone%s",
+			v[i].owner, (int)v[i].pid, c->repair ? ": dropped" : "");
 	}
 	if (nl)
 		nl_socket_free(nl);
@@ -103,8 +86,8 @@ static void check_leases(struct ncheck *c, const char *root)
 		unsigned removed = 0;
 		_cleanup_strv_ char **live = NULL;
 		if (ipam_gc(&h, &removed, &live) < 0 || removed != dead) {
-			c->st->repaired -= dead;	/* the file was not rewritten */
-			problem(c, "net/leases", false, "could not drop the dead leases");
+			c->rep->repaired -= dead;	/* the file was not rewritten */
+			check_problem(c->rep, "net/leases", false, "could not drop the dead leases");
 		}
 	}
 }
@@ -179,15 +162,14 @@ static void check_nft(struct ncheck *c)
 		char *del[] = { "nft", "delete", "table", "ip", t, NULL };
 		bool ok = c->repair && run(del, NULL) == 0;
 		_cleanup_free_ char *what = xasprintf("nft table ip %s", t);
-		problem(c, what, ok, "NAT rules of a bridge that no longer exists%s", ok ? ": deleted" : "");
+		check_problem(c->rep, what, ok, "NAT rules of a bridge that no longer exists%s", ok ? ": deleted" : "");
 	}
 }
 
-int net_check(const char *root, bool repair, net_check_fn fn, void *arg, struct net_check_stats *st,
-	      struct err *err)
+int net_check(const char *root, bool repair, struct check_report *rep, struct net_check_stats *st, struct err *err)
 {
 	memset(st, 0, sizeof(*st));
-	struct ncheck c = { .repair = repair, .fn = fn, .arg = arg, .st = st };
+	struct ncheck c = { .repair = repair, .rep = rep, .st = st };
 	check_leases(&c, root);
 	check_nft(&c);
 	return 0;

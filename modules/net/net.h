@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+struct check_report;
 struct err;
 struct nl_sock;
 struct net_filter_handle;
@@ -217,14 +218,13 @@ int net_lease_list(const char *root, struct net_lease **out, size_t *n);
 bool net_lease_alive(const struct net_lease *l);
 
 /* ---- consistency check (check.c, `ucrt system check`) ---- */
-typedef void (*net_check_fn)(void *arg, const char *what, const char *problem, bool repaired);
 struct net_check_stats {
-	unsigned leases, tables, problems, repaired;
+	unsigned leases, tables;	/* checked */
 };
 /* Leases under root whose owner died and the taps they name, and NAT
- * tables of bridges that are gone. With repair: drop, delete. */
-int net_check(const char *root, bool repair, net_check_fn fn, void *arg, struct net_check_stats *st,
-	      struct err *err);
+ * tables of bridges that are gone. With repair: drop, delete. Each
+ * problem goes to rep (core/check.h) and adds to its counts. */
+int net_check(const char *root, bool repair, struct check_report *rep, struct net_check_stats *st, struct err *err);
 
 /* ---- user-mode networking (user.c; no privileges needed) ---- */
 

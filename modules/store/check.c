@@ -15,7 +15,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <spawn.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -24,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "err.h"
 #include "log.h"
 #include "sha256.h"
@@ -35,26 +35,9 @@
 struct check {
 	struct store *s;
 	bool repair, exclusive;
-	store_check_fn fn;
-	void *arg;
+	struct check_report *rep;
 	struct store_check_stats *st;
 };
-
-static void problem(struct check *c, const char *what, bool repaired, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static void problem(struct check *c, const char *what, bool repaired, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	c->st->problems++;
-	if (repaired)
-		c->st->repaired++;
-	if (c->fn)
-		c->fn(c->arg, what, msg, repaired);
-}
 
 static DIR *opendir_at(int dfd)
 {
@@ -124,7 +107,7 @@ static void check_blobs(struct check *c)
 			if (!c->exclusive)
 				continue;
 			bool ok = c->repair && unlinkat(dfd, de->d_name, 0) == 0;
-			problem(c, what, ok, "temp file of an unfinished write%s", ok ? ": removed" : "");
+			check_problem(c->rep, what, ok, "temp file of an unfinished write%s", ok ? ": removed" : "");
 			continue;
 		}
 		char dg[OCI_DIGEST_LEN + 8] = "sha256:";
@@ -135,7 +118,8 @@ static void check_blobs(struct check *c)
 			continue;	/* removed meanwhile */
 		if (!oci_digest_valid(dg) || !S_ISREG(sb.st_mode)) {
 			bool ok = c->repair && quarantine(c, dfd, de->d_name) == 0;
-			problem(c, what, ok, "not a blob (name or file type)%s", ok ? ": moved to quarantine/" : "");
+			check_problem(c->rep, what, ok, "not a blob (name or file type)%s",
+				ok ? ": moved to quarantine/" : "");
 			continue;
 		}
 		c->st->blobs++;
@@ -145,10 +129,11 @@ static void check_blobs(struct check *c)
 			continue;
 		snprintf(what, sizeof(what), "blob %s", dg);
 		if (r < 0) {
-			problem(c, what, false, "cannot be read: %s", strerror(-r));
+			check_problem(c->rep, what, false, "cannot be read: %s", strerror(-r));
 		} else if (strcmp(hex, de->d_name) != 0) {
 			bool ok = c->repair && quarantine(c, dfd, de->d_name) == 0;
-			problem(c, what, ok, "content hashes to sha256:%s%s", hex, ok ? ": moved to quarantine/" : "");
+			check_problem(c->rep, what, ok, "content hashes to sha256:%s%s", hex,
+				ok ? ": moved to quarantine/" : "");
 		}
 	}
 	closedir(d);
@@ -163,7 +148,7 @@ static void check_images(struct check *c)
 	if (r < 0) {
 		int dfd = c->s->fds[STORE_IMAGES];
 		bool ok = c->repair && quarantine(c, dfd, "index.json") == 0;
-		problem(c, "images/index.json", ok, "%s%s", err_msg(&e),
+		check_problem(c->rep, "images/index.json", ok, "%s%s", err_msg(&e),
 			ok ? ": moved to quarantine/, every image name is gone (pull again)" : "");
 		return;
 	}
@@ -189,8 +174,8 @@ static void check_images(struct check *c)
 			struct err re = { 0 };
 			ok = store_image_remove(c->s, v[i].name, &re) == 0;
 		}
-		problem(c, what, ok, "%s%s%s", missing ? "blob missing: " : err_msg(&ce), missing ? missing : "",
-			ok ? ": name removed (pull it again)" : "");
+		check_problem(c->rep, what, ok, "%s%s%s", missing ? "blob missing: " : err_msg(&ce),
+			missing ? missing : "", ok ? ": name removed (pull it again)" : "");
 	}
 	store_images_free(v, n);
 }
@@ -241,7 +226,7 @@ static void check_disks(struct check *c)
 			if (!c->exclusive)
 				continue;	/* may be a build in progress */
 			bool ok = c->repair && unlinkat(dfd, de->d_name, 0) == 0;
-			problem(c, what, ok, "temp disk of a build that died%s", ok ? ": removed" : "");
+			check_problem(c->rep, what, ok, "temp disk of a build that died%s", ok ? ": removed" : "");
 			continue;
 		}
 		if (str_endswith(de->d_name, ".lock")) {
@@ -250,7 +235,7 @@ static void check_disks(struct check *c)
 			if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0)
 				continue;
 			bool ok = c->repair && unlinkat(dfd, de->d_name, 0) == 0;
-			problem(c, what, ok, "lock file of a build that died%s", ok ? ": removed" : "");
+			check_problem(c->rep, what, ok, "lock file of a build that died%s", ok ? ": removed" : "");
 			continue;
 		}
 		if (!str_endswith(de->d_name, ".ext4"))
@@ -262,7 +247,7 @@ static void check_disks(struct check *c)
 		if (r == 0)
 			continue;
 		bool ok = r > 0 && c->repair && unlinkat(dfd, de->d_name, 0) == 0;
-		problem(c, what, ok, "%s%s", why, ok ? ": removed (run builds it again)" : "");
+		check_problem(c->rep, what, ok, "%s%s", why, ok ? ": removed (run builds it again)" : "");
 	}
 	closedir(d);
 }
@@ -286,17 +271,17 @@ static void check_ingest(struct check *c)
 			continue;
 		_cleanup_free_ char *what = xasprintf("ingest/%s", de->d_name);
 		bool ok = c->repair && unlinkat(dfd, de->d_name, 0) == 0;
-		problem(c, what, ok, "partial download of %lld bytes left by a pull that died%s", (long long)sb.st_size,
-			ok ? ": removed" : " (a pull resumes it)");
+		check_problem(c->rep, what, ok, "partial download of %lld bytes left by a pull that died%s",
+			(long long)sb.st_size, ok ? ": removed" : " (a pull resumes it)");
 	}
 	closedir(d);
 }
 
-int store_check(struct store *s, bool repair, store_check_fn fn, void *arg, struct store_check_stats *st,
+int store_check(struct store *s, bool repair, struct check_report *rep, struct store_check_stats *st,
 		struct err *err)
 {
 	memset(st, 0, sizeof(*st));
-	struct check c = { .s = s, .repair = repair, .fn = fn, .arg = arg, .st = st };
+	struct check c = { .s = s, .repair = repair, .rep = rep, .st = st };
 	struct err le = { 0 };
 	int r = store_lock(s, true, false, &le);
 	if (r == -EBUSY && repair)

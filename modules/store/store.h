@@ -22,6 +22,7 @@
 
 #include "oci/oci.h"
 
+struct check_report;
 struct err;
 struct store;
 
@@ -182,21 +183,19 @@ int store_save(struct store *s, const struct store_image *imgs, size_t n, int fd
 int store_load(struct store *s, int fd, const char *default_name, char ***names, struct err *err);
 
 /* ---- consistency check (check.c, `ucrt system check`) ------------------ */
-/* Called per problem: what ("blob sha256:...", "image NAME", "rootfs/X",
- * "ingest/X"), the problem, and whether repair fixed it. */
-typedef void (*store_check_fn)(void *arg, const char *what, const char *problem, bool repaired);
 struct store_check_stats {
 	unsigned blobs, images, disks;	/* checked */
-	unsigned problems, repaired;
 };
 /* Re-hash every blob, check the name index and that every name's blobs
  * are there, e2fsck -fn every rootfs disk, and find partial downloads,
  * temp files and lock files that dead processes left. With repair: bad
  * blobs (and an unreadable index) go to quarantine/, names missing blobs
  * are removed, bad disks and leftovers deleted; repair needs the store lock
- * exclusive (-EBUSY while anything uses the store). Returns 0 when the
- * check ran (st says what it found). */
-int store_check(struct store *s, bool repair, store_check_fn fn, void *arg, struct store_check_stats *st,
+ * exclusive (-EBUSY while anything uses the store). Each problem goes to
+ * rep (core/check.h; what: "blob sha256:...", "image NAME", "rootfs/X",
+ * "ingest/X") and adds to its counts. Returns 0 when the check ran (st
+ * says what it checked). */
+int store_check(struct store *s, bool repair, struct check_report *rep, struct store_check_stats *st,
 		struct err *err);
 
 #endif

@@ -3,6 +3,7 @@
  * be creating it); a container recorded as running whose owner is gone is
  * reported and marked dead; a clean root reports nothing. */
 #include "tests/lib/tap.h"
+#include "tests/lib/check-report.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -16,19 +17,14 @@
 
 static char root[] = "/tmp/ucrt-ctr-check-XXXXXX";
 
-static void quiet(void *arg, const char *what, const char *problem, bool repaired)
-{
-	t_diag("%s %s: %s", repaired ? "repaired" : "problem", what, problem);
-}
-
 int main(void)
 {
 	struct err e = { 0 };
 	struct ctr_check_stats st;
 	if (!mkdtemp(root))
 		t_skip_all("mkdtemp");
-	t_is(ctr_check(root, false, quiet, NULL, &st, &e), 0, "an empty root");
-	t_ok(st.containers == 0 && st.problems == 0, "nothing to report");
+	t_is(ctr_check(root, false, t_report(), &st, &e), 0, "an empty root");
+	t_ok(st.containers == 0 && t_rep.problems == 0, "nothing to report");
 
 	_cleanup_free_ char *old = xasprintf("%s/containers/%064d", root, 1);
 	_cleanup_free_ char *young = xasprintf("%s/containers/%064d", root, 2);
@@ -38,10 +34,11 @@ int main(void)
 	mkdir(young, 0700);
 	struct timeval tv[2] = { { time(NULL) - 300, 0 }, { time(NULL) - 300, 0 } };
 	utimes(old, tv);
-	t_is(ctr_check(root, false, quiet, NULL, &st, &e), 0, "two half-created directories");
-	t_ok(st.containers == 2 && st.problems == 1, "only the old one is a problem (%u)", st.problems);
-	t_is(ctr_check(root, true, quiet, NULL, &st, &e), 0, "repair");
-	t_ok(st.repaired == 1 && access(old, F_OK) < 0 && access(young, F_OK) == 0, "the old one is gone, the young kept");
+	t_is(ctr_check(root, false, t_report(), &st, &e), 0, "two half-created directories");
+	t_ok(st.containers == 2 && t_rep.problems == 1, "only the old one is a problem (%u)", t_rep.problems);
+	t_is(ctr_check(root, true, t_report(), &st, &e), 0, "repair");
+	t_ok(t_rep.repaired == 1 && access(old, F_OK) < 0 && access(young, F_OK) == 0,
+	     "the old one is gone, the young kept");
 
 	/* A real container, recorded as running by a pid that is gone. */
 	struct ctr_config c = { 0 };
@@ -56,15 +53,15 @@ int main(void)
 	t_is(ctr_config_write(root, &c, &e), 0, "its config.json");
 	struct ctr_state s = { .status = CTR_RUNNING, .owner = 999999999, .owner_start = 1, .exit_code = -1 };
 	t_is(ctr_state_write(root, c.id, &s), 0, "state: running, owner gone");
-	t_is(ctr_check(root, false, quiet, NULL, &st, &e), 0, "check");
-	t_is(st.problems, 1, "reported");
+	t_is(ctr_check(root, false, t_report(), &st, &e), 0, "check");
+	t_is(t_rep.problems, 1, "reported");
 	struct ctr_state now;
 	t_is(ctr_state_read(root, c.id, &now), 0, "state read");
 	t_is(now.status, CTR_RUNNING, "check alone changes nothing");
-	t_is(ctr_check(root, true, quiet, NULL, &st, &e), 0, "repair");
+	t_is(ctr_check(root, true, t_report(), &st, &e), 0, "repair");
 	t_ok(ctr_state_read(root, c.id, &now) == 0 && now.status == CTR_DEAD, "marked dead");
-	t_is(ctr_check(root, false, quiet, NULL, &st, &e), 0, "check again");
-	t_is(st.problems, 0, "clean");
+	t_is(ctr_check(root, false, t_report(), &st, &e), 0, "check again");
+	t_is(t_rep.problems, 0, "clean");
 	ctr_config_free(&c);
 	_cleanup_free_ char *rm = xasprintf("rm -rf '%s'", root);
 	if (system(rm) != 0)

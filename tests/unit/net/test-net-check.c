@@ -3,6 +3,7 @@
  * No tap or bridge is made here (tests/integration/system-check.sh and
  * the kill -9 test see real ones). */
 #include "tests/lib/tap.h"
+#include "tests/lib/check-report.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -16,19 +17,14 @@
 
 static char root[] = "/tmp/ucrt-net-check-XXXXXX";
 
-static void quiet(void *arg, const char *what, const char *problem, bool repaired)
-{
-	t_diag("%s %s: %s", repaired ? "repaired" : "problem", what, problem);
-}
-
 int main(void)
 {
 	struct err e = { 0 };
 	struct net_check_stats st;
 	if (!mkdtemp(root))
 		t_skip_all("mkdtemp");
-	t_is(net_check(root, false, quiet, NULL, &st, &e), 0, "no net/ at all");
-	t_ok(st.leases == 0 && st.problems == 0, "nothing to report");
+	t_is(net_check(root, false, t_report(), &st, &e), 0, "no net/ at all");
+	t_ok(st.leases == 0 && t_rep.problems == 0, "nothing to report");
 
 	struct net_lease l[2] = { 0 };
 	inet_pton(AF_INET, "10.250.0.2", &l[0].addr);
@@ -48,16 +44,17 @@ int main(void)
 	t_is(write_file_atomic_at(dfd, "leases", text, strlen(text), 0600), 0, "a lease file: one dead, one live");
 	close(dfd);
 
-	t_is(net_check(root, false, quiet, NULL, &st, &e), 0, "check");
-	t_ok(st.leases == 2 && st.problems == 1 && st.repaired == 0, "the dead lease is reported (%u)", st.problems);
-	t_is(net_check(root, true, quiet, NULL, &st, &e), 0, "repair");
-	t_is(st.repaired, 1, "dropped");
+	t_is(net_check(root, false, t_report(), &st, &e), 0, "check");
+	t_ok(st.leases == 2 && t_rep.problems == 1 && t_rep.repaired == 0, "the dead lease is reported (%u)",
+	     t_rep.problems);
+	t_is(net_check(root, true, t_report(), &st, &e), 0, "repair");
+	t_is(t_rep.repaired, 1, "dropped");
 	struct net_lease *v = NULL;
 	size_t n = 0;
 	t_ok(net_lease_list(root, &v, &n) == 0 && n == 1 && v[0].pid == getpid(), "the live lease stays");
 	free(v);
-	t_is(net_check(root, false, quiet, NULL, &st, &e), 0, "check again");
-	t_is(st.problems, 0, "clean");
+	t_is(net_check(root, false, t_report(), &st, &e), 0, "check again");
+	t_is(t_rep.problems, 0, "clean");
 	_cleanup_free_ char *rm = xasprintf("rm -rf '%s'", root);
 	if (system(rm) != 0)
 		t_diag("cleanup failed");
