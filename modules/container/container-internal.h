@@ -108,6 +108,12 @@ int ctr_spawn_supervisor(const char *self_exe, const char *root, const char *id,
  * (its first component), relative, without ".."; written to out with top
  * replaced by newtop. */
 bool ctr_cp_entry_name(const char *name, const char *top, const char *newtop, char *out, size_t cap);
+/* ucrt cp with a stopped container's disk (cp.c, cp-stopped.c): takes its
+ * start.lock (no `start` while the copy uses the overlay), makes sure it
+ * did not start meanwhile and reads its config, which must name an
+ * overlay. Returns the lock's fd, held until the copy is done, with *cfg
+ * read (the caller frees it); or -errno with err set. */
+int ctr_cp_lock_stopped(const char *root, const char *id, struct ctr_config *cfg, struct err *err);
 #define CTR_CTL_MAX_FRAME (64u * 1024u)
 enum {
 	CTR_CTL_STDIN = 'i',		/* client: stdin bytes */

@@ -11,7 +11,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -245,11 +244,8 @@ out:
 
 int ctr_cp_to_stopped(const char *root, const char *id, const char *hostsrc, const char *cpath, struct err *err)
 {
-	_cleanup_free_ char *lp = ctr_path(root, id, "start.lock");
-	_cleanup_close_ int lock = open(lp, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	struct cps s = { .cpath = cpath, .in = -1, .status = -1 };
 	struct ctr_config cfg;
-	struct ctr_state st;
 	struct stat sb;
 	pid_t wpid;
 	int ws = 0, r;
@@ -257,17 +253,9 @@ int ctr_cp_to_stopped(const char *root, const char *id, const char *hostsrc, con
 	if (lstat(hostsrc, &sb) < 0)
 		return err_setx(err, errno, "%s", hostsrc);
 	/* No start while its overlay is ours. */
-	if (lock < 0 || flock(lock, LOCK_EX) < 0)
-		return err_setx(err, errno, "locking %s", lp);
-	enum ctr_status cs = ctr_refresh(root, id, &st);
-	if (cs == CTR_RUNNING || (cs == CTR_CREATED && ctr_proc_alive(st.owner, st.owner_start)))
-		return err_set(err, EBUSY, "container %.12s started meanwhile", id);
-	if (ctr_config_read(root, id, &cfg, err) < 0)
-		return -EIO;
-	if (!cfg.overlay) {
-		ctr_config_free(&cfg);
-		return err_set(err, ENOENT, "container %.12s keeps no disk", id);
-	}
+	_cleanup_close_ int lock = ctr_cp_lock_stopped(root, id, &cfg, err);
+	if (lock < 0)
+		return lock;
 	wpid = cps_writer(hostsrc, &s.in, err);
 	if (wpid < 0) {
 		ctr_config_free(&cfg);

@@ -325,29 +325,39 @@ static int cp_run(char *const argv[], struct err *err)
 	return 0;
 }
 
-int ctr_cp_from_disk(const char *root, const char *id, const char *cpath, const char *hostdst, struct err *err)
+int ctr_cp_lock_stopped(const char *root, const char *id, struct ctr_config *cfg, struct err *err)
 {
-	_cleanup_free_ char *lp = ctr_path(root, id, "start.lock"), *tmpl = ctr_path(root, id, "cp.XXXXXX");
-	_cleanup_free_ char *c1 = xstrdup(cpath), *c2 = xstrdup(cpath), *newtop = NULL, *raw = NULL, *tree = NULL;
+	_cleanup_free_ char *lp = ctr_path(root, id, "start.lock");
 	_cleanup_close_ int lock = open(lp, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	struct ctr_config cfg;
 	struct ctr_state st;
-	const char *top = basename(c2);
-	char *parent = dirname(c1);
-	int r = -EIO, rootfd = -1, pfd = -1, cwd = -1, p[2] = { -1, -1 };
 
-	/* No start while we read its disk. */
 	if (lock < 0 || flock(lock, LOCK_EX) < 0)
 		return err_setx(err, errno, "locking %s", lp);
 	enum ctr_status s = ctr_refresh(root, id, &st);
 	if (s == CTR_RUNNING || (s == CTR_CREATED && ctr_proc_alive(st.owner, st.owner_start)))
 		return err_set(err, EBUSY, "container %.12s started meanwhile", id);
-	if (ctr_config_read(root, id, &cfg, err) < 0)
+	if (ctr_config_read(root, id, cfg, err) < 0)
 		return -EIO;
-	if (!cfg.overlay) {
-		ctr_config_free(&cfg);
+	if (!cfg->overlay) {
+		ctr_config_free(cfg);
 		return err_set(err, ENOENT, "container %.12s keeps no disk", id);
 	}
+	return TAKE_FD(lock);
+}
+
+int ctr_cp_from_disk(const char *root, const char *id, const char *cpath, const char *hostdst, struct err *err)
+{
+	_cleanup_free_ char *tmpl = ctr_path(root, id, "cp.XXXXXX");
+	_cleanup_free_ char *c1 = xstrdup(cpath), *c2 = xstrdup(cpath), *newtop = NULL, *raw = NULL, *tree = NULL;
+	struct ctr_config cfg;
+	const char *top = basename(c2);
+	char *parent = dirname(c1);
+	int r = -EIO, rootfd = -1, pfd = -1, cwd = -1, p[2] = { -1, -1 };
+
+	/* No start while we read its disk. */
+	_cleanup_close_ int lock = ctr_cp_lock_stopped(root, id, &cfg, err);
+	if (lock < 0)
+		return lock;
 	if (!mkdtemp(tmpl)) {
 		ctr_config_free(&cfg);
 		return err_setx(err, errno, "%s", tmpl);
