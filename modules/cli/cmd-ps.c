@@ -1,6 +1,8 @@
 /* `ucrt ps [-a] [-q] [--no-trunc] [--filter K=V] [--format F]`: containers
- * from <root>/containers, as docker lists them. Listing also settles the
- * state of containers whose ucrt died (state "dead"). */
+ * from <root>/containers, as docker lists them, and the running instances
+ * of `ucrt run --parallel` from their records (always running: they are
+ * not kept). Listing also settles the state of containers whose ucrt died
+ * (state "dead") and deletes the records of instances whose run died. */
 #include "cli.h"
 #include "cli-format.h"
 
@@ -23,7 +25,7 @@ static const struct cli_header ps_headers[] = {
 
 static const char ps_usage[] =
 	"Usage: ucrt ps [-a] [-q] [--no-trunc] [--filter KEY=VALUE]... [--format FORMAT]\n"
-	"List running containers.\n"
+	"List running containers (with the running instances of run --parallel).\n"
 	"  -a, --all            all of them (also created, exited and dead ones)\n"
 	"  -q, --quiet          ids only\n"
 	"      --no-trunc       full ids and commands\n"
@@ -197,6 +199,21 @@ static void ps_row(struct buf *b, const char *root, const char *id, const struct
 	jw_obj_end(&w);
 }
 
+/* A --parallel instance: running while its record exists. */
+static int ps_instance(struct cli_fmt *f, const char *root, const struct ps_filter *filt,
+		       const struct ctr_instance *in, bool trunc)
+{
+	struct ctr_config cfg = { .name = in->name, .image = in->image, .created = in->created,
+				  .spec = { .argv = in->argv }, .labels = in->labels };
+	struct ctr_state s = { .status = CTR_RUNNING, .started = in->created, .exit_code = -1 };
+	_cleanup_buf_ struct buf row = BUF_INIT;
+
+	if (!ps_match(filt, in->id, CTR_RUNNING, &cfg))
+		return 0;
+	ps_row(&row, root, in->id, &cfg, &s, CTR_RUNNING, trunc);
+	return cli_fmt_row(f, row.data, row.len);
+}
+
 int cmd_ps(struct cli_ctx *ctx, int argc, char **argv)
 {
 	enum { O_NOTRUNC = 256, O_FORMAT };
@@ -254,12 +271,20 @@ int cmd_ps(struct cli_ctx *ctx, int argc, char **argv)
 		cli_error("cannot list containers under %s/containers", ctx->root);
 		status = EXIT_RUNTIME;
 	}
+	/* Unreadable records only hide instances: the containers still list. */
+	struct ctr_instance *insts = NULL;
+	size_t ninst = 0, j = 0;
+	ctr_instances_list(ctx->root, &insts, &ninst);
 	for (size_t i = 0; ids && ids[i] && !status; i++) {
 		struct ctr_config cfg;
 		struct ctr_state s;
 		enum ctr_status st = ctr_refresh(ctx->root, ids[i], &s);
 		bool have = ctr_config_read(ctx->root, ids[i], &cfg, NULL) == 0;
 
+		/* One list in order of creation, as both come sorted. */
+		for (; j < ninst && have && insts[j].created < cfg.created && !status; j++)
+			if (ps_instance(&f, ctx->root, &filt, &insts[j], trunc) < 0)
+				status = EXIT_RUNTIME;
 		if ((all || st == CTR_RUNNING) && ps_match(&filt, ids[i], st, have ? &cfg : NULL)) {
 			_cleanup_buf_ struct buf row = BUF_INIT;
 			ps_row(&row, ctx->root, ids[i], have ? &cfg : NULL, &s, st, trunc);
@@ -269,6 +294,10 @@ int cmd_ps(struct cli_ctx *ctx, int argc, char **argv)
 		if (have)
 			ctr_config_free(&cfg);
 	}
+	for (; j < ninst && !status; j++)
+		if (ps_instance(&f, ctx->root, &filt, &insts[j], trunc) < 0)
+			status = EXIT_RUNTIME;
+	ctr_instances_free(insts, ninst);
 	if (!status)
 		cli_fmt_end(&f);
 	cli_fmt_free(&f);

@@ -779,7 +779,7 @@ int cli_run(struct cli_ctx *ctx, int argc, char **argv, bool create)
 		status = run_create_only(ctx, &cfg);
 	} else if (o.parallel) {
 		struct ctr_parallel_opts po = {
-			.n = o.parallel, .max_concurrent = o.max_concurrent, .output_dir = o.output_dir,
+			.root = ctx->root, .n = o.parallel, .max_concurrent = o.max_concurrent, .output_dir = o.output_dir,
 			.cfg = &cfg, .host = &host, .t0 = t0, .t_image = img.t_ready, .t_disk = img.t_disk,
 			.net = nh, .net_opts = &o.net,
 		};

@@ -2,8 +2,9 @@
  * parse, containers recorded as running whose ucrt died (kill -9, OOM),
  * --rm containers that ended without being removed, half-created
  * directories, and temp files of state writes that died before their
- * rename. With repair: the dead are marked dead (their QEMU killed if it
- * lingers), --rm leftovers and half-created directories removed, temp
+ * rename; records of `run --parallel` instances whose run died. With
+ * repair: the dead are marked dead (their QEMU killed if it lingers), --rm
+ * leftovers, half-created directories and stale records removed, temp
  * files deleted. A directory younger than a minute without state may be a
  * `run` still creating it: it is left alone (ctr_refresh's rule). */
 #include "container.h"
@@ -122,6 +123,12 @@ out:
 		ctr_config_free(&cfg);
 }
 
+static void check_instance(void *arg, const struct ctr_instance *in, const char *file, pid_t owner, bool removed)
+{
+	problem(arg, in ? in->id : file, removed, "record of a --parallel instance%s%s whose ucrt (pid %d) is gone%s",
+		in ? " " : "", in ? in->name : "", (int)owner, removed ? ": removed" : "");
+}
+
 int ctr_check(const char *root, bool repair, struct check_report *rep, struct ctr_check_stats *st,
 	      struct err *err)
 {
@@ -133,5 +140,7 @@ int ctr_check(const char *root, bool repair, struct check_report *rep, struct ct
 		return err_setx(err, r, "listing containers");
 	for (char **id = ids; *id; id++)
 		check_one(&c, *id);
+	/* Records of --parallel instances whose run died (instances.c). */
+	ctr_instances_scan(root, repair, check_instance, &c, NULL, NULL);
 	return 0;
 }

@@ -350,7 +350,8 @@ struct ctr_check_stats {
 };
 /* Every container's config.json and state.json: unreadable files,
  * "running" with a dead owner, ended --rm containers, temp files of dead
- * writers. With repair: mark dead, remove, delete. Each problem goes to
+ * writers; records of --parallel instances whose run died (instances.c).
+ * With repair: mark dead, remove, delete. Each problem goes to
  * rep (core/check.h; what: "container <short id>") and adds to its
  * counts. */
 int ctr_check(const char *root, bool repair, struct check_report *rep, struct ctr_check_stats *st,
@@ -527,6 +528,7 @@ void ctr_log_time_format(int64_t ns, char *out, size_t cap);
 /* ---- --parallel (parallel.c) --------------------------------------------*/
 
 struct ctr_parallel_opts {
+	const char *root;		/* the store root: records for ps (NULL: none) */
 	unsigned n, max_concurrent;	/* max 0: ctr_parallel_default_max */
 	const char *output_dir;		/* per-instance logs; NULL: prefixed lines */
 	const struct ctr_config *cfg;	/* template (spec env gets the task vars) */
@@ -555,6 +557,50 @@ unsigned ctr_parallel_default_max(unsigned n, unsigned mem_mib, bool kvm);
 
 /* Percentile (0..100) of sorted values, nearest rank. */
 uint64_t ctr_percentile(const uint64_t *sorted, size_t n, unsigned pct);
+
+/* ---- running --parallel instances, for ps (instances.c) -----------------
+ * One record per running instance in the runtime dir (not under root:
+ * nothing of it is data), written by the run once the instance's QEMU is
+ * spawned and removed when its VM is gone. A record whose owner (pid and
+ * start time) is dead is stale: readers skip it and, sweeping, delete it. */
+#define CTR_LABEL_GROUP "ucrt.parallel.group"	/* the run's short id */
+#define CTR_LABEL_INDEX "ucrt.parallel.index"	/* UCRT_TASK_INDEX */
+#define CTR_LABEL_COUNT "ucrt.parallel.count"	/* UCRT_TASK_COUNT */
+struct ctr_instance {
+	char id[CTR_ID_LEN + 1];
+	char *name;			/* "<--name or task>-<index>" */
+	char *group;			/* CTR_SHORT_ID hex characters, one per run */
+	unsigned index, count;
+	char *image;
+	char **argv;
+	char **labels;			/* "K=V": the run's --label ones and CTR_LABEL_* */
+	int64_t created;		/* unix seconds: its launch */
+	pid_t owner;			/* the `ucrt run --parallel` */
+	uint64_t owner_start;
+};
+/* <runtime dir>/instances/<hash of root's real path>: /run/ucrt as root,
+ * else $XDG_RUNTIME_DIR/ucrt, else /tmp/ucrt-<uid> (malloc'ed). */
+char *ctr_instances_dir(const char *root);
+/* That directory's fd (made 0700 first with create), or -errno; -EPERM
+ * when it or the runtime dir is not ours alone. */
+int ctr_instances_open(const char *root, bool create);
+void ctr_instance_new_id(char id[CTR_ID_LEN + 1]);
+/* Replace in's record atomically (temp + rename, no fsync). -errno. */
+int ctr_instance_write(int dfd, const struct ctr_instance *in);
+void ctr_instance_remove(int dfd, const char *id);
+void ctr_instance_free(struct ctr_instance *in);
+void ctr_instances_free(struct ctr_instance *v, size_t n);
+/* A stale record (in NULL: unreadable, or a write that died before its
+ * rename), whose owner pid was owner (0 unknown); removed when swept. */
+typedef void (*ctr_instance_stale_fn)(void *arg, const struct ctr_instance *in, const char *file,
+				      pid_t owner, bool removed);
+/* Every record of root's instances: live ones into *out (sorted by
+ * launch, then run and index; out may be NULL), stale ones to stale (may
+ * be NULL) and deleted when sweep. 0 also when there is no directory. */
+int ctr_instances_scan(const char *root, bool sweep, ctr_instance_stale_fn stale, void *arg,
+		       struct ctr_instance **out, size_t *n);
+/* The live ones, stale records swept (what ps shows). */
+int ctr_instances_list(const char *root, struct ctr_instance **out, size_t *n);
 
 /* VM templates (template-use.c, docs/vm.md): from now on ctr_start
  * restores VMs from the template of their shape under the store root

@@ -3,13 +3,16 @@
  * UCRT_TASK_COUNT=N; its output lines go to our stdout/stderr prefixed
  * with "[i] " (or whole to <output-dir>/task-<i>.log). The summary counts
  * successes and failures and gives start latency (launch -> process
- * started) and total duration (launch -> VM gone) percentiles. */
+ * started) and total duration (launch -> VM gone) percentiles. While an
+ * instance's VM runs, a record of it (instances.c) lets `ucrt ps` list it
+ * (name "<--name or task>-<i>", labels ucrt.parallel.group/index/count). */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent/proto.h"
@@ -32,8 +35,9 @@ struct par_inst {
 	struct ctr_proc *p;
 	struct buf line[3];		/* partial output line per channel */
 	struct ctr_sink file;
-	bool have_file, launched, done;
+	bool have_file, launched, done, recorded;
 	int status;
+	char id[CTR_ID_LEN + 1];	/* of its record for ps */
 	uint64_t t_launch, latency, duration;
 	char error[256];
 };
@@ -48,6 +52,10 @@ struct par {
 	struct loop_signal sigs[2];
 	uint64_t t_begin;
 	unsigned max;			/* instances at once */
+	int rec_dfd;			/* the records' directory, -1: none kept */
+	char group[CTR_ID_LEN + 1];	/* this run's id; labels carry its short form */
+	pid_t self;
+	uint64_t self_start;
 };
 
 uint64_t ctr_percentile(const uint64_t *sorted, size_t n, unsigned pct)
@@ -140,6 +148,10 @@ static void par_done(struct ctr *c, int status, const struct err *err, void *ud)
 		snprintf(in->error, sizeof(in->error), "%s", err_msg(err));
 	if (!in->have_file)
 		par_flush_lines(in);
+	if (in->recorded) {
+		ctr_instance_remove(pr->rec_dfd, in->id);
+		in->recorded = false;
+	}
 	ctr_sink_forget(&pr->out, in->p);
 	ctr_sink_forget(&pr->err, in->p);
 	if (in->have_file)
@@ -166,6 +178,36 @@ static void par_instance_config(struct par *pr, struct par_inst *in)
 	snprintf(v, sizeof(v), "%u", pr->o->n);
 	ctr_env_set(&in->cfg.spec.env, "UCRT_TASK_COUNT", v);
 	ctr_env_set(&in->cfg.spec.env, "HOSTNAME", in->cfg.hostname);
+}
+
+/* After the spawn, so the record costs the instance's start nothing it
+ * waits for: a few hundred bytes, one create and one rename. A run that
+ * cannot keep records still runs (ps just does not list it). */
+static void par_record(struct par *pr, struct par_inst *in)
+{
+	const struct ctr_config *t = pr->o->cfg;
+	char v[64];
+
+	if (pr->rec_dfd < 0 || in->done)
+		return;
+	struct ctr_instance r = { .name = in->cfg.name, .group = xstrndup(pr->group, CTR_SHORT_ID),
+				  .index = in->idx, .count = pr->o->n, .image = t->image, .argv = t->spec.argv,
+				  .labels = strv_dup(t->labels), .created = (int64_t)time(NULL),
+				  .owner = pr->self, .owner_start = pr->self_start };
+	ctr_instance_new_id(in->id);
+	memcpy(r.id, in->id, sizeof(r.id));
+	snprintf(v, sizeof(v), CTR_LABEL_GROUP "=%s", r.group);
+	strv_push(&r.labels, v);
+	snprintf(v, sizeof(v), CTR_LABEL_INDEX "=%u", in->idx);
+	strv_push(&r.labels, v);
+	snprintf(v, sizeof(v), CTR_LABEL_COUNT "=%u", pr->o->n);
+	strv_push(&r.labels, v);
+	int e = ctr_instance_write(pr->rec_dfd, &r);
+	if (e < 0)
+		log_debug("parallel: record of instance %u for ps: %s", in->idx, strerror(-e));
+	in->recorded = e == 0;
+	free(r.group);
+	strv_free(r.labels);
 }
 
 static void par_launch(struct par *pr, struct par_inst *in)
@@ -202,6 +244,7 @@ static void par_launch(struct par *pr, struct par_inst *in)
 	}
 	in->p = ctr_main(in->c);
 	ctr_manual_credit(in->c);
+	par_record(pr, in);
 }
 
 unsigned ctr_parallel_max(unsigned n, unsigned ncpu, uint64_t avail_mib, unsigned mem_mib, bool kvm)
@@ -327,7 +370,7 @@ static bool par_finished(struct par *pr)
 
 int ctr_parallel_run(struct loop *l, const struct ctr_parallel_opts *o)
 {
-	struct par pr = { .l = l, .o = o, .t_begin = loop_now_ns() };
+	struct par pr = { .l = l, .o = o, .t_begin = loop_now_ns(), .rec_dfd = -1 };
 	int status;
 
 	if (o->output_dir && mkdir_p_at(AT_FDCWD, o->output_dir, 0755) < 0) {
@@ -340,6 +383,14 @@ int ctr_parallel_run(struct loop *l, const struct ctr_parallel_opts *o)
 		if (pr.max < o->n)
 			log_info("parallel: at most %u instances at once on this host (--max-concurrent sets it)",
 				 pr.max);
+	}
+	if (o->root) {
+		pr.rec_dfd = ctr_instances_open(o->root, true);
+		if (pr.rec_dfd < 0)
+			log_debug("parallel: no records for ps in %s: %s", o->root, strerror(-pr.rec_dfd));
+		pr.self = getpid();
+		pr.self_start = ctr_proc_start_time(pr.self);
+		ctr_instance_new_id(pr.group);
 	}
 	pr.v = xcalloc(o->n, sizeof(*pr.v));
 	for (unsigned i = 0; i < o->n; i++)
@@ -363,6 +414,8 @@ int ctr_parallel_run(struct loop *l, const struct ctr_parallel_opts *o)
 			close(in->file.fd);
 			ctr_sink_release(&in->file);
 		}
+		if (in->recorded)
+			ctr_instance_remove(pr.rec_dfd, in->id);
 		if (in->launched) {
 			free(in->cfg.name);
 			free(in->cfg.hostname);
@@ -371,6 +424,8 @@ int ctr_parallel_run(struct loop *l, const struct ctr_parallel_opts *o)
 	}
 	ctr_sink_release(&pr.out);
 	ctr_sink_release(&pr.err);
+	if (pr.rec_dfd >= 0)
+		close(pr.rec_dfd);
 	free(pr.v);
 	return status;
 }

@@ -439,6 +439,27 @@ int ctr_list(const char *root, char ***ids)
 	return 0;
 }
 
+/* A running --parallel instance has no container directory for the
+ * commands that reach one by name (stop, kill, rm, logs, exec...): its run
+ * owns its VM and output, so say that rather than "no such container". */
+static int ctr_find_instance(const char *root, const char *what, struct err *err)
+{
+	struct ctr_instance *v;
+	size_t n;
+	int r = 0;
+
+	if (ctr_instances_list(root, &v, &n) < 0)
+		n = 0;
+	for (size_t i = 0; i < n && !r; i++) {
+		if (strcmp(v[i].name, what) == 0 || (what[0] && str_startswith(v[i].id, what)))
+			r = err_set(err, EBUSY, "%s is instance %u of the `ucrt run --parallel` with pid %d, "
+				    "which manages it: end that run (kill -INT %d) to stop its instances",
+				    what, v[i].index, (int)v[i].owner, (int)v[i].owner);
+	}
+	ctr_instances_free(v, n);
+	return r ? r : err_set(err, ENOENT, "no such container: %s", what);
+}
+
 int ctr_find(const char *root, const char *what, char id[CTR_ID_LEN + 1], struct err *err)
 {
 	struct ctr_entry *v;
@@ -465,7 +486,7 @@ int ctr_find(const char *root, const char *what, char id[CTR_ID_LEN + 1], struct
 		return 0;
 	if (hits > 1)
 		return err_set(err, EINVAL, "container id prefix %s is ambiguous", what);
-	return err_set(err, ENOENT, "no such container: %s", what);
+	return ctr_find_instance(root, what, err);
 }
 
 int ctr_create(const char *root, struct ctr_config *c, struct err *err)

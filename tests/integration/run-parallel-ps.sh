@@ -1,0 +1,87 @@
+#!/bin/bash
+# `ucrt ps` lists the running instances of `ucrt run --parallel`: 4 rows
+# (names, ids, "Up", labels ucrt.parallel.group/index/count and the run's
+# --label), -q, --filter label=/name=/status=, --format json; an instance
+# that ends leaves the list; stop/kill/rm of an instance are refused with a
+# message naming the run; after kill -9 of the run, `system check` reports
+# the stale records, ps shows nothing and deletes them, and the check is
+# clean again. TAP.
+set -u
+. "${UCRT_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/registry.sh"
+. "$T_LIB_DIR/run.sh"
+t_run_init
+trap 't_reg_stop; [ -n "${p:-}" ] && kill -9 $p 2>/dev/null; rm -rf "$tmp"' EXIT
+t_run_setup "$tmp" >"$tmp/setup.log" 2>&1 || { echo "1..0 # SKIP registry setup failed"; exit 0; }
+
+# Where the records are (modules/container/instances.c).
+mkdir -p "$tmp/root" "$tmp/ctl"
+h=$(printf %s "$(realpath "$tmp/root")" | sha256sum | cut -c1-16)
+if [ "$(id -u)" = 0 ]; then recs=/run/ucrt/instances/$h
+elif [ -n "${XDG_RUNTIME_DIR:-}" ]; then recs=$XDG_RUNTIME_DIR/ucrt/instances/$h
+else recs=/tmp/ucrt-$(id -u)/instances/$h; fi
+
+# Each instance runs until the test creates /ctl/end-<index>.
+"$UCRT_BIN" --root "$tmp/root" run --parallel 4 --max-concurrent 4 --name job --label team=a -v "$tmp/ctl:/ctl" \
+	"$IMG" sh -c 'echo up $UCRT_TASK_INDEX; while [ ! -e /ctl/end-$UCRT_TASK_INDEX ]; do sleep 1; done' \
+	>"$tmp/out" 2>"$tmp/err" &
+p=$!
+for _ in $(seq 600); do [ "$(grep -c '] up ' "$tmp/out")" = 4 ] && break; sleep 0.5; done
+is "4 instances started" "$(grep -c '] up ' "$tmp/out")" 4
+
+U ps --format '{{.Names}} {{.State}} {{.Image}}' >"$tmp/ps" 2>>"$tmp/err"
+is "ps: one row per instance, named <--name>-<index>, running" "$(sort "$tmp/ps")" \
+	"$(for i in 0 1 2 3; do echo "job-$i running $IMG"; done)"
+U ps --format '{{.Status}}' | grep -vc '^Up ' >"$tmp/n"
+is "ps: each Up" "$(cat "$tmp/n")" 0
+U ps --format '{{.Names}} {{.Labels}}' >"$tmp/labels"
+ok_labels=1
+for i in 0 1 2 3; do
+	l=$(grep "^job-$i " "$tmp/labels")
+	for want in "ucrt.parallel.index=$i" ucrt.parallel.count=4 team=a ucrt.parallel.group=; do
+		case ",${l#* }," in *",$want"*) ;; *) ok_labels=0; echo "# job-$i: no $want in: $l" ;; esac
+	done
+done
+[ $ok_labels = 1 ] && ok "labels: the run's own, group, index, count" || nok "labels"
+is "one group label for the 4" "$(grep -o 'ucrt.parallel.group=[0-9a-f]*' "$tmp/labels" | sort -u | wc -l)" 1
+U ps -q >"$tmp/ids"
+is "ps -q: 4 distinct 12-hex ids" "$(grep -cE '^[0-9a-f]{12}$' "$tmp/ids") $(sort -u "$tmp/ids" | wc -l)" "4 4"
+is "ps -a -q: the same" "$(U ps -a -q | sort)" "$(sort "$tmp/ids")"
+is "--filter label=ucrt.parallel.index=2" "$(U ps --filter label=ucrt.parallel.index=2 --format '{{.Names}}')" job-2
+is "--filter label=team=a" "$(U ps --filter label=team=a -q | wc -l)" 4
+is "--filter name=job-1" "$(U ps --filter name=job-1 --format '{{.Names}}')" job-1
+is "--filter status=exited: none" "$(U ps --filter status=exited -q)" ""
+id2=$(U ps --filter label=ucrt.parallel.index=2 -q)
+is "--filter id=" "$(U ps --filter id="$id2" --format '{{.Names}}')" job-2
+U ps --format json >"$tmp/json"
+python3 -c '
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert len(rows) == 4 and all(r["State"] == "running" and r["Command"].startswith("\"sh -c") for r in rows), rows
+' "$tmp/json" && ok "--format json" || nok "--format json"
+
+# Commands that reach a container by name refuse an instance, naming its run.
+for cmd in "stop job-1" "kill job-1" "rm job-1" "rm -f job-1" "kill $id2"; do
+	U $cmd >/dev/null 2>"$tmp/cerr"; st=$?
+	[ $st = 125 ] && grep -q "instance [12] of the \`ucrt run --parallel\` with pid $p" "$tmp/cerr" &&
+		ok "$cmd: refused, naming the run" || { nok "$cmd: refused ($st)"; sed 's/^/# /' "$tmp/cerr"; }
+done
+is "the instances still run" "$(U ps -q | wc -l)" 4
+
+# An instance that ends leaves the list (and its record goes).
+touch "$tmp/ctl/end-3"
+for _ in $(seq 300); do [ "$(U ps -q | wc -l)" = 3 ] && break; sleep 0.5; done
+is "an ended instance leaves ps" "$(U ps --format '{{.Names}}' | sort | tr '\n' ' ')" "job-0 job-1 job-2 "
+is "3 records" "$(ls "$recs" | grep -c '\.json$')" 3
+
+# kill -9 of the run: its VMs go (PR_SET_PDEATHSIG), its records stay
+# until a reader sees the owner is dead.
+kill -9 $p; wait $p 2>/dev/null; p=
+for _ in $(seq 100); do [ "$(t_qemu_count "$tmp/root")" = 0 ] && break; sleep 0.1; done
+is "no QEMU left" "$(t_qemu_count "$tmp/root")" 0
+U system check >"$tmp/check" 2>&1; st=$?
+is "system check reports the 3 stale records" "$st $(grep -c 'record of a --parallel instance job-[0-2] whose ucrt (pid [0-9]*) is gone' "$tmp/check")" "1 3"
+is "ps shows nothing" "$(U ps -a -q; echo "status $?")" "status 0"
+is "ps deleted the records" "$(ls -A "$recs")" ""
+U system check >"$tmp/check" 2>&1; st=$?
+is "system check is clean" "$st" 0 || sed 's/^/# /' "$tmp/check"
+echo "1..$n"
