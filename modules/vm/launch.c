@@ -5,6 +5,8 @@
  * connection). */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -241,17 +243,32 @@ static void vm_child_exited(struct loop_child *c, int wstatus)
 	vm_maybe_report_exit(vm);
 }
 
+/* Is ucrt gone? In its own PID namespace QEMU's getppid() is 0 whoever
+ * its parent is, so there ucrt's pidfd (self_fd >= 0) tells: it polls
+ * readable once ucrt has exited. */
+static bool vm_parent_gone(pid_t parent, int self_fd)
+{
+	struct pollfd p = { .fd = self_fd, .events = POLLIN };
+
+	if (self_fd < 0)
+		return getppid() != parent;
+	return poll(&p, 1, 0) != 0;
+}
+
 /* In the child between fork and exec: only async-signal-safe calls. fds[i]
- * becomes fd i (-1: closed), every other fd is closed. */
+ * becomes fd i (-1: closed), every other fd is closed. self_fd >= 0: the
+ * child was cloned into new namespaces (vm_spawn) and this is ucrt's
+ * pidfd. */
 static __attribute__((noreturn)) void vm_child(const struct vm_host *h, char **argv, const int *fds,
-					       unsigned nfds, pid_t parent)
+					       unsigned nfds, pid_t parent, int self_fd)
 {
 	sigset_t none;
 	int moved[VM_FD_FIRST_FREE + VM_MAX_FILES];
+	int alive = -1;
 
 	/* Die with ucrt, even by SIGKILL; if ucrt is already gone the
 	 * signal will never come: give up now. */
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || vm_parent_gone(parent, self_fd))
 		_exit(127);
 	/* Transparent huge pages give an idle QEMU's heap and TCG cache
 	 * 2 MiB pages it mostly does not touch (measured: RSS 112 -> 98.5 MB
@@ -263,7 +280,10 @@ static __attribute__((noreturn)) void vm_child(const struct vm_host *h, char **a
 	sigprocmask(SIG_SETMASK, &none, NULL);	/* the reactor blocks some */
 	for (int s = 1; s < NSIG; s++)
 		signal(s, SIG_DFL);		/* ignored ones survive exec */
-	/* Lift every fd above the targets first, then place them. */
+	/* Lift every fd above the targets first, then place them; ucrt's
+	 * pidfd goes right after them until the last check. */
+	if (self_fd >= 0 && (alive = fcntl(self_fd, F_DUPFD, 128)) < 0)
+		_exit(127);
 	for (unsigned i = 0; i < nfds; i++)
 		moved[i] = fds[i] >= 0 ? fcntl(fds[i], F_DUPFD, 128) : -1;
 	for (unsigned i = 0; i < nfds; i++) {
@@ -272,13 +292,51 @@ static __attribute__((noreturn)) void vm_child(const struct vm_host *h, char **a
 		else if (dup2(moved[i], (int)i) < 0)
 			_exit(127);
 	}
-	syscall(SYS_close_range, nfds, ~0u, 0);
+	if (alive >= 0 && (alive = dup2(alive, (int)nfds)) < 0)
+		_exit(127);
+	syscall(SYS_close_range, alive >= 0 ? nfds + 1 : nfds, ~0u, 0);
+	if (self_fd >= 0)
+		vm_ns_proc();
 	vm_confine(h);
 	/* A change of credentials clears the parent-death signal: again. */
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || vm_parent_gone(parent, alive))
 		_exit(127);
+	if (alive >= 0)
+		close(alive);
 	execv(argv[0], argv);
 	_exit(127);
+}
+
+/* Start the child as fork() would: the pid returned is the host's, the
+ * child exits with SIGCHLD and is reaped as usual. When ucrt is root and
+ * QEMU drops to its user, every QEMU shares that uid: the child then gets
+ * its own PID and mount namespaces (vm_ns_proc mounts its own /proc), so
+ * that no QEMU can see, signal, ptrace or read the memory of another.
+ * *self_fd is ucrt's pidfd in that case (the child's parent-death check),
+ * -1 otherwise. A kernel or sandbox that refuses the namespaces gets a
+ * plain fork, as rootless ucrt does. */
+static pid_t vm_spawn(const struct vm_host *h, int *self_fd)
+{
+	pid_t pid;
+	int e;
+
+	*self_fd = -1;
+	if (!h->drop)
+		return fork();
+	*self_fd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+	if (*self_fd >= 0) {
+		/* Raw clone, flags first (as on x86-64 and arm64), no new
+		 * stack: fork's semantics. glibc's clone() wants a function
+		 * and a stack. */
+		pid = (pid_t)syscall(SYS_clone, CLONE_NEWPID | CLONE_NEWNS | SIGCHLD, 0, 0, 0, 0);
+		if (pid >= 0)
+			return pid;
+		e = errno;
+		close(TAKE_FD(*self_fd));
+		errno = e;
+	}
+	log_trace("qemu gets no PID and mount namespace of its own (%s): plain fork", strerror(errno));
+	return fork();
 }
 
 static int vm_socketpair(int sv[2], struct err *err)
@@ -405,7 +463,7 @@ int vm_start(struct loop *l, const struct vm_host *h, const struct vm_config *c,
 	_cleanup_close_ int devnull = -1, log_fd = -1;
 	struct vm *vm;
 	pid_t pid, self = getpid();
-	int r;
+	int r, self_fd;
 
 	if (c->mac && c->netdev != VM_NETDEV_USER && c->tap_fd < 0 && !(c->mem_path && c->mem_shared))
 		return err_set(err, EBADF, "vm %s: a network device without a tap", c->name ? c->name : "");
@@ -439,7 +497,7 @@ int vm_start(struct loop *l, const struct vm_host *h, const struct vm_config *c,
 		err_setx(err, r, "vm %s: accepting on vsock port %u", vm->name, ch.ids.port);
 		goto fail_vm;
 	}
-	pid = fork();
+	pid = vm_spawn(h, &self_fd);
 	if (pid < 0) {
 		r = err_setx(err, errno, "fork");
 		goto fail_vm;
@@ -449,8 +507,10 @@ int vm_start(struct loop *l, const struct vm_host *h, const struct vm_config *c,
 							     c->mac && c->netdev != VM_NETDEV_USER ? c->tap_fd : -1,
 							     ch.vhost_fd };
 		memcpy(fds + VM_FD_FIRST_FREE, files, nfiles * sizeof(int));
-		vm_child(h, argv, fds, VM_FD_FIRST_FREE + nfiles, self);
+		vm_child(h, argv, fds, VM_FD_FIRST_FREE + nfiles, self, self_fd);
 	}
+	if (self_fd >= 0)
+		close(self_fd);
 	vm_stamp(vm, VM_T_SPAWNED);
 	vm->pid = pid;
 	close(qmp[1]);

@@ -4,12 +4,13 @@
  * fds ucrt opened for it. docs/security.md states what this defends. */
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <pwd.h>
 #include <string.h>
 #include <linux/capability.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "err.h"
@@ -117,17 +118,36 @@ bool vm_user_can_read(const struct vm_host *h, const char *path)
 	return st.st_mode & S_IROTH;
 }
 
-/* Between fork and exec (async-signal-safe calls only): the failure goes
- * to QEMU's stderr pipe, which ucrt shows when QEMU "exits". */
-static void vm_child_fail(const char *what)
+/* Between fork and exec (async-signal-safe calls only): "pre what: errno"
+ * goes to QEMU's stderr pipe, which ucrt logs (debug) and shows when QEMU
+ * "exits". False when even that failed. */
+static bool vm_child_say(const char *pre, const char *what)
 {
-	static const char pre[] = "ucrt: cannot start QEMU unprivileged: ";
 	const char *e = strerror(errno);
 
-	if (write(2, pre, sizeof(pre) - 1) < 0 || write(2, what, strlen(what)) < 0 ||
-	    write(2, ": ", 2) < 0 || write(2, e, strlen(e)) < 0 || write(2, "\n", 1) < 0)
-		_exit(127);
+	return write(2, pre, strlen(pre)) >= 0 && write(2, what, strlen(what)) >= 0 &&
+	       write(2, ": ", 2) >= 0 && write(2, e, strlen(e)) >= 0 && write(2, "\n", 1) >= 0;
+}
+
+static void vm_child_fail(const char *what)
+{
+	vm_child_say("ucrt: cannot start QEMU unprivileged: ", what);
 	_exit(127);
+}
+
+void vm_ns_proc(void)
+{
+	/* Slave first: host mounts still propagate in, but the /proc below
+	 * must never propagate out to the host's (shared) mounts. */
+	if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0) {
+		vm_child_say("ucrt: QEMU keeps the host's /proc: ", "making / a slave mount");
+		return;
+	}
+	/* Refused where a container masks parts of the host's /proc (the
+	 * kernel's mount_too_revealing); QEMU then still runs in its own
+	 * PID namespace. */
+	if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+		vm_child_say("ucrt: QEMU keeps the host's /proc: ", "mounting proc");
 }
 
 /* Cut the bounding set to keep (bits of CAP_*), so that nothing QEMU
@@ -151,13 +171,17 @@ void vm_confine(const struct vm_host *h)
 		gid_t groups[1] = { h->kvm_gid };
 
 		vm_capbset_keep(0);
-		if (setgroups(h->kvm_gid == (gid_t)-1 ? 0 : 1, groups) < 0)
+		/* Raw system calls: after a raw clone (launch.c) glibc still
+		 * lists ucrt's threads and its wrappers would try to signal
+		 * them to change their credentials too; this child is the one
+		 * thread there is. */
+		if (syscall(SYS_setgroups, h->kvm_gid == (gid_t)-1 ? 0 : 1, groups) < 0)
 			vm_child_fail("setgroups");
-		if (setresgid(h->gid, h->gid, h->gid) < 0)
+		if (syscall(SYS_setresgid, h->gid, h->gid, h->gid) < 0)
 			vm_child_fail("setresgid");
 		/* From uid 0 to another: permitted, effective and ambient
 		 * capabilities are cleared by the kernel. */
-		if (setresuid(h->uid, h->uid, h->uid) < 0)
+		if (syscall(SYS_setresuid, h->uid, h->uid, h->uid) < 0)
 			vm_child_fail("setresuid");
 	}
 	/* uid 0 execs QEMU with its whole bounding set as capabilities:

@@ -46,6 +46,12 @@ void vm_files_close(int *fds, unsigned n);
  * it says why on fd 2 and exits 127. */
 bool vm_user_can_read(const struct vm_host *h, const char *path);
 void vm_confine(const struct vm_host *h);
+/* In the child of a clone into new PID and mount namespaces, before
+ * vm_confine: / becomes a recursive slave (nothing mounted here reaches
+ * the host) and a proc of QEMU's own PID namespace covers /proc, so QEMU
+ * sees no other process. Where the kernel refuses, the host's /proc stays
+ * and a line on fd 2 says so. */
+void vm_ns_proc(void);
 
 /* newc cpio writer (cpio.c). */
 struct vm_cpio {
