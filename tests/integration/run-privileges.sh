@@ -8,8 +8,8 @@
 # store's files by name; through a -v share the guest reads what QEMU's
 # user may read and not a root-only file. Each QEMU has its own PID and
 # mount namespaces (NSpid, /proc/<pid>/ns/{pid,mnt} unlike ucrt's and
-# unlike a second VM's), its own /proc shows it alone, and from there
-# ucrt-qemu cannot signal the other VM's QEMU. --qemu-user /
+# unlike a second VM's), its own /proc shows it alone, from there
+# ucrt-qemu cannot signal the other VM's QEMU, and SIGTERM still ends it. --qemu-user /
 # UCRT_QEMU_USER pick another user; an unknown one fails with 125 naming
 # it. TAP.
 set -u
@@ -115,6 +115,11 @@ if [ -n "$pid2" ]; then
 	nsenter -t "$pid" -p -m setpriv --reuid="$quid" --regid="$qgid" --clear-groups kill -0 "$pid2" 2>/dev/null &&
 		nok "ucrt-qemu in QEMU's namespaces cannot signal the other VM's QEMU" ||
 		ok "ucrt-qemu in QEMU's namespaces cannot signal the other VM's QEMU"
+	# pid 1 of a namespace gets from outside only the signals it handles
+	# (and SIGKILL): QEMU handles SIGTERM.
+	kill -TERM "$pid2"
+	for _ in $(seq 100); do [ -d "/proc/$pid2" ] || break; sleep 0.1; done
+	[ -d "/proc/$pid2" ] && nok "SIGTERM from the host still ends QEMU" || ok "SIGTERM from the host still ends QEMU"
 else
 	nok "a second VM's QEMU runs"
 fi
