@@ -75,12 +75,16 @@ static int gi_vport_find(char *dev, size_t cap)
 
 int gi_chan_open(const struct gi_cmdline *c)
 {
-	struct timespec ts = { 0, 20 * 1000 * 1000 };
+	struct timespec ts = { 0, 2 * 1000 * 1000 };
 	char dev[300];
 	int r = -ENOENT;
 
-	/* Devices may still be probing: retry for up to 10 s. */
-	for (int i = 0; i < 500; i++) {
+	/* Devices may still be probing: retry for up to 10 s. The port shows
+	 * up a few ms into init on a cold boot; each of those ms is on the
+	 * path of every container start, so look often at first. */
+	for (int i = 0; i < 600; i++) {
+		if (i == 100)
+			ts.tv_nsec = 20 * 1000 * 1000;
 		if (c->vsock_port) {
 			r = gi_vsock_open(c->vsock_port);
 			if (r >= 0)

@@ -174,7 +174,7 @@ static int gi_mount_one(const struct gi_mount *m, unsigned idx, char *msg, size_
 		}
 		if (m->kind == PROTO_MOUNT_BINFMT)
 			return gi_binfmt_register(dev, m->target, msg, msglen);
-		r = mount(dev, m->target, "ext4", flags, NULL);
+		r = mount(dev, m->target, "ext4", flags, GI_EXT4_OPTS);
 		break;
 	case PROTO_MOUNT_TMPFS:
 		if (!gi_tmpfs_opts_ok(m->src)) {

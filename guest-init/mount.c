@@ -171,6 +171,13 @@ static void gi_move(const char *from, const char *to)
 		gi_log("moving %s to %s: %s", from, to, strerror(errno));
 }
 
+static const char *gi_root_data(const struct gi_cmdline *c)
+{
+	if (c->rootflags[0])
+		return c->rootflags;
+	return strcmp(c->fstype, "ext4") == 0 ? GI_EXT4_OPTS : NULL;
+}
+
 int gi_switch_root(const struct gi_cmdline *c, char *msg, size_t msglen)
 {
 	static const char *const moved[] = { "/dev", "/proc", "/sys", "/tmp", "/run" };
@@ -192,8 +199,7 @@ int gi_switch_root(const struct gi_cmdline *c, char *msg, size_t msglen)
 		r = gi_mount_overlay(c, msg, msglen);
 		if (r < 0)
 			return r;
-	} else if (mount(c->root, "/newroot", c->fstype, c->ro ? MS_RDONLY : 0,
-			 c->rootflags[0] ? c->rootflags : NULL) < 0) {
+	} else if (mount(c->root, "/newroot", c->fstype, c->ro ? MS_RDONLY : 0, gi_root_data(c)) < 0) {
 		r = -errno;
 		snprintf(msg, msglen, "mounting %s (%s) as root: %s", c->root, c->fstype, strerror(errno));
 		return r;

@@ -56,6 +56,15 @@ else
 	nok "terminal session through a pty"; sed 's/^/# /' "$tmp/tty"
 fi
 
+# The root disk's mount: no ext4lazyinit thread competing with the
+# container for its vCPU (guest-init/gi.h, GI_EXT4_OPTS).
+out=$(U run --rm "$IMG" sh -c 'grep " / " /proc/mounts; cat /proc/[0-9]*/comm' 2>"$tmp/err")
+case $out in
+*noinit_itable,no_prefetch_block_bitmaps*) ok "root ext4 mounted with noinit_itable,no_prefetch_block_bitmaps" ;;
+*) nok "root ext4 mount options"; echo "$out" | sed 's/^/# /' ;;
+esac
+echo "$out" | grep -q ext4lazyinit && nok "no ext4lazyinit thread in the guest" || ok "no ext4lazyinit thread in the guest"
+
 U ps -a -q >"$tmp/ps"
 is "--rm left no container behind" "$(cat "$tmp/ps")" ""
 is "no QEMU left" "$(t_qemu_count "$tmp/root")" 0

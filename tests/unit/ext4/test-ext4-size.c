@@ -105,6 +105,21 @@ static bool inspect(const char *img, uint64_t *size, uint64_t *inodes, const cha
 	return found;
 }
 
+/* Groups whose inode table is not flagged zeroed (ext4 would start its
+ * lazyinit thread on a rw mount to zero them); -1 if unreadable. */
+static int groups_not_zeroed(const char *img)
+{
+	ext2_filsys fs;
+	int n = 0;
+	if (ext2fs_open(img, 0, 0, 0, unix_io_manager, &fs))
+		return -1;
+	for (dgrp_t g = 0; g < fs->group_desc_count; g++)
+		if (!ext2fs_bg_flags_test(fs, g, EXT2_BG_INODE_ZEROED))
+			n++;
+	ext2fs_close_free(&fs);
+	return n;
+}
+
 /* Nothing but the expected entries in tmpdir (no temp file left). */
 static int dir_entries(void)
 {
@@ -282,6 +297,28 @@ static void test_clean_temps(void)
 	}
 }
 
+/* A 1 GiB image has 8 groups, most never written: each must carry the
+ * zeroed flag with a checksum that covers it. */
+static void test_itable_zeroed(void)
+{
+	_cleanup_free_ char *img = xasprintf("%s/zeroed.ext4", tmpdir);
+	struct err e = { 0 };
+	struct ext4w *w;
+	ext2_filsys fs;
+	dgrp_t groups = 0;
+
+	t_is(ext4w_create(img, 1ULL << 30, NULL, &w, &e), 0, "create a 1 GiB image");
+	t_is(ext4w_finish(w, &e), 0, "finish it empty");
+	if (ext2fs_open(img, 0, 0, 0, unix_io_manager, &fs) == 0) {
+		groups = fs->group_desc_count;
+		ext2fs_close_free(&fs);
+	}
+	t_ok(groups > 1, "several groups (%u)", (unsigned)groups);
+	t_is(groups_not_zeroed(img), 0, "every group's inode table is flagged zeroed (no lazyinit on mount)");
+	t_ok(fsck_clean(img), "e2fsck -fn clean: group checksums cover the flag");
+	unlink(img);
+}
+
 int main(void)
 {
 	if (!sh_ok("command -v e2fsck >/dev/null && command -v debugfs >/dev/null"))
@@ -289,6 +326,7 @@ int main(void)
 	if (!mkdtemp(tmpdir))
 		t_skip_all("no temp dir");
 	test_inodes();
+	test_itable_zeroed();
 	test_blocks();
 	test_host_full();
 	test_clean_temps();
