@@ -1,6 +1,17 @@
 /* QEMU child handling on the reactor: QEMU's own errors reach the caller,
- * QMP quit ends a VM, vm_free kills and reaps, and a VM never outlives the
- * process that started it (even one killed with SIGKILL). */
+ * QMP quit ends a VM, vm_free kills and reaps, a VM never outlives the
+ * process that started it (even one killed with SIGKILL), and as root a
+ * QEMU that drops to its user runs in PID and mount namespaces of its own
+ * (or, where seccomp refuses them, starts without). */
+#include <sched.h>
+#include <stddef.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+
 #include "tests/lib/tap.h"
 #include "t-vm.h"
 
@@ -157,10 +168,62 @@ static void t_tap_fd(struct t_ctx *x)
 	close(p[1]);
 }
 
+/* A stand-in "qemu" made of shell builtins only (so that it is the one
+ * process of its namespace) reports on stderr its NSpid levels and last
+ * pid, and the pids its /proc lists. */
+static void t_fake_ns(struct loop *l, const struct t_ctx *x, char *out, size_t outlen)
+{
+	_cleanup_free_ char *script = xasprintf("%s/fake-qemu-ns", t_tmpdir());
+	static const char body[] =
+		"#!/bin/sh\n"
+		"while read -r k v; do [ \"$k\" = NSpid: ] && set -- $v && eval \"last=\\${$#}\" &&\n"
+		"  printf 'nspid=%s/%s ' $# \"$last\" >&2; done </proc/self/status\n"
+		"printf 'procs=' >&2; for d in /proc/[0-9]*; do printf '%s,' \"${d#/proc/}\" >&2; done; echo ';' >&2\n";
+	struct vm_host h = x->host;
+	struct vm_config c = { .name = "ns", .ndisks = 1, .disks = { { .path = x->disk, .readonly = true } } };
+	struct t_vm t = { .l = l };
+	struct vm_events ev = { .exited = t_vm_exited };
+	struct err e = { 0 };
+
+	snprintf(out, outlen, "not run");
+	if (write_file_atomic_at(AT_FDCWD, script, body, sizeof(body) - 1, 0755) < 0)
+		return;
+	h.qemu = script;
+	if (vm_start(l, &h, &c, &ev, &t, &t.vm, &e) < 0) {
+		snprintf(out, outlen, "vm_start: %s", err_msg(&e));
+		return;
+	}
+	t_wait(&t, &t.exited, 10000);
+	snprintf(out, outlen, "%s%s", t.exited && WIFEXITED(t.wstatus) && WEXITSTATUS(t.wstatus) == 0 ? "" : "FAILED ",
+		 vm_qemu_stderr(t.vm));
+	for (char *p = out; *p; p++)
+		*p = *p == '\n' ? ' ' : *p;	/* one TAP line */
+	vm_free(t.vm);
+}
+
+static void t_ns(struct t_ctx *x)
+{
+	char out[1024];
+
+	t_fake_ns(x->l, x, out, sizeof(out));
+	/* NSpid lists the pid in the namespace of the /proc read and in
+	 * those below it. */
+	if (!x->host.drop) {
+		t_ok(strstr(out, "nspid=1/") && !strstr(out, "nspid=1/1 "),
+		     "QEMU not dropping privileges stays in ucrt's PID namespace: %.60s", out);
+		t_ok(strstr(out, "procs=1,;") == NULL, "... and sees the host's /proc");
+		return;
+	}
+	t_ok(strstr(out, "nspid=1/1 ") != NULL, "QEMU is pid 1 of a PID namespace of its own: %s", out);
+	t_ok(strstr(out, "procs=1,;") != NULL, "... and its /proc lists only itself");
+	t_ok(!strstr(out, "FAILED") && !strstr(out, "ucrt:"), "... without a word from ucrt");
+}
+
 static void t_fiber(void *arg)
 {
 	struct t_ctx *x = arg;
 
+	t_ns(x);
 	t_tap_fd(x);
 	t_bad_disk(x);
 	t_quit(x);
@@ -204,6 +267,115 @@ static void t_orphan(struct t_ctx *x)
 		kill(qemu, SIGKILL);
 }
 
+#ifdef __x86_64__
+/* What a container's seccomp profile or the kernel may refuse, with EPERM:
+ * a clone into a new PID namespace (T_NO_CLONE), every mount with a flag
+ * (T_NO_MOUNT: both of ucrt's child have some), or only the proc mount
+ * (T_NO_PROC: the one with MS_NOEXEC; the kernel refuses it where parts
+ * of /proc are masked). */
+enum t_refuse { T_NO_CLONE, T_NO_MOUNT, T_NO_PROC };
+
+static int t_seccomp_refuse(enum t_refuse what)
+{
+	/* nr with the flag bit set in argument arg: EPERM */
+	uint32_t nr = what == T_NO_CLONE ? __NR_clone : __NR_mount;
+	uint32_t arg = what == T_NO_CLONE ? 0 : 3;
+	uint32_t bit = what == T_NO_CLONE ? CLONE_NEWPID : what == T_NO_PROC ? MS_NOEXEC : 0;
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0, 5),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, nr, 0, 3),
+		/* the argument's low 32 bits (little-endian) */
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0]) + 8 * arg),
+		BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, bit ? bit : ~0u, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { .len = ARRAY_SIZE(f), .filter = f };
+
+	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
+}
+
+struct t_refused {
+	const struct t_ctx *x;
+	struct loop *l;
+	char out[1024];
+};
+
+static void t_refused_fiber(void *arg)
+{
+	struct t_refused *r = arg;
+
+	t_fake_ns(r->l, r->x, r->out, sizeof(r->out));
+}
+
+/* In a child process under the filter: the stand-in QEMU's report. */
+static void t_ns_refused_run(const struct t_ctx *x, enum t_refuse what, char *out, size_t outlen)
+{
+	int p[2];
+	pid_t child;
+	ssize_t n = 0;
+
+	snprintf(out, outlen, "no report");
+	if (pipe(p) < 0)
+		return;
+	child = fork();
+	if (child == 0) {
+		struct t_refused r = { .x = x };
+		struct err e = { 0 };
+
+		close(p[0]);
+		if (t_seccomp_refuse(what) < 0)
+			snprintf(r.out, sizeof(r.out), "seccomp: %s", strerror(errno));
+		else if (loop_new(&r.l, 64, &e) < 0)
+			snprintf(r.out, sizeof(r.out), "loop: %s", err_msg(&e));
+		else {
+			fiber_spawn(r.l, t_refused_fiber, &r, FIBER_STACK_DEFAULT);
+			loop_run(r.l);
+		}
+		_exit(write(p[1], r.out, strlen(r.out)) < 0);
+	}
+	close(p[1]);
+	if (child > 0) {
+		n = read(p[0], out, outlen - 1);
+		out[n > 0 ? n : 0] = 0;
+		waitpid(child, NULL, 0);
+	}
+	close(p[0]);
+}
+
+/* Namespaces refused: QEMU starts all the same (docs/security.md). */
+static void t_ns_refused(const struct t_ctx *x)
+{
+	char out[1024];
+
+	if (!x->host.drop) {
+		for (int i = 0; i < 5; i++)
+			t_ok(1, "# SKIP QEMU gets namespaces only when ucrt is root and drops privileges");
+		return;
+	}
+	t_ns_refused_run(x, T_NO_CLONE, out, sizeof(out));
+	t_ok(strstr(out, "nspid=1/") && !strstr(out, "nspid=1/1 ") && !strstr(out, "FAILED"),
+	     "clone into a new PID namespace refused: QEMU starts without one: %.60s", out);
+	t_ns_refused_run(x, T_NO_PROC, out, sizeof(out));
+	t_ok(strstr(out, "nspid=2/1 ") && !strstr(out, "FAILED") && !strstr(out, "procs=1,;"),
+	     "proc mount refused: QEMU starts in its PID namespace with the host's /proc: %.120s", out);
+	t_ok(strstr(out, "ucrt: QEMU keeps the host's /proc: mounting proc") != NULL, "... and says so on its stderr");
+	t_ns_refused_run(x, T_NO_MOUNT, out, sizeof(out));
+	t_ok(strstr(out, "nspid=2/1 ") && !strstr(out, "FAILED") && !strstr(out, "procs=1,;"),
+	     "every mount refused: the same: %.120s", out);
+	t_ok(strstr(out, "ucrt: QEMU keeps the host's /proc: making / a slave mount") != NULL,
+	     "... and it mounts no proc where / could not become a slave");
+}
+#else
+static void t_ns_refused(const struct t_ctx *x)
+{
+	for (int i = 0; i < 5; i++)
+		t_ok(1, "# SKIP the seccomp filter is written for x86-64");
+}
+#endif
+
 int main(void)
 {
 	struct t_ctx x = { 0 };
@@ -230,6 +402,7 @@ int main(void)
 	t_is(loop_run(x.l), 0, "loop drained");
 	loop_free(x.l);
 	t_orphan(&x);
+	t_ns_refused(&x);
 	vm_host_release(&x.host);
 	return t_done();
 }
