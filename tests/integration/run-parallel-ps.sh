@@ -1,7 +1,8 @@
 #!/bin/bash
 # `ucrt ps` lists the running instances of `ucrt run --parallel`: 4 rows
 # (names, ids, "Up", labels ucrt.parallel.group/index/count and the run's
-# --label), -q, --filter label=/name=/status=, --format json; an instance
+# --label), listed in order of creation with a kept container, -q,
+# --filter label=/name=/status=/id=, --format json; an instance
 # that ends leaves the list; stop/kill/rm of an instance are refused with a
 # message naming the run; after kill -9 of the run, `system check` reports
 # the stale records, ps shows nothing and deletes them, and the check is
@@ -20,6 +21,9 @@ if [ "$(id -u)" = 0 ]; then recs=/run/ucrt/instances/$h
 elif [ -n "${XDG_RUNTIME_DIR:-}" ]; then recs=$XDG_RUNTIME_DIR/ucrt/instances/$h
 else recs=/tmp/ucrt-$(id -u)/instances/$h; fi
 
+# A kept container made before the run (created: no VM) lists first with -a.
+U create --name kept "$IMG" true >/dev/null 2>>"$tmp/err" || nok "create kept"
+sleep 1
 # Each instance runs until the test creates /ctl/end-<index>.
 "$UCRT_BIN" --root "$tmp/root" run --parallel 4 --max-concurrent 4 --name job --label team=a -v "$tmp/ctl:/ctl" \
 	"$IMG" sh -c 'echo up $UCRT_TASK_INDEX; while [ ! -e /ctl/end-$UCRT_TASK_INDEX ]; do sleep 1; done' \
@@ -43,9 +47,10 @@ for i in 0 1 2 3; do
 done
 [ $ok_labels = 1 ] && ok "labels: the run's own, group, index, count" || nok "labels"
 is "one group label for the 4" "$(grep -o 'ucrt.parallel.group=[0-9a-f]*' "$tmp/labels" | sort -u | wc -l)" 1
+is "ps -a: containers and instances in order of creation" "$(U ps -a --format '{{.Names}}' | head -1) $(U ps -a -q | wc -l)" "kept 5"
 U ps -q >"$tmp/ids"
 is "ps -q: 4 distinct 12-hex ids" "$(grep -cE '^[0-9a-f]{12}$' "$tmp/ids") $(sort -u "$tmp/ids" | wc -l)" "4 4"
-is "ps -a -q: the same" "$(U ps -a -q | sort)" "$(sort "$tmp/ids")"
+is "ps -a -q: the same and the created one" "$(U ps -a -q | sort)" "$( (cat "$tmp/ids"; U ps -a -q --filter name=kept) | sort)"
 is "--filter label=ucrt.parallel.index=2" "$(U ps --filter label=ucrt.parallel.index=2 --format '{{.Names}}')" job-2
 is "--filter label=team=a" "$(U ps --filter label=team=a -q | wc -l)" 4
 is "--filter name=job-1" "$(U ps --filter name=job-1 --format '{{.Names}}')" job-1
@@ -74,13 +79,14 @@ is "an ended instance leaves ps" "$(U ps --format '{{.Names}}' | sort | tr '\n' 
 is "3 records" "$(ls "$recs" | grep -c '\.json$')" 3
 
 # kill -9 of the run: its VMs go (PR_SET_PDEATHSIG), its records stay
-# until a reader sees the owner is dead.
+# until a reader sees the owner is dead. The created container stays.
 kill -9 $p; wait $p 2>/dev/null; p=
 for _ in $(seq 100); do [ "$(t_qemu_count "$tmp/root")" = 0 ] && break; sleep 0.1; done
 is "no QEMU left" "$(t_qemu_count "$tmp/root")" 0
 U system check >"$tmp/check" 2>&1; st=$?
 is "system check reports the 3 stale records" "$st $(grep -c 'record of a --parallel instance job-[0-2] whose ucrt (pid [0-9]*) is gone' "$tmp/check")" "1 3"
-is "ps shows nothing" "$(U ps -a -q; echo "status $?")" "status 0"
+is "ps shows no instance" "$(U ps -a --format '{{.Names}}'; echo "status $?")" "kept
+status 0"
 is "ps deleted the records" "$(ls -A "$recs")" ""
 U system check >"$tmp/check" 2>&1; st=$?
 is "system check is clean" "$st" 0 || sed 's/^/# /' "$tmp/check"
