@@ -56,6 +56,8 @@ struct par {
 	char group[CTR_ID_LEN + 1];	/* this run's id; labels carry its short form */
 	pid_t self;
 	uint64_t self_start;
+	uint64_t rec_ns;		/* spent writing records (the debug log says) */
+	unsigned recs;
 };
 
 uint64_t ctr_percentile(const uint64_t *sorted, size_t n, unsigned pct)
@@ -191,6 +193,7 @@ static void par_record(struct par *pr, struct par_inst *in)
 
 	if (pr->rec_dfd < 0 || in->done || in->recorded)
 		return;
+	uint64_t t0 = loop_now_ns();
 	struct ctr_instance r = { .name = in->cfg.name, .group = xstrndup(pr->group, CTR_SHORT_ID),
 				  .index = in->idx, .count = pr->o->n, .image = t->image, .argv = t->spec.argv,
 				  .labels = strv_dup(t->labels), .created = (int64_t)time(NULL),
@@ -209,6 +212,8 @@ static void par_record(struct par *pr, struct par_inst *in)
 	in->recorded = e == 0;
 	free(r.group);
 	strv_free(r.labels);
+	pr->recs++;
+	pr->rec_ns += loop_now_ns() - t0;
 }
 
 static void par_launch(struct par *pr, struct par_inst *in)
@@ -410,6 +415,8 @@ int ctr_parallel_run(struct loop *l, const struct ctr_parallel_opts *o)
 	loop_signal_unwatch(l, &pr.sigs[0]);
 	loop_signal_unwatch(l, &pr.sigs[1]);
 	status = par_summary(&pr);
+	if (pr.recs)
+		log_debug("parallel: %u records for ps written in %.3f ms", pr.recs, (double)pr.rec_ns / 1e6);
 	loop_drain(l);
 	for (unsigned i = 0; i < o->n; i++) {
 		struct par_inst *in = &pr.v[i];
