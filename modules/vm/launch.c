@@ -309,19 +309,21 @@ static __attribute__((noreturn)) void vm_child(const struct vm_host *h, char **a
 
 /* Start the child as fork() would: the pid returned is the host's, the
  * child exits with SIGCHLD and is reaped as usual. When ucrt is root and
- * QEMU drops to its user, every QEMU shares that uid: the child then gets
- * its own PID and mount namespaces (vm_ns_proc mounts its own /proc), so
- * that no QEMU can see, signal, ptrace or read the memory of another.
- * *self_fd is ucrt's pidfd in that case (the child's parent-death check),
- * -1 otherwise. A kernel or sandbox that refuses the namespaces gets a
- * plain fork, as rootless ucrt does. */
+ * confines QEMU, every QEMU has the same uid: ucrt-qemu, or root with the
+ * same few capabilities (ucrt-oci), which may signal any root process.
+ * The child then gets its own PID and mount namespaces (vm_ns_proc mounts
+ * its own /proc), so that no QEMU can see, signal, ptrace or read the
+ * memory of another process. *self_fd is ucrt's pidfd in that case (the
+ * child's parent-death check), -1 otherwise. A kernel or sandbox that
+ * refuses the namespaces gets a plain fork, as rootless ucrt and a QEMU
+ * left root (--qemu-user root: all capabilities) do. */
 static pid_t vm_spawn(const struct vm_host *h, int *self_fd)
 {
 	pid_t pid;
 	int e;
 
 	*self_fd = -1;
-	if (!h->drop)
+	if (!h->drop && !h->root_caps)
 		return fork();
 	*self_fd = (int)syscall(SYS_pidfd_open, getpid(), 0);
 	if (*self_fd >= 0) {

@@ -103,6 +103,10 @@ qp=$(pgrep -P "$(cat "$tmp/c1.pid")" qemu-system | head -1)
 caps=$(awk '$1 == "CapEff:" || $1 == "CapBnd:" || $1 == "NoNewPrivs:" { printf "%s ", $2 }' "/proc/${qp:-0}/status" 2>/dev/null)
 is "its QEMU: chown, dac_override/read_search, fowner, fsetid, mknod only; no_new_privs" "$caps" \
 	"000000000800001f 000000000800001f 1 "
+# Root like every root process, so a PID namespace of its own (it could
+# signal any of them otherwise) and a /proc that shows only itself.
+is "... pid 1 of a PID namespace of its own" "$(awk '$1 == "NSpid:" { print $NF }' "/proc/${qp:-0}/status" 2>/dev/null)" 1
+is "... alone in its /proc" "$(ls "/proc/${qp:-0}/root/proc" 2>/dev/null | grep -E '^[0-9]+$' | tr '\n' ' ')" "1 "
 sleep 1
 is "... and the process waits for start" "$(cat "$tmp/c1.out")" ""
 R start c1 2>"$tmp/err"; is "start" "$?" 0
