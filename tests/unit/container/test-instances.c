@@ -1,5 +1,6 @@
 /* Records of running --parallel instances (instances.c): where they live
- * (per user and per root), a round trip, order, records of a dead or
+ * (per user and per root, 0700; files 0600; a directory open to others is
+ * not used), a round trip, order, records of a dead or
  * recycled owner skipped and swept, temp files of a dead writer, junk;
  * ctr_find's refusal naming the run; ctr_check reports and repairs stale
  * records. */
@@ -143,6 +144,14 @@ int main(void)
 	close(openat(dfd, tmplive, O_CREAT | O_WRONLY | O_CLOEXEC, 0600));
 	write_file_atomic_at(dfd, "junk.json", "{", 1, 0600);
 
+	struct stat fst;
+	char rf[CTR_ID_LEN + 8];
+	snprintf(rf, sizeof(rf), "%s.json", r0.id);
+	t_ok(fstatat(dfd, rf, &fst, 0) == 0 && (fst.st_mode & 0777) == 0600, "records are 0600");
+	chmod(dir, 0755);
+	t_is(ctr_instances_open(root, false), -EPERM, "a directory open to others is not used");
+	t_ok(ctr_instances_list(root, &v, &n) == -EPERM && n == 0, "... nor listed");
+	chmod(dir, 0700);
 	struct stale s = { 0 };
 	t_is(ctr_instances_scan(root, false, t_stale, &s, NULL, NULL), 0, "scan without sweeping");
 	t_ok(s.n == 4 && s.removed == 0 && s.unreadable == 2, "dead owner, recycled pid, dead writer's temp, junk (%u)",
