@@ -4,7 +4,8 @@
 # the end) pulls from the test registry, builds the disk and runs with the
 # store under ~/.local/share/ucrt (or $XDG_DATA_HOME/ucrt), every state
 # directory 0700 and file 0600 owned by that user, QEMU running as that
-# user; detached containers work. Networking without root in a network
+# user; detached containers work; ps lists a --parallel run's instances
+# from private records in /tmp/ucrt-UID/instances/. Networking without root in a network
 # namespace made for the test (a veth uplink, an HTTP server on it, a DNS
 # server on the namespace's loopback, so nothing leaves the machine): with
 # passt, then with QEMU's slirp (UCRT_PASST=none), the guest reaches the
@@ -98,6 +99,22 @@ is "without XDG_RUNTIME_DIR: /tmp/ucrt-UID/oci, 0700, the user's" "$(stat -c '%a
 mkdir -m 0700 "$home/run" && chown "$user:" "$home/run"
 runuser -u "$user" -- env -i HOME="$home" XDG_RUNTIME_DIR="$home/run" "$OCI" list >/dev/null 2>"$tmp/err"
 [ -d "$home/run/ucrt/oci" ] && ok "with XDG_RUNTIME_DIR: \$XDG_RUNTIME_DIR/ucrt/oci" || nok "with XDG_RUNTIME_DIR: \$XDG_RUNTIME_DIR/ucrt/oci"
+rm -rf "/tmp/ucrt-$uid"
+
+# run --parallel as the user: ps lists its instances from records in
+# /tmp/ucrt-UID/instances/ (made by the run), private, gone at its end.
+UU_ENV=UCRT_NETWORK=none UU run --parallel 2 --max-concurrent 2 "$IMG" sh -c 'echo up; sleep 300' \
+	>"$tmp/pout" 2>"$tmp/perr" &
+pp=$!
+for _ in $(seq 600); do [ "$(grep -c up "$tmp/pout")" = 2 ] && break; sleep 0.5; done
+is "run --parallel as the user: ps lists its 2 instances" "$(UU ps --format '{{.Names}}' | sort | tr '\n' ' ')" \
+	"task-0 task-1 "
+bad=$(find "/tmp/ucrt-$uid" \( ! -user "$user" -o \( -type d -perm /077 \) -o \( -type f -perm /077 \) \) \
+	-printf '%M %u %p\n' | head -3)
+is "... records in /tmp/ucrt-UID/instances/, directories 0700, files 0600, the user's" \
+	"$(find "/tmp/ucrt-$uid/instances" -name '*.json' | wc -l) $bad" "2 "
+kill -INT $(pgrep -u "$user" -f -- "--parallel 2") 2>/dev/null; wait $pp
+is "... gone when the run ends" "$(UU ps -q; find "/tmp/ucrt-$uid/instances" -name '*.json')" ""
 rm -rf "/tmp/ucrt-$uid"
 
 # Networking without root, in a namespace of our own.
