@@ -184,7 +184,7 @@ static void par_instance_config(struct par *pr, struct par_inst *in)
 
 /* After the spawns of a batch (par_launch_more), so the record costs no
  * instance's start anything it waits for: a few hundred bytes, one create
- * and one rename (~0.1-0.2 ms). A run that cannot keep records still runs
+ * and one rename (~0.1 ms). A run that cannot keep records still runs
  * (ps just does not list it). */
 static void par_record(struct par *pr, struct par_inst *in)
 {
@@ -394,8 +394,10 @@ int ctr_parallel_run(struct loop *l, const struct ctr_parallel_opts *o)
 	}
 	if (o->root) {
 		pr.rec_dfd = ctr_instances_open(o->root, true);
-		if (pr.rec_dfd < 0)
-			log_debug("parallel: no records for ps in %s: %s", o->root, strerror(-pr.rec_dfd));
+		if (pr.rec_dfd < 0) {
+			_cleanup_free_ char *dir = ctr_instances_dir(o->root);
+			log_debug("parallel: no records for ps in %s: %s", dir, strerror(-pr.rec_dfd));
+		}
 		pr.self = getpid();
 		pr.self_start = ctr_proc_start_time(pr.self);
 		ctr_instance_new_id(pr.group);
