@@ -126,9 +126,9 @@ static void vm_argv_agent(char ***v, const struct vm_host *h, const struct vm_co
  * the state is ~50 KB; the clone must set it too to read that stream,
  * hence -incoming defer.
  * The clone's private mapping never writes the file; nothing discards
- * its pages (no balloon): QEMU 7.2 would punch holes in the file. The
- * stream goes through an inherited fd: exec: URIs need a shell, which
- * -sandbox spawn=deny forbids. */
+ * its pages (no balloon, vm_argv_balloon): QEMU 7.2 would punch holes in
+ * the file. The stream goes through an inherited fd: exec: URIs need a
+ * shell, which -sandbox spawn=deny forbids. */
 static void vm_argv_template(char ***v, const struct vm_config *c)
 {
 	if (!c->mem_path)
@@ -143,6 +143,39 @@ static void vm_argv_template(char ***v, const struct vm_config *c)
 		strv_push(v, "-incoming");
 		strv_push(v, "defer");
 	}
+}
+
+/* microvm's virtio-mmio transports (QEMU 7.2, counted): 8 with acpi=off,
+ * on IRQs 5-12 of the one IO-APIC the MP table describes; 24 with ACPI,
+ * whose tables add a second IO-APIC. A ninth device with our kernel is
+ * refused ("No 'virtio-bus' bus found"). */
+static unsigned vm_transports(const struct vm_host *h)
+{
+	return h->kernel.builtin ? 8 : 24;
+}
+
+/* The virtio devices vm_argv adds besides the balloon. */
+static unsigned vm_devices(const struct vm_config *c)
+{
+	return (c->agent ? 1 : 0) + MIN(c->ndisks, VM_MAX_DISKS) + MIN(c->nshares, VM_MAX_SHARES) +
+	       (c->mac ? 1 : 0);
+}
+
+/* Free-page reporting (docs/vm.md, Memory): the guest's balloon driver
+ * hands pages that stay free back to QEMU, which drops them (MADV_DONTNEED
+ * on anonymous RAM), so a long-running VM's host memory falls when the
+ * guest frees memory. The balloon is never inflated: -m stays the guest's
+ * size. Only for RAM that is not a template's file: a template must not
+ * lose pages its clones map, and a clone must keep the template's device
+ * set; QEMU <= 8.0 also punches holes in the file when a private file
+ * mapping is discarded. Last of the devices, and only while a transport is
+ * free: data mounts keep the slots they had. */
+static void vm_argv_balloon(char ***v, const struct vm_host *h, const struct vm_config *c)
+{
+	if (c->mem_path || vm_devices(c) >= vm_transports(h))
+		return;
+	strv_push(v, "-device");
+	strv_push(v, "virtio-balloon-device,free-page-reporting=on");
 }
 
 char **vm_argv(const struct vm_host *h, const struct vm_config *c, const struct vm_vsock_ids *vs)
@@ -270,6 +303,7 @@ char **vm_argv(const struct vm_host *h, const struct vm_config *c, const struct 
 		strv_push(&v, "-device");
 		vm_pushf(&v, "virtio-net-device,%smac=%s", backend ? "netdev=n0," : "", mac);
 	}
+	vm_argv_balloon(&v, h, c);
 	if (h->sandbox) {
 		strv_push(&v, "-sandbox");
 		strv_push(&v, "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");

@@ -167,6 +167,50 @@ static void t_argv_vsock(void)
 	     "vsock host, no agent asked: no vsock device, no ucrt.vsock");
 }
 
+/* Free-page reporting: a balloon device on cold boots only, never on a
+ * template or a clone (their RAM is the template's file), and never in
+ * place of a data mount's transport. */
+static void t_argv_balloon(void)
+{
+	struct vm_host h = { .qemu = "q", .accel = VM_ACCEL_TCG, .kernel = { .path = "/k", .builtin = true } };
+	struct vm_config c = { .ndisks = 1, .disks = { { .path = "/r", .snapshot = true } }, .agent = true,
+			       .mac = "02:75:0a:58:00:02", .tap_fd = 17 };
+	const char *want = "virtio-balloon-device,free-page-reporting=on";
+	size_t last = 0;
+
+	_cleanup_strv_ char **cold = vm_argv(&h, &c, NULL);
+	t_streq(t_opt(cold, "-device", "balloon"), want, "cold boot: virtio-balloon (virtio-mmio), free-page reporting");
+	t_ok(!t_opt(cold, "-device", "deflate-on-oom") && !t_opt(cold, "-device", "free-page-hint"),
+	     "... reporting only (no hinting, no OOM deflate)");
+	for (size_t i = 0; cold[i]; i++)
+		if (strcmp(cold[i], "-device") == 0)
+			last = i;
+	t_streq(cold[last + 1], want, "... the last device (the others keep their transports)");
+
+	c.mem_path = "/dev/shm/t/ram";
+	c.mem_shared = true;
+	_cleanup_strv_ char **tmpl = vm_argv(&h, &c, NULL);
+	t_ok(t_opt(tmpl, "-object", "memory-backend-file") && !t_opt(tmpl, "-device", "balloon"),
+	     "template VM (shared RAM file): no balloon");
+	c.mem_shared = false;
+	c.incoming = true;
+	_cleanup_strv_ char **clone = vm_argv(&h, &c, NULL);
+	t_ok(t_opt(clone, "-incoming", NULL) && !t_opt(clone, "-device", "balloon"),
+	     "clone (private mapping of the file): no balloon");
+
+	/* acpi=off: 8 transports, taken by agent, net and 6 disks/shares. */
+	c = (struct vm_config){ .ndisks = 3, .nshares = 2, .agent = true, .mac = "02:75:0a:58:00:02", .tap_fd = 17,
+				.shares = { { .tag = "s0" }, { .tag = "s1" }, { .tag = "s2" } } };
+	_cleanup_strv_ char **seven = vm_argv(&h, &c, NULL);
+	t_ok(t_opt(seven, "-device", "balloon") != NULL, "7 devices with our kernel: the balloon takes the 8th transport");
+	c.nshares = 3;
+	_cleanup_strv_ char **eight = vm_argv(&h, &c, NULL);
+	t_ok(!t_opt(eight, "-device", "balloon"), "8 devices with our kernel (acpi=off): no transport left, no balloon");
+	h.kernel.builtin = false;
+	_cleanup_strv_ char **acpi = vm_argv(&h, &c, NULL);
+	t_ok(t_opt(acpi, "-device", "balloon") != NULL, "... the cloud kernel (acpi=on, 24 transports) still gets it");
+}
+
 static void t_accel(void)
 {
 	enum vm_accel a = VM_ACCEL_KVM;
@@ -214,6 +258,7 @@ int main(void)
 	t_argv_modular();
 	t_argv_net();
 	t_argv_vsock();
+	t_argv_balloon();
 	t_accel();
 	t_kernel();
 	return t_done();
