@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -145,8 +146,8 @@ int read_file_at(int dirfd, const char *path, size_t max, char **out, size_t *le
 	return 0;
 }
 
-int write_file_atomic_at(int dirfd, const char *path, const void *data,
-			 size_t len, unsigned mode)
+static int write_file_at(int dirfd, const char *path, const void *data, size_t len, unsigned mode,
+			 bool durable)
 {
 	/* Unique per process and call: two writers of one path in one process
 	 * must not share a temp file. */
@@ -156,7 +157,7 @@ int write_file_atomic_at(int dirfd, const char *path, const void *data,
 	if (fd < 0)
 		return -errno;
 	int r = write_all(fd, data, len);
-	if (r == 0 && fsync(fd) < 0)
+	if (r == 0 && durable && fsync(fd) < 0)
 		r = -errno;
 	if (close(fd) < 0 && r == 0)
 		r = -errno;
@@ -166,6 +167,8 @@ int write_file_atomic_at(int dirfd, const char *path, const void *data,
 		unlinkat(dirfd, tmp, 0);
 		return r;
 	}
+	if (!durable)
+		return 0;
 	/* The rename is durable only once the directory is synced. */
 	_cleanup_free_ char *dir = xstrdup(path);
 	char *slash = strrchr(dir, '/');
@@ -179,6 +182,16 @@ int write_file_atomic_at(int dirfd, const char *path, const void *data,
 	if (dfd >= 0)
 		fsync(dfd);
 	return 0;
+}
+
+int write_file_atomic_at(int dirfd, const char *path, const void *data, size_t len, unsigned mode)
+{
+	return write_file_at(dirfd, path, data, len, mode, true);
+}
+
+int write_file_replace_at(int dirfd, const char *path, const void *data, size_t len, unsigned mode)
+{
+	return write_file_at(dirfd, path, data, len, mode, false);
 }
 
 int mkdir_p_at(int dirfd, const char *path, unsigned mode)

@@ -51,6 +51,11 @@ int read_file_at(int dirfd, const char *path, size_t max, char **out, size_t *le
  * fsync of the directory. */
 int write_file_atomic_at(int dirfd, const char *path, const void *data,
 			 size_t len, unsigned mode);
+/* The same without the fsyncs: readers see the old or the new file, never
+ * a part, but a host crash may lose the change. For files that do not
+ * outlive the process that writes them anyway (a --rm container's). */
+int write_file_replace_at(int dirfd, const char *path, const void *data,
+			  size_t len, unsigned mode);
 /* mkdir -p relative to dirfd. */
 int mkdir_p_at(int dirfd, const char *path, unsigned mode);
 

@@ -774,7 +774,9 @@ struct ctr_policy_opts {
 	struct ctr_restart restart;
 	struct ctr_health_opts health;
 };
-int ctr_policy_write(const char *root, const char *id, const struct ctr_policy *p, struct err *err);
+/* durable as for ctr_net_opts_write. */
+int ctr_policy_write(const char *root, const char *id, const struct ctr_policy *p, bool durable,
+		     struct err *err);
 /* Absent file: no restart, no check. */
 int ctr_policy_read(const char *root, const char *id, struct ctr_policy *p, struct err *err);
 void ctr_policy_free(struct ctr_policy *p);
@@ -975,7 +977,8 @@ int ctr_ports_describe(const char *root, const char *id, const char *filter, str
 void ctr_ports_summary(const char *root, const char *id, struct buf *out);
 /* inspect's "Ports": {"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}]}. */
 void ctr_ports_inspect_json(struct json_writer *w, const char *root, const char *id);
-int ctr_net_opts_write(const char *root, const char *id, const struct ctr_net_opts *o,
+/* durable: fsync'd (a kept container's); a --rm one's dies with its run. */
+int ctr_net_opts_write(const char *root, const char *id, const struct ctr_net_opts *o, bool durable,
 		       struct err *err);
 /* The options back from network.json (none when the file is absent). */
 int ctr_net_load(const char *root, const char *id, struct ctr_net_opts *o, struct err *err);

@@ -166,7 +166,7 @@ void ctr_net_opts_free(struct ctr_net_opts *o)
 
 /* The options, and what the VM got when v is not NULL. */
 static int ctr_net_file_write(const char *dir, const struct ctr_net_opts *o,
-			      const struct net_vm *v, struct err *err)
+			      const struct net_vm *v, bool durable, struct err *err)
 {
 	_cleanup_buf_ struct buf b = BUF_INIT;
 	_cleanup_free_ char *path = xasprintf("%s/" CTR_NET_FILE, dir);
@@ -207,18 +207,19 @@ static int ctr_net_file_write(const char *dir, const struct ctr_net_opts *o,
 	}
 	jw_obj_end(&w);
 	buf_putc(&b, '\n');
-	int r = write_file_atomic_at(AT_FDCWD, path, b.data, b.len, 0600);
+	int r = durable ? write_file_atomic_at(AT_FDCWD, path, b.data, b.len, 0600)
+			: write_file_replace_at(AT_FDCWD, path, b.data, b.len, 0600);
 	if (r < 0)
 		return err_setx(err, r, "writing %s", path);
 	return 0;
 }
 
-int ctr_net_opts_write(const char *root, const char *id, const struct ctr_net_opts *o,
+int ctr_net_opts_write(const char *root, const char *id, const struct ctr_net_opts *o, bool durable,
 		       struct err *err)
 {
 	_cleanup_free_ char *dir = ctr_path(root, id, NULL);
 
-	return ctr_net_file_write(dir, o, NULL, err);
+	return ctr_net_file_write(dir, o, NULL, durable, err);
 }
 
 static void ctr_net_copy(const struct json_doc *d, int obj, const char *key, char *out, size_t len)
@@ -406,7 +407,7 @@ int ctr_netvm_create(struct ctr_nethost *h, const struct ctr_net_opts *o,
 	if (cfg->id[0]) {
 		n->dir = ctr_path(h->root, cfg->id, NULL);
 		/* For inspect and stats; the VM runs without it. */
-		if (ctr_net_file_write(n->dir, o, &n->v, err) < 0) {
+		if (ctr_net_file_write(n->dir, o, &n->v, !cfg->rm, err) < 0) {
 			log_warn("%s", err_msg(err));
 			err_clear(err);
 		}

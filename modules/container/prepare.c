@@ -44,7 +44,7 @@ static int ctr_prepare_policy(const char *root, const struct ctr_policy_opts *po
 	int r = ctr_health_resolve(&img->config->healthcheck, &po->health, &p.health, err);
 
 	if (r == 0)
-		r = ctr_policy_write(root, cfg->id, &p, err);
+		r = ctr_policy_write(root, cfg->id, &p, !cfg->rm, err);
 	ctr_policy_free(&p);
 	return r;
 }
@@ -76,7 +76,7 @@ static int ctr_prepare_kept(const char *root, const struct ctr_run_request *rq, 
 	if (rq->net && rq->publish_all)
 		ctr_ports_expose(rq->net, img->config->exposed_ports);
 	if ((r = ctr_config_write(root, cfg, err)) < 0 ||
-	    (rq->net && (r = ctr_net_opts_write(root, cfg->id, rq->net, err)) < 0))
+	    (rq->net && (r = ctr_net_opts_write(root, cfg->id, rq->net, !cfg->rm, err)) < 0))
 		goto fail;
 	return 0;
 fail:

@@ -94,7 +94,8 @@ bool ctr_restart_at_boot(const struct ctr_restart *r, bool user_stop)
 
 /* ---- policy.json ---- */
 
-int ctr_policy_write(const char *root, const char *id, const struct ctr_policy *p, struct err *err)
+int ctr_policy_write(const char *root, const char *id, const struct ctr_policy *p, bool durable,
+		     struct err *err)
 {
 	_cleanup_buf_ struct buf b = BUF_INIT;
 	_cleanup_free_ char *path = ctr_path(root, id, CTR_POLICY_FILE);
@@ -128,7 +129,8 @@ int ctr_policy_write(const char *root, const char *id, const struct ctr_policy *
 	}
 	jw_obj_end(&w);
 	buf_putc(&b, '\n');
-	int r = write_file_atomic_at(AT_FDCWD, path, b.data, b.len, 0600);
+	int r = durable ? write_file_atomic_at(AT_FDCWD, path, b.data, b.len, 0600)
+			: write_file_replace_at(AT_FDCWD, path, b.data, b.len, 0600);
 	if (r < 0)
 		return err_setx(err, r, "writing %s", path);
 	return 0;

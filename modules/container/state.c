@@ -162,7 +162,11 @@ int ctr_config_write(const char *root, const struct ctr_config *c, struct err *e
 	jw_obj_end(&w);
 	buf_putc(&b, '\n');
 	_cleanup_free_ char *path = xasprintf("%s/config.json", dir);
-	int r = write_file_atomic_at(AT_FDCWD, path, b.data, b.len, 0600);
+	/* A --rm container's files die with its run: their fsyncs (and the
+	 * journal commits they force under the unlinks at its end) would
+	 * only add to its start and end. */
+	int r = c->rm ? write_file_replace_at(AT_FDCWD, path, b.data, b.len, 0600)
+		      : write_file_atomic_at(AT_FDCWD, path, b.data, b.len, 0600);
 	if (r < 0)
 		return err_setx(err, r, "writing %s", path);
 	return 0;
@@ -301,9 +305,10 @@ int ctr_state_write(const char *root, const char *id, const struct ctr_state *s)
 	jw_bool(&w, s->user_stop);
 	jw_obj_end(&w);
 	buf_putc(&b, '\n');
-	/* No fsync dance needed for correctness here, but the helper is
-	 * atomic, which is what matters for concurrent readers. */
-	return write_file_atomic_at(AT_FDCWD, path, b.data, b.len, 0600);
+	/* Atomic for concurrent readers; not fsync'd: after a host crash a
+	 * state file is stale whatever it says (its owner pid is gone), and
+	 * it is rewritten at every status change, on the start path. */
+	return write_file_replace_at(AT_FDCWD, path, b.data, b.len, 0600);
 }
 
 int ctr_state_read(const char *root, const char *id, struct ctr_state *s)

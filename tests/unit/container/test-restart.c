@@ -158,7 +158,7 @@ static void test_policy_file(void)
 	mkdir_p_at(AT_FDCWD, dir, 0700);
 	t_is(ctr_policy_read(root, "c1", &q, &e), 0, "absent policy reads as none");
 	t_ok(q.restart.mode == CTR_RESTART_NO && !q.health.test, "no restart, no check");
-	t_is(ctr_policy_write(root, "c1", &p, &e), 0, "write");
+	t_is(ctr_policy_write(root, "c1", &p, true, &e), 0, "write");
 	t_is(ctr_policy_read(root, "c1", &q, &e), 0, "read back");
 	t_ok(q.restart.mode == CTR_RESTART_ON_FAILURE && q.restart.max == 4, "restart policy");
 	t_ok(q.health.test && strv_len(q.health.test) == 3 && strcmp(q.health.test[2], "exit 0") == 0,

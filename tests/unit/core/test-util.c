@@ -140,6 +140,20 @@ static void test_files(void)
 		closedir(d);
 	t_is(entries, 1, "no temp file left next to the replaced file");
 	t_is(write_file_atomic_at(dfd, "nodir/f", "x", 1, 0600), -ENOENT, "missing dir fails");
+	t_is(write_file_replace_at(dfd, "a/b/c/f", "yz", 2, 0640), 0, "replace without fsync");
+	read_file_at(dfd, "a/b/c/f", 100, &s, &n);
+	t_streq(s, "yz", "replaced content (no fsync)");
+	free(s);
+	fstatat(dfd, "a/b/c/f", &st, 0);
+	t_is(st.st_mode & 0777, 0640, "replace: mode of the new file");
+	d = opendir(cdir);
+	entries = 0;
+	for (struct dirent *de; d && (de = readdir(d));)
+		entries += de->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	t_is(entries, 1, "replace: no temp file left");
+	t_is(write_file_replace_at(dfd, "nodir/f", "x", 1, 0600), -ENOENT, "replace: missing dir fails");
 	t_is(mkdir_p_at(dfd, "a/b/c/f/g", 0755), -ENOTDIR, "mkdir through a file fails");
 	char cmd[256];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpl);
