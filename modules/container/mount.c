@@ -452,9 +452,11 @@ int ctr_mounts_attach(const struct ctr_config *cfg, struct vm_config *vc, struct
 			a->src = m->opts && *m->opts ? m->opts : "mode=1777";
 			break;
 		case CTR_MOUNT_BIND:
-			if (vc->nshares >= VM_MAX_SHARES || vc->ndisks + vc->nshares + 3 >= VM_MAX_DEVICES) {
-				r = err_set(err, E2BIG, "too many shared paths and disks (at most %u)",
-					    VM_MAX_DEVICES - 3);
+			/* How many devices fit the VM (8 or 24 with the agent,
+			 * root disk and network) is vm_start's check
+			 * (vm_config_check); this is the config's capacity. */
+			if (vc->nshares >= VM_MAX_SHARES) {
+				r = err_set(err, E2BIG, "too many shared paths (at most %u)", VM_MAX_SHARES);
 				break;
 			}
 			vc->shares[vc->nshares] = (struct vm_share){
@@ -470,9 +472,8 @@ int ctr_mounts_attach(const struct ctr_config *cfg, struct vm_config *vc, struct
 		case CTR_MOUNT_VOLUME:
 		case CTR_MOUNT_DISK:
 		case CTR_MOUNT_EMULATOR:
-			if (vc->ndisks >= VM_MAX_DISKS || vc->ndisks + vc->nshares + 3 >= VM_MAX_DEVICES) {
-				r = err_set(err, E2BIG, "too many disks and shared paths (at most %u)",
-					    VM_MAX_DEVICES - 3);
+			if (vc->ndisks >= VM_MAX_DISKS) {
+				r = err_set(err, E2BIG, "too many disks (at most %u with the root disk)", VM_MAX_DISKS);
 				break;
 			}
 			r = volume_lock(m->host, m->readonly, &lv->fds[lv->nfds], err);

@@ -1,10 +1,12 @@
 /* The QEMU command line, built as an argv (no shell ever sees it).
  * Every choice is measured or explained in docs/vm.md and docs/kernel.md. */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <string.h>
 
 #include "buf.h"
+#include "err.h"
 #include "str.h"
 #include "util.h"
 #include "vm-internal.h"
@@ -148,17 +150,62 @@ static void vm_argv_template(char ***v, const struct vm_config *c)
 /* microvm's virtio-mmio transports (QEMU 7.2, counted): 8 with acpi=off,
  * on IRQs 5-12 of the one IO-APIC the MP table describes; 24 with ACPI,
  * whose tables add a second IO-APIC. A ninth device with our kernel is
- * refused ("No 'virtio-bus' bus found"). */
-static unsigned vm_transports(const struct vm_host *h)
+ * refused ("No 'virtio-bus' bus found"), which the guest sees as a VM
+ * that never connects: hence vm_config_check before QEMU starts.
+ * Our kernel finds virtio-mmio devices on the command line (QEMU appends
+ * virtio_mmio.device=), so it needs no ACPI; Debian's kernel lacks
+ * VIRTIO_MMIO_CMDLINE_DEVICES and finds them in ACPI tables. */
+bool vm_acpi(const struct vm_host *h)
 {
-	return h->kernel.builtin ? 8 : 24;
+	return !h->kernel.builtin;
 }
 
-/* The virtio devices vm_argv adds besides the balloon. */
-static unsigned vm_devices(const struct vm_config *c)
+unsigned vm_device_slots(const struct vm_host *h)
+{
+	return vm_acpi(h) ? VM_SLOTS_ACPI : VM_SLOTS_NOACPI;
+}
+
+unsigned vm_devices_needed(const struct vm_config *c)
 {
 	return (c->agent ? 1 : 0) + MIN(c->ndisks, VM_MAX_DISKS) + MIN(c->nshares, VM_MAX_SHARES) +
 	       (c->mac ? 1 : 0);
+}
+
+int vm_config_check(const struct vm_host *h, const struct vm_config *c, struct err *err)
+{
+	unsigned need = vm_devices_needed(c), have = vm_device_slots(h);
+	struct buf b = BUF_INIT;
+	const char *sep = "";
+	int r;
+
+	/* vm_argv leaves out what does not fit the arrays: refuse instead. */
+	if (c->ndisks > VM_MAX_DISKS)
+		return err_set(err, E2BIG, "too many disks: %u, at most %u", c->ndisks, VM_MAX_DISKS);
+	if (c->nshares > VM_MAX_SHARES)
+		return err_set(err, E2BIG, "too many shares: %u, at most %u", c->nshares, VM_MAX_SHARES);
+	if (need <= have)
+		return 0;
+	/* Disk 0 (vda) is the root disk of every VM ucrt starts. */
+	if (c->nshares) {
+		buf_printf(&b, "%u share%s", c->nshares, c->nshares == 1 ? "" : "s");
+		sep = " + ";
+	}
+	if (c->ndisks) {
+		buf_printf(&b, "%sroot disk", sep);
+		sep = " + ";
+	}
+	if (c->ndisks > 1)
+		buf_printf(&b, " + %u data disk%s", c->ndisks - 1, c->ndisks == 2 ? "" : "s");
+	if (c->agent) {
+		buf_printf(&b, "%sagent", sep);
+		sep = " + ";
+	}
+	if (c->mac)
+		buf_printf(&b, "%snetwork", sep);
+	r = err_set(err, E2BIG, "too many mounts: %s need %u virtio devices, this VM has %u (microvm %s ACPI)",
+		    b.data ? b.data : "", need, have, vm_acpi(h) ? "with" : "without");
+	buf_free(&b);
+	return r;
 }
 
 /* Free-page reporting (docs/vm.md, Memory): the guest's balloon driver
@@ -172,7 +219,7 @@ static unsigned vm_devices(const struct vm_config *c)
  * free: data mounts keep the slots they had. */
 static void vm_argv_balloon(char ***v, const struct vm_host *h, const struct vm_config *c)
 {
-	if (c->mem_path || vm_devices(c) >= vm_transports(h))
+	if (c->mem_path || vm_devices_needed(c) >= vm_device_slots(h))
 		return;
 	strv_push(v, "-device");
 	strv_push(v, "virtio-balloon-device,free-page-reporting=on");
@@ -186,14 +233,12 @@ char **vm_argv(const struct vm_host *h, const struct vm_config *c, const struct 
 
 	strv_push(&v, h->qemu);
 	strv_push(&v, "-M");
-	/* Our kernel finds virtio-mmio devices on the command line (QEMU
-	 * appends virtio_mmio.device=), so it needs no ACPI; Debian's kernel
-	 * lacks VIRTIO_MMIO_CMDLINE_DEVICES and finds them in ACPI tables. */
+	/* ACPI or not: vm_acpi. */
 	/* The RTC stays: it is where a TCG guest gets the wall clock. */
 	/* The legacy PIC stays even for one vCPU: with pic=off a guest's
 	 * timed sleeps (sleep 2, ping's interval) never wake up under TCG. */
 	vm_pushf(&v, "microvm,accel=%s,acpi=%s%s", kvm ? "kvm" : "tcg",
-		 h->kernel.builtin ? "off" : "on", c->mem_path ? ",memory-backend=mem" : "");
+		 vm_acpi(h) ? "on" : "off", c->mem_path ? ",memory-backend=mem" : "");
 	/* TCG's "max" CPU has what x86-64-v2/v3 images (RHEL 9...) require;
 	 * the default qemu64 model lacks SSE4.2 and POPCNT. */
 	strv_push(&v, "-cpu");

@@ -467,6 +467,10 @@ int vm_start(struct loop *l, const struct vm_host *h, const struct vm_config *c,
 	pid_t pid, self = getpid();
 	int r, self_fd;
 
+	/* Before anything is opened: QEMU would refuse a device without a
+	 * transport, and the guest would only be seen not to connect. */
+	if ((r = vm_config_check(h, c, err)) < 0)
+		return r;
 	if (c->mac && c->netdev != VM_NETDEV_USER && c->tap_fd < 0 && !(c->mem_path && c->mem_shared))
 		return err_set(err, EBADF, "vm %s: a network device without a tap", c->name ? c->name : "");
 	if (c->console_log) {

@@ -129,11 +129,10 @@ int vm_initramfs_write(const char *path, const char *init, const char *modules_d
  * is the raw image at backing (absolute path), of the same size. */
 int vm_overlay_create(const char *path, const char *backing, struct err *err);
 
-/* microvm has 24 virtio-mmio transports (QEMU 7.2): agent, root disk and
- * network take three, data mounts (extra disks, shares) share the rest. */
+/* How many disks and shares a vm_config can hold. How many devices fit
+ * in a VM is vm_device_slots(): fewer than these together. */
 #define VM_MAX_DISKS 12
 #define VM_MAX_SHARES 16
-#define VM_MAX_DEVICES 24
 
 struct vm_disk {
 	const char *path;
@@ -246,6 +245,22 @@ int vm_start(struct loop *l, const struct vm_host *h, const struct vm_config *c,
 struct vm_vsock_ids {
 	uint32_t cid, port;
 };
+/* microvm's virtio-mmio transports, one per virtio device (QEMU 7.2,
+ * counted): VM_SLOTS_NOACPI with acpi=off, which ucrt's kernel boots with
+ * (h->kernel.builtin), VM_SLOTS_ACPI with ACPI (a distribution kernel). */
+#define VM_SLOTS_NOACPI 8u
+#define VM_SLOTS_ACPI 24u
+bool vm_acpi(const struct vm_host *h);
+unsigned vm_device_slots(const struct vm_host *h);
+/* The virtio devices c needs: the agent channel, each disk, each share,
+ * the network. The free-page-reporting balloon of a cold VM is not
+ * counted: it only takes a slot that is left over. */
+unsigned vm_devices_needed(const struct vm_config *c);
+/* 0 when c's devices fit h's VM, else -E2BIG and err says what needs how
+ * many ("too many mounts: 7 shares + root disk + agent need 9 virtio
+ * devices, this VM has 8 (microvm without ACPI)"). vm_start checks this
+ * before anything is opened or spawned. */
+int vm_config_check(const struct vm_host *h, const struct vm_config *c, struct err *err);
 /* Build the QEMU argv vm_start would use (tests, --log-level trace). vs
  * is used when h->transport is VM_TRANSPORT_VSOCK and c->agent is set. */
 char **vm_argv(const struct vm_host *h, const struct vm_config *c, const struct vm_vsock_ids *vs);

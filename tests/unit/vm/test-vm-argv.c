@@ -211,6 +211,70 @@ static void t_argv_balloon(void)
 	t_ok(t_opt(acpi, "-device", "balloon") != NULL, "... the cloud kernel (acpi=on, 24 transports) still gets it");
 }
 
+/* -device arguments in v. */
+static unsigned t_ndevices(char **v)
+{
+	unsigned n = 0;
+
+	for (size_t i = 0; v[i]; i++)
+		n += strcmp(v[i], "-device") == 0;
+	return n;
+}
+
+/* The device slots: how many microvm has (acpi=off with our kernel, as the
+ * -M option says), how many a config needs (what vm_argv adds besides the
+ * balloon: one virtio device each, virtserialport is no transport), and
+ * the refusal with its message. */
+static void t_device_slots(void)
+{
+	struct vm_host h = { .qemu = "q", .accel = VM_ACCEL_TCG, .kernel = { .path = "/k", .builtin = true } };
+	struct vm_config c = { .ndisks = 1, .disks = { { .path = "/r", .snapshot = true } }, .agent = true,
+			       .nshares = 6 };
+	struct err e = { 0 };
+
+	for (unsigned i = 0; i < VM_MAX_SHARES; i++)
+		c.shares[i] = (struct vm_share){ .tag = "s", .path = "/d" };
+	t_ok(!vm_acpi(&h) && vm_device_slots(&h) == 8, "our kernel: acpi=off, 8 slots");
+	_cleanup_strv_ char **v = vm_argv(&h, &c, NULL);
+	t_ok(strstr(t_opt(v, "-M", NULL), ",acpi=off") != NULL, "... as -M says");
+	t_is(vm_devices_needed(&c), 8, "6 shares + root disk + agent need 8");
+	t_is(vm_config_check(&h, &c, &e), 0, "... which fit");
+	/* agent = virtio-serial-device + its virtserialport (no transport). */
+	t_is(t_ndevices(v) - 1, vm_devices_needed(&c), "vm_argv's virtio devices are the ones counted");
+	t_ok(!t_opt(v, "-device", "balloon"), "... and no balloon: the slots are full");
+
+	c.nshares = 7;
+	t_is(vm_config_check(&h, &c, &e), -E2BIG, "a 7th share does not fit");
+	t_streq(err_msg(&e), "too many mounts: 7 shares + root disk + agent need 9 virtio devices, "
+		"this VM has 8 (microvm without ACPI)", "... the message counts them");
+	c.nshares = 5;
+	c.mac = "02:75:0a:58:00:02";
+	c.tap_fd = 17;
+	t_is(vm_config_check(&h, &c, &e), 0, "5 shares + network fit");
+	c.nshares = 4;
+	c.ndisks = 3;
+	t_is(vm_config_check(&h, &c, &e), -E2BIG, "4 shares + 2 data disks + network do not");
+	t_streq(err_msg(&e), "too many mounts: 4 shares + root disk + 2 data disks + agent + network "
+		"need 9 virtio devices, this VM has 8 (microvm without ACPI)", "... named each");
+
+	h.kernel.builtin = false;
+	_cleanup_strv_ char **acpi = vm_argv(&h, &c, NULL);
+	t_ok(vm_acpi(&h) && vm_device_slots(&h) == 24 && strstr(t_opt(acpi, "-M", NULL), ",acpi=on"),
+	     "a distribution kernel: acpi=on, 24 slots");
+	t_is(vm_config_check(&h, &c, &e), 0, "... the same config fits");
+	c.ndisks = 1;
+	c.nshares = VM_MAX_SHARES;
+	t_is(vm_config_check(&h, &c, &e), 0, "... as do 16 shares (all a config holds) with root disk, agent and network");
+	c.ndisks = VM_MAX_DISKS;
+	t_is(vm_config_check(&h, &c, &e), -E2BIG, "... but not 12 disks besides");
+	t_ok(strstr(err_msg(&e), "this VM has 24 (microvm with ACPI)") != NULL, "... %s", err_msg(&e));
+	c.nshares = VM_MAX_SHARES + 1;
+	t_is(vm_config_check(&h, &c, &e), -E2BIG, "more shares than a config holds: refused, not cut");
+	c.nshares = 0;
+	c.ndisks = VM_MAX_DISKS + 1;
+	t_is(vm_config_check(&h, &c, &e), -E2BIG, "more disks than a config holds: refused, not cut");
+}
+
 static void t_accel(void)
 {
 	enum vm_accel a = VM_ACCEL_KVM;
@@ -259,6 +323,7 @@ int main(void)
 	t_argv_net();
 	t_argv_vsock();
 	t_argv_balloon();
+	t_device_slots();
 	t_accel();
 	t_kernel();
 	return t_done();

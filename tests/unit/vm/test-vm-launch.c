@@ -168,6 +168,43 @@ static void t_tap_fd(struct t_ctx *x)
 	close(p[1]);
 }
 
+/* More devices than microvm has transports: refused by vm_start before
+ * anything is opened or spawned, with a message that counts them. One
+ * fewer starts the stand-in "qemu", which says so on stderr. */
+static void t_too_many(struct t_ctx *x)
+{
+	_cleanup_free_ char *script = xasprintf("%s/fake-qemu-slots", t_tmpdir());
+	static const char body[] = "#!/bin/sh\necho qemu-ran >&2\n";
+	struct vm_host h = x->host;
+	struct vm_config c = { .name = "slots", .ndisks = 1, .disks = { { .path = x->disk, .readonly = true } },
+			       .agent = true, .nshares = 7 };
+	struct t_vm t = { .l = x->l };
+	struct vm_events ev = { .exited = t_vm_exited };
+	struct err e = { 0 };
+	int fds;
+
+	if (write_file_atomic_at(AT_FDCWD, script, body, sizeof(body) - 1, 0755) < 0) {
+		t_ok(false, "fake qemu: %s", strerror(errno));
+		return;
+	}
+	for (unsigned i = 0; i < c.nshares; i++)
+		c.shares[i] = (struct vm_share){ .tag = "s", .path = t_tmpdir(), .readonly = true };
+	h.qemu = script;
+	h.kernel.builtin = true;	/* acpi=off: 8 transports */
+	fds = t_count_fds();
+	t_is(vm_start(x->l, &h, &c, &ev, &t, &t.vm, &e), -E2BIG, "7 shares + root disk + agent: vm_start refuses");
+	t_streq(err_msg(&e), "too many mounts: 7 shares + root disk + agent need 9 virtio devices, "
+		"this VM has 8 (microvm without ACPI)", "... saying what needs how many");
+	t_ok(!t.vm && t_count_fds() == fds, "... before QEMU is spawned, with no fd left open");
+	c.nshares = 6;
+	e = (struct err){ 0 };
+	t_ok(vm_start(x->l, &h, &c, &ev, &t, &t.vm, &e) == 0, "6 shares fit: %s", err_msg(&e));
+	t_wait(&t, &t.exited, 10000);
+	t_ok(t.vm && strstr(vm_qemu_stderr(t.vm), "qemu-ran"), "... and QEMU is started");
+	if (t.vm)
+		vm_free(t.vm);
+}
+
 /* A stand-in "qemu" made of shell builtins only (so that it is the one
  * process of its namespace) reports on stderr its NSpid levels and last
  * pid, and the pids its /proc lists. */
@@ -225,6 +262,7 @@ static void t_fiber(void *arg)
 
 	t_ns(x);
 	t_tap_fd(x);
+	t_too_many(x);
 	t_bad_disk(x);
 	t_quit(x);
 	t_free_running(x);
