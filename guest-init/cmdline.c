@@ -36,6 +36,8 @@ static void gi_cmdline_one(struct gi_cmdline *c, const char *w, size_t len)
 		c->debug = true;
 	else if (KEY("ucrt.template"))
 		c->template = true;
+	else if (KEY("ucrt.ephemeral"))
+		c->ephemeral = true;
 	else if (KEY("ucrt.vsock")) {
 		char num[16];
 		gi_copy(num, sizeof(num), v, vlen);

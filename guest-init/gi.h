@@ -21,6 +21,7 @@ struct gi_cmdline {
 	unsigned vsock_port;	/* 0: use the virtio-serial port */
 	bool debug;
 	bool template;		/* stop at READY until RESUME (unclone.c) */
+	bool ephemeral;		/* the root disk is discarded when the VM ends */
 };
 
 /* Mount data for the ext4 disks ucrt attaches: no ext4lazyinit thread,
@@ -34,6 +35,7 @@ struct gi_cmdline {
 /* main.c */
 extern bool gi_debug;
 extern bool gi_is_pid1;
+extern bool gi_root_ephemeral;	/* ucrt.ephemeral: no sync of / at power-off */
 extern int gi_chan_fd;	/* for die(): the channel once it is open, else -1 */
 extern uint64_t gi_t_start;	/* CLOCK_MONOTONIC ns when main() began (HELLO's clock) */
 void gi_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

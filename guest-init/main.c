@@ -29,6 +29,7 @@ __attribute__((used)) static const char gi_version[] = "ucrt-init-version=" UCRT
 
 bool gi_debug;
 bool gi_is_pid1;
+bool gi_root_ephemeral;
 int gi_chan_fd = -1;
 uint64_t gi_t_start;
 
@@ -85,10 +86,16 @@ void gi_poweroff(int code)
 			;
 		nanosleep(&ts, NULL);
 	}
-	sync();
+	/* A discarded root (QEMU's snapshot of a --rm container's disk) needs
+	 * neither: its journal commit would only be written to a file that
+	 * is deleted with QEMU. Data mounts are unmounted (and so synced)
+	 * either way. */
+	if (!gi_root_ephemeral)
+		sync();
 	gi_unmount_data();
 	/* A clean ext4 for the next start; fails harmlessly when busy or ro. */
-	mount(NULL, "/", NULL, MS_REMOUNT | MS_RDONLY, NULL);
+	if (!gi_root_ephemeral)
+		mount(NULL, "/", NULL, MS_REMOUNT | MS_RDONLY, NULL);
 	/* Without ACPI (ucrt's own kernel, microvm acpi=off) a power-off only
 	 * halts the CPU and QEMU keeps running; a reboot ends it, because QEMU
 	 * runs with -no-reboot and the kernel with reboot=t (docs/vm.md). */
@@ -154,6 +161,7 @@ static int gi_pid1_main(void)
 		gi_die("no host channel: %s", strerror(-gi_chan_fd));
 	if (c.template)
 		gi_template_wait(gi_chan_fd, &c);
+	gi_root_ephemeral = c.ephemeral;
 	r = gi_chan_write_frame(gi_chan_fd, PROTO_T_HELLO, 0, 0, hello,
 				gi_hello_payload(hello, sizeof(hello)));
 	if (r < 0)

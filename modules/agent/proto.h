@@ -53,6 +53,8 @@
  *   ucrt.debug                verbose messages on /dev/kmsg
  *   ucrt.template             a template VM: stop after opening the channel
  *                             (PROTO_T_TEMPLATE_READY) until RESUME
+ *   ucrt.ephemeral            the root disk is discarded with the VM: no sync
+ *                             or read-only remount of / at power-off
  * Modules (initramfs case): /modules/order lists file names in
  * /modules/, one per line, loaded in that order with finit_module(). */
 #define PROTO_PORT_NAME "ucrt.agent"

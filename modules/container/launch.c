@@ -702,16 +702,19 @@ int ctr_start(struct loop *l, const struct ctr_launch *o, const struct ctr_event
 		.console_log = o->console_log,
 		.agent = true,
 		.agent_timeout_ms = CTR_BOOT_TIMEOUT_S * 1000u,
-		.cmdline = cfg->read_only ? "ucrt.ro" : NULL,
 	};
 	struct vm_events vev = { .exited = ctr_vm_exited, .agent = ctr_vm_agent };
 	struct ctr *c = xcalloc(1, sizeof(*c));
 	int r;
 
-	if (cfg->overlay)
+	if (cfg->overlay) {
 		vc.disks[0] = (struct vm_disk){ .path = cfg->overlay, .qcow2 = true, .backing = cfg->disk };
-	else
+		vc.cmdline = cfg->read_only ? "ucrt.ro" : NULL;
+	} else {
+		/* A snapshot: the guest need not make it clean for a next start. */
 		vc.disks[0] = (struct vm_disk){ .path = cfg->disk, .snapshot = true };
+		vc.cmdline = cfg->read_only ? "ucrt.ro ucrt.ephemeral" : "ucrt.ephemeral";
+	}
 	c->l = l;
 	c->o = *o;
 	c->clone.state_fd = -1;

@@ -65,6 +65,20 @@ case $out in
 esac
 echo "$out" | grep -q ext4lazyinit && nok "no ext4lazyinit thread in the guest" || ok "no ext4lazyinit thread in the guest"
 
+# --rm: the root is QEMU's snapshot, discarded with the VM; a kept
+# container's overlay must be left clean for its next start.
+case $(U run --rm "$IMG" cat /proc/cmdline 2>"$tmp/err") in
+*ucrt.ephemeral*) ok "--rm: the guest is told its root is discarded (ucrt.ephemeral)" ;;
+*) nok "--rm: ucrt.ephemeral on the command line"; sed 's/^/# /' "$tmp/err" ;;
+esac
+out=$(U run --name kept-cmdline "$IMG" cat /proc/cmdline 2>"$tmp/err")
+case $out in
+*ucrt.ephemeral*) nok "a kept container's root is not ephemeral" ;;
+*console=*) ok "a kept container's root is not ephemeral" ;;
+*) nok "a kept container's command line"; sed 's/^/# /' "$tmp/err" ;;
+esac
+U rm kept-cmdline >/dev/null 2>&1
+
 U ps -a -q >"$tmp/ps"
 is "--rm left no container behind" "$(cat "$tmp/ps")" ""
 is "no QEMU left" "$(t_qemu_count "$tmp/root")" 0
