@@ -77,6 +77,12 @@ bool tmpl_shape_of(const struct vm_host *h, const struct vm_config *c, struct tm
 			return false;
 		}
 	}
+	/* A VM that cannot start (more devices than slots) makes no
+	 * template either: the run fails with vm_start's message. */
+	if (vm_config_check(h, c, NULL) < 0) {
+		*why = "more devices than the VM has slots";
+		return false;
+	}
 	return true;
 }
 

@@ -61,6 +61,21 @@ static void t_shape(const struct vm_host *h)
 	c.ndisks = 1;
 	c.disks[0].readonly = true;
 	t_ok(!tmpl_shape_of(h, &c, &s, &why), "a read-only root drive: cold (%s)", why);
+	c.disks[0].readonly = false;
+
+	/* ucrt's kernel (no ACPI): 8 device slots; 6 tagged shares + root +
+	 * agent fit without a network, not with one. */
+	static const char *const tags[] = { "ucrt0", "ucrt1", "ucrt2", "ucrt3", "ucrt4", "ucrt5" };
+	vs = *h;
+	vs.kernel.builtin = true;
+	for (unsigned i = 0; i < 6; i++)
+		c.shares[i] = (struct vm_share){ .tag = tags[i], .path = "/a" };
+	c.nshares = 6;
+	c.mac = NULL;
+	t_ok(tmpl_shape_of(&vs, &c, &s, &why), "6 shares in 8 slots: a shape");
+	c.mac = "02:00:00:00:00:09";
+	t_ok(!tmpl_shape_of(&vs, &c, &s, &why) && strstr(why, "slots"),
+	     "6 shares + a network in 8 slots: no template for a VM that cannot start (%s)", why);
 }
 
 static void t_keys(struct vm_host *h, const char *kernel2)
