@@ -58,7 +58,9 @@ static uint64_t now_ms(void)
 }
 
 /* Deliberately blocking (credentials are looked up once per registry, in
- * the pull's setup): a helper gets HELPER_TIMEOUT_MS, then is killed. */
+ * the pull's setup): a helper gets HELPER_TIMEOUT_MS, then is killed.
+ * SIGPIPE must be ignored (ucrt's main does): a helper may exit without
+ * reading the server name we write to it. */
 int reg_cred_helper_get(const char *helper, const char *server, char **user, char **pass, struct err *err)
 {
 	int in[2], out[2];
