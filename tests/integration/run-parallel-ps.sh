@@ -10,6 +10,10 @@
 set -u
 . "${UCRT_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/registry.sh"
 . "$T_LIB_DIR/run.sh"
+# The instances share a -v directory (9p): ucrt's own kernel has 9p, Debian's
+# cloud kernel does not, and a binary outside build/ (the ASan one) would not
+# find ucrt's kernel next to itself: name it (as run-mounts.sh does).
+[ -n "${UCRT_KERNEL:-}" ] || [ ! -f "$UCRT_SRC/build/kernel/vmlinux" ] || export UCRT_KERNEL=$UCRT_SRC/build/kernel/vmlinux
 t_run_init
 trap 't_reg_stop; [ -n "${p:-}" ] && kill -9 $p 2>/dev/null; rm -rf "$tmp"' EXIT
 t_run_setup "$tmp" >"$tmp/setup.log" 2>&1 || { echo "1..0 # SKIP registry setup failed"; exit 0; }
