@@ -5,7 +5,7 @@
 #
 # Result: CACHE_DIR/vmlinux (uncompressed, booted through its PVH note) and
 # CACHE_DIR/build-info (key=value: version, config hash, build key).
-# Idempotent: when build-info records the same key (fragment + this script +
+# Idempotent: when build-info records the same key (fragment + patches + this script +
 # source package) and vmlinux exists, nothing is done.
 # Environment: UCRT_KERNEL_JOBS (default: number of CPUs), UCRT_KERNEL_SRC
 # (tarball, default /usr/src/linux-source-6.1.tar.xz).
@@ -16,13 +16,14 @@ cache=${1:-${UCRT_KERNEL_CACHE:-build/kernel}}
 tarball=${UCRT_KERNEL_SRC:-/usr/src/linux-source-6.1.tar.xz}
 jobs=${UCRT_KERNEL_JOBS:-$(nproc)}
 fragment=$here/config
+patches=$(ls "$here"/patches/*.patch 2>/dev/null || true)
 
 say() { printf 'kernel: %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
 
 need_pkgs=
 [ -f "$tarball" ] || need_pkgs="$need_pkgs linux-source-6.1"
-for t in flex bison bc make gcc; do
+for t in flex bison bc make gcc patch; do
 	command -v $t >/dev/null 2>&1 || need_pkgs="$need_pkgs $t"
 done
 [ -f /usr/include/libelf.h ] || need_pkgs="$need_pkgs libelf-dev"
@@ -39,7 +40,8 @@ cache=$(cd "$cache" && pwd)
 
 # The build key covers everything that changes the output.
 srcid=$(stat -c '%s %Y' "$tarball")
-key=$( (cat "$fragment" "$0"; echo "$srcid") | sha256sum | cut -c1-64)
+patchid=$(cat /dev/null $patches | sha256sum | cut -c1-64)
+key=$( (cat "$fragment" "$0" $patches; echo "$srcid") | sha256sum | cut -c1-64)
 if [ -f "$cache/vmlinux" ] && [ -f "$cache/build-info" ] &&
    grep -qx "key=$key" "$cache/build-info"; then
 	say "up to date: $cache/vmlinux ($(sed -n 's/^version=//p' "$cache/build-info"))"
@@ -48,12 +50,20 @@ fi
 
 src=$cache/src/linux-source-6.1
 obj=$cache/obj
-if [ ! -f "$src/Makefile" ] || [ "$(cat "$cache/src/.srcid" 2>/dev/null)" != "$srcid" ]; then
+# A pristine tree with kernel/patches/*.patch applied, in order; a change of
+# either extracts it again.
+if [ ! -f "$src/Makefile" ] || [ "$(cat "$cache/src/.srcid" 2>/dev/null)" != "$srcid" ] ||
+   [ "$(cat "$cache/src/.patchid" 2>/dev/null)" != "$patchid" ]; then
 	say "extracting $tarball"
 	rm -rf "$cache/src" "$obj"
 	mkdir -p "$cache/src"
 	tar -C "$cache/src" -xJf "$tarball"
+	for p in $patches; do
+		say "applying $(basename "$p")"
+		patch -s -p1 -d "$src" --no-backup-if-mismatch <"$p" || die "$p does not apply to $tarball"
+	done
 	echo "$srcid" >"$cache/src/.srcid"
+	echo "$patchid" >"$cache/src/.patchid"
 fi
 mkdir -p "$obj"
 
