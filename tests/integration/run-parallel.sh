@@ -25,7 +25,7 @@ sum=$(md5sum <"$disk")
 is "a failing instance makes the exit status non-zero" "$st" 1
 is "8 distinct task indexes, output prefixed" "$(sort "$tmp/out")" "$(for i in 0 1 2 3 4 5 6 7; do echo "[$i] task $i of 8"; done)"
 grep -q "8 instance(s): 7 succeeded, 1 failed" "$tmp/err" && ok "summary counts" ||
-	{ nok "summary counts"; sed 's/^/# err: /' "$tmp/err"; sed 's/^/# out: /' "$tmp/out"; }
+	{ nok "summary counts"; sed 's/^/# err: /' "$tmp/err" >&2; sed 's/^/# out: /' "$tmp/out" >&2; }
 grep -q "\[5\] exit 3" "$tmp/err" && ok "summary names the failure and its exit code" || nok "summary names the failure"
 grep -q "start latency .*p50 .*p90 .*p99 .*max" "$tmp/err" && grep -q "total duration .*p50" "$tmp/err" &&
 	ok "summary has latency and duration percentiles" || nok "summary percentiles"
