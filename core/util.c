@@ -5,8 +5,10 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static void __attribute__((noreturn)) oom(size_t n)
 {
@@ -192,6 +194,15 @@ int write_file_atomic_at(int dirfd, const char *path, const void *data, size_t l
 int write_file_replace_at(int dirfd, const char *path, const void *data, size_t len, unsigned mode)
 {
 	return write_file_at(dirfd, path, data, len, mode, false);
+}
+
+char *user_runtime_dir(void)
+{
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+
+	if (xdg && *xdg == '/')
+		return xasprintf("%s/ucrt", xdg);
+	return xasprintf("/tmp/ucrt-%u", (unsigned)geteuid());
 }
 
 int mkdir_p_at(int dirfd, const char *path, unsigned mode)

@@ -56,6 +56,10 @@ int write_file_atomic_at(int dirfd, const char *path, const void *data,
  * outlive the process that writes them anyway (a --rm container's). */
 int write_file_replace_at(int dirfd, const char *path, const void *data,
 			  size_t len, unsigned mode);
+/* An ordinary user's runtime files: $XDG_RUNTIME_DIR/ucrt (made 0700 for
+ * them by the login manager), else /tmp/ucrt-<uid>, which another user
+ * could have made first: check it is theirs alone before use. Malloc'ed. */
+char *user_runtime_dir(void);
 /* mkdir -p relative to dirfd. */
 int mkdir_p_at(int dirfd, const char *path, unsigned mode);
 

@@ -30,15 +30,10 @@ static int cli_private_dir(const char *path, struct err *err)
 
 int cli_runtime_dir(const char *name, char **out, struct err *err)
 {
-	const char *xdg = getenv("XDG_RUNTIME_DIR");
-	_cleanup_free_ char *base = NULL;
+	_cleanup_free_ char *base = user_runtime_dir();
 	int r;
 
 	*out = NULL;
-	if (xdg && *xdg == '/')
-		base = xasprintf("%s/ucrt", xdg);
-	else
-		base = xasprintf("/tmp/ucrt-%u", (unsigned)geteuid());
 	if ((r = cli_private_dir(base, err)) < 0)
 		return r;
 	*out = xasprintf("%s/%s", base, name);

@@ -36,15 +36,9 @@
 
 static char *inst_base(void)
 {
-	const char *xdg = getenv("XDG_RUNTIME_DIR");
-
 	/* Root uses the fixed system path: sudo and login shells disagree on
 	 * XDG_RUNTIME_DIR, and a run and its ps must agree. */
-	if (geteuid() == 0)
-		return xstrdup("/run/ucrt");
-	if (xdg && *xdg == '/')
-		return xasprintf("%s/ucrt", xdg);
-	return xasprintf("/tmp/ucrt-%u", (unsigned)geteuid());
+	return geteuid() == 0 ? xstrdup("/run/ucrt") : user_runtime_dir();
 }
 
 char *ctr_instances_dir(const char *root)

@@ -160,6 +160,28 @@ static void test_files(void)
 	t_is(system(cmd), 0, "cleanup");
 }
 
+static void test_runtime_dir(void)
+{
+	char *d;
+	char want[64];
+
+	setenv("XDG_RUNTIME_DIR", "/run/user/1234", 1);
+	d = user_runtime_dir();
+	t_streq(d, "/run/user/1234/ucrt", "XDG_RUNTIME_DIR/ucrt");
+	free(d);
+	/* A relative value is not a runtime dir (a login manager sets an
+	 * absolute one): the /tmp fallback. */
+	snprintf(want, sizeof(want), "/tmp/ucrt-%u", (unsigned)geteuid());
+	setenv("XDG_RUNTIME_DIR", "run/user/1234", 1);
+	d = user_runtime_dir();
+	t_streq(d, want, "a relative XDG_RUNTIME_DIR is ignored");
+	free(d);
+	unsetenv("XDG_RUNTIME_DIR");
+	d = user_runtime_dir();
+	t_streq(d, want, "without XDG_RUNTIME_DIR: /tmp/ucrt-<uid>");
+	free(d);
+}
+
 int main(void)
 {
 	test_buf();
@@ -167,5 +189,6 @@ int main(void)
 	test_err();
 	test_sha();
 	test_files();
+	test_runtime_dir();
 	return t_done();
 }
