@@ -10,12 +10,15 @@
  * spawned and unlinks it when the VM is gone; a run killed with -9
  * leaves records behind, which carry the owner's pid and start time:
  * readers skip and delete those of a dead (or recycled) pid, so nothing
- * a user sees outlives the run. Writes are temp + rename (a reader never
- * sees half a record) without fsync: nothing here must survive a crash,
- * and an fsync would cost start latency on a disk-backed /run. */
+ * a user sees outlives the run. Writes are write_file_replace_at's temp +
+ * rename (a reader never sees half a record) without fsync: nothing here
+ * must survive a crash, and an fsync would cost start latency on a
+ * disk-backed /run. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +35,7 @@
 #include "util.h"
 
 #define INST_SUFFIX ".json"
-#define INST_TMP ".tmp."	/* ".tmp.<pid>.<start>.<id>": a write in flight */
+#define INST_TMP INST_SUFFIX ".tmp."	/* "<id>.json.tmp.<pid>.<seq>": a write in flight */
 
 static char *inst_base(void)
 {
@@ -104,7 +107,7 @@ int ctr_instance_write(int dfd, const struct ctr_instance *in)
 {
 	_cleanup_buf_ struct buf b = BUF_INIT;
 	struct json_writer w;
-	char tmp[sizeof(INST_TMP) + 48 + CTR_ID_LEN], path[CTR_ID_LEN + sizeof(INST_SUFFIX)];
+	char path[CTR_ID_LEN + sizeof(INST_SUFFIX)];
 
 	jw_init(&w, &b, false);
 	jw_obj_begin(&w);
@@ -129,20 +132,8 @@ int ctr_instance_write(int dfd, const struct ctr_instance *in)
 	jw_key(&w, "owner_start"), jw_uint(&w, in->owner_start);
 	jw_obj_end(&w);
 	buf_putc(&b, '\n');
-	snprintf(tmp, sizeof(tmp), INST_TMP "%d.%llu.%s", (int)in->owner, (unsigned long long)in->owner_start,
-		 in->id);
 	snprintf(path, sizeof(path), "%s" INST_SUFFIX, in->id);
-	int fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		return -errno;
-	int r = write_all(fd, b.data, b.len);
-	if (close(fd) < 0 && r == 0)
-		r = -errno;
-	if (r == 0 && renameat(dfd, tmp, dfd, path) < 0)
-		r = -errno;
-	if (r < 0)
-		unlinkat(dfd, tmp, 0);
-	return r;
+	return write_file_replace_at(dfd, path, b.data, b.len, 0600);
 }
 
 void ctr_instance_remove(int dfd, const char *id)
@@ -212,23 +203,28 @@ static int inst_read(int dfd, const char *file, struct ctr_instance *in)
 	return r;
 }
 
-/* ".tmp.<pid>.<start>.<id>": its writer's pid and start time. */
-static bool inst_tmp_owner(const char *name, pid_t *pid, uint64_t *start)
+/* "<id>.json.tmp.<pid>.<seq>": its writer's pid. */
+static bool inst_tmp_owner(const char *name, pid_t *pid)
 {
+	const char *t = strstr(name, INST_TMP);
 	char *end;
-	unsigned long long p, s;
+	unsigned long long p;
 
-	if (!str_startswith(name, INST_TMP))
+	if (!t)
 		return false;
-	p = strtoull(name + strlen(INST_TMP), &end, 10);
-	if (*end != '.')
-		return false;
-	s = strtoull(end + 1, &end, 10);
-	if (*end != '.')
+	p = strtoull(t + strlen(INST_TMP), &end, 10);
+	if (*end != '.' || p == 0 || p > INT32_MAX)
 		return false;
 	*pid = (pid_t)p;
-	*start = s;
 	return true;
+}
+
+/* Only the pid is in a temp file's name: a recycled pid keeps a dead
+ * writer's temp until that process ends too, which hides nothing; a live
+ * writer's temp is never taken. */
+static bool inst_pid_alive(pid_t pid)
+{
+	return kill(pid, 0) == 0 || errno == EPERM;
 }
 
 static int inst_cmp(const void *a, const void *b)
@@ -267,10 +263,9 @@ int ctr_instances_scan(const char *root, bool sweep, ctr_instance_stale_fn stale
 	while ((de = readdir(d))) {
 		struct ctr_instance in;
 		pid_t pid;
-		uint64_t start;
-		if (inst_tmp_owner(de->d_name, &pid, &start)) {
+		if (inst_tmp_owner(de->d_name, &pid)) {
 			/* A write killed before its rename. */
-			if (!ctr_proc_alive(pid, start)) {
+			if (!inst_pid_alive(pid)) {
 				bool gone = sweep && unlinkat(dfd, de->d_name, 0) == 0;
 				if (stale)
 					stale(arg, NULL, de->d_name, pid, gone);

@@ -138,8 +138,8 @@ int main(void)
 	t_record(dfd, &dead, "job-2", 2, 1500, 999999999, 1);
 	t_record(dfd, &recycled, "job-3", 3, 1500, self, start + 1);
 	char tmpdead[160], tmplive[160];
-	snprintf(tmpdead, sizeof(tmpdead), ".tmp.999999999.1.%s", a);
-	snprintf(tmplive, sizeof(tmplive), ".tmp.%d.%llu.%s", (int)self, (unsigned long long)start, b);
+	snprintf(tmpdead, sizeof(tmpdead), "%s.json.tmp.999999999.0", a);
+	snprintf(tmplive, sizeof(tmplive), "%s.json.tmp.%d.0", b, (int)self);
 	close(openat(dfd, tmpdead, O_CREAT | O_WRONLY | O_CLOEXEC, 0600));
 	close(openat(dfd, tmplive, O_CREAT | O_WRONLY | O_CLOEXEC, 0600));
 	write_file_atomic_at(dfd, "junk.json", "{", 1, 0600);
