@@ -54,8 +54,10 @@ check "baseline: QEMU spawned, its init's byte on the console, VM gone" \
 	'all(r["phases_ms"]["qemu_spawned"] is not None and r["phases_ms"]["console"] is not None and r["phases_ms"]["vm_gone"] is not None and r["phases_ms"]["init_ready"] is None and ordered(r) for r in base)'
 check "host CPU and peak PSS measured for every run" 'all(r["cpu_ms"] > 0 and r["pss_kib"] > 0 for r in d["runs"])'
 check "QEMU CPU is part of the run's CPU" 'all(0 < r["qemu_cpu_ms"] <= r["cpu_ms"] + 10 for r in ucrt)'
+# A ucrt guest prints to the console only now and then (quiet kernel; the
+# reboot line races QEMU's exit), so its console phase has 0-3 values.
 check "percentiles ordered for every phase" \
-	'all(s["min"] <= s["p50"] <= s["p90"] <= s["p99"] <= s["max"] and s["n"] == 3 for v in d["variants"] for s in v["phases_ms"].values())'
+	'all(s["min"] <= s["p50"] <= s["p90"] <= s["p99"] <= s["max"] and (s["n"] == 3 or (k == "console" and v["name"] != "baseline" and 0 < s["n"] < 3)) for v in d["variants"] for k, s in v["phases_ms"].items())'
 check "ratios to m256 with an interval around them" \
 	'd["variants"][0]["ratio"] is None and all(v["ratio"]["to"] == "m256" and v["ratio"]["ci_low"] <= v["ratio"]["p50"] <= v["ratio"]["ci_high"] for v in d["variants"][1:])'
 check "the m320 variant passed its options" 'd["variants"][1]["options"] == ["-m", "320M"]'
