@@ -771,9 +771,11 @@ static int bench_main(struct cli_ctx *ctx, enum bench_mode mode, int argc, char 
 	loop_signal_watch(B.l, &B.sigint, SIGINT, bench_on_signal, &B);
 	loop_signal_watch(B.l, &B.sigterm, SIGTERM, bench_on_signal, &B);
 	loop_timer_start(B.l, &B.sampler, BENCH_SAMPLE_NS);
-	if (B.tty)
-		loop_timer_start(B.l, &B.progress, BENCH_PROGRESS_NS);
 	B.t_begin = loop_now_ns();
+	/* Shown at once, not after the first period: a short run (one
+	 * template start) can end before it. */
+	if (B.tty)
+		bench_show_progress(&B.progress);
 	bench_launch_next(&B);
 	if (B.next < B.nplanned || bench_active(&B))
 		loop_run(B.l);
