@@ -274,7 +274,7 @@ int gi_config_apply(const uint8_t *p, size_t plen, int etc_fd, char *msg, size_t
 			gi_write_etc(etc_fd, "hostname", line, (size_t)n);
 		}
 	}
-	gi_net_link_up("lo", 0);
+	gi_net_lo_up();
 	if (c->naddrs || c->ngw || c->mtu || c->ifname[0] || c->have_mac) {
 		r = gi_config_net(c, msg, msglen);
 		if (r < 0)

@@ -31,6 +31,8 @@ struct gi_cmdline {
  * writer flags them (a sparse file reads as zeroes), disks written before
  * it did would get ~16 MiB of zeroes per GiB written into the overlay. */
 #define GI_EXT4_OPTS "noinit_itable,no_prefetch_block_bitmaps"
+/* A discarded root needs no journal: no replay, no jbd2 thread, no commits. */
+#define GI_EXT4_OPTS_EPHEMERAL GI_EXT4_OPTS ",noload"
 
 /* main.c */
 extern bool gi_debug;
@@ -86,6 +88,7 @@ struct gi_addr {
 	uint8_t prefix;
 };
 int gi_net_link_up(const char *ifname, uint32_t mtu);
+int gi_net_lo_up(void);
 int gi_net_set_mac(const char *ifname, const uint8_t mac[6]);
 int gi_net_add_addr(const char *ifname, const struct gi_addr *a);
 int gi_net_default_route(const char *ifname, const struct gi_addr *gw);

@@ -155,6 +155,7 @@ static int gi_pid1_main(void)
 	/* Ctrl-Alt-Del becomes SIGINT to us, forwarded to the main process. */
 	reboot(RB_DISABLE_CAD);
 	gi_load_modules(cmdline);
+	gi_net_lo_up();
 
 	gi_chan_fd = gi_chan_open(&c);
 	if (gi_chan_fd < 0)
@@ -170,7 +171,6 @@ static int gi_pid1_main(void)
 	r = gi_switch_root(&c, msg, sizeof(msg));
 	if (r < 0)
 		gi_die("%s", msg);
-	gi_net_link_up("lo", 0);
 
 	mkdir("/etc", 0755);
 	fd = open("/etc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -175,7 +175,24 @@ static const char *gi_root_data(const struct gi_cmdline *c)
 {
 	if (c->rootflags[0])
 		return c->rootflags;
-	return strcmp(c->fstype, "ext4") == 0 ? GI_EXT4_OPTS : NULL;
+	if (strcmp(c->fstype, "ext4") != 0)
+		return NULL;
+	return c->ephemeral && !c->ro ? GI_EXT4_OPTS_EPHEMERAL : GI_EXT4_OPTS;
+}
+
+static int gi_mount_root(const struct gi_cmdline *c)
+{
+	unsigned long fl = c->ro ? MS_RDONLY : 0;
+	const char *data = gi_root_data(c);
+
+	if (mount(c->root, "/newroot", c->fstype, fl, data) == 0)
+		return 0;
+	/* noload refuses a journal that needs replay (a disk last used by a
+	 * VM that died): replay it after all. */
+	if (errno == EINVAL && data && strcmp(data, GI_EXT4_OPTS_EPHEMERAL) == 0 &&
+	    mount(c->root, "/newroot", c->fstype, fl, GI_EXT4_OPTS) == 0)
+		return 0;
+	return -errno;
 }
 
 int gi_switch_root(const struct gi_cmdline *c, char *msg, size_t msglen)
@@ -199,9 +216,8 @@ int gi_switch_root(const struct gi_cmdline *c, char *msg, size_t msglen)
 		r = gi_mount_overlay(c, msg, msglen);
 		if (r < 0)
 			return r;
-	} else if (mount(c->root, "/newroot", c->fstype, c->ro ? MS_RDONLY : 0, gi_root_data(c)) < 0) {
-		r = -errno;
-		snprintf(msg, msglen, "mounting %s (%s) as root: %s", c->root, c->fstype, strerror(errno));
+	} else if ((r = gi_mount_root(c)) < 0) {
+		snprintf(msg, msglen, "mounting %s (%s) as root: %s", c->root, c->fstype, strerror(-r));
 		return r;
 	}
 	for (size_t i = 0; i < sizeof(moved) / sizeof(moved[0]); i++) {

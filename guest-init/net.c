@@ -106,6 +106,21 @@ int gi_net_link_up(const char *ifname, uint32_t mtu)
 	return gi_nl_talk(&q);
 }
 
+/* Once per boot: PID 1 brings lo up before a template is saved, so no
+ * clone runs (and, under TCG, translates) the netlink path again; CONFIG
+ * asks too, for the --serve-fd test mode that has no PID 1 step. */
+int gi_net_lo_up(void)
+{
+	static bool up;
+	int r;
+
+	if (up)
+		return 0;
+	r = gi_net_link_up("lo", 0);
+	up = r == 0;
+	return r;
+}
+
 /* A clone's own address: the template's device state carries the
  * template's, and the driver passes a new one on to QEMU's filter. */
 int gi_net_set_mac(const char *ifname, const uint8_t mac[6])

@@ -64,6 +64,26 @@ case $out in
 *) nok "root ext4 mount options"; echo "$out" | sed 's/^/# /' ;;
 esac
 echo "$out" | grep -q ext4lazyinit && nok "no ext4lazyinit thread in the guest" || ok "no ext4lazyinit thread in the guest"
+# A discarded (--rm) root is mounted without its journal (norecovery:
+# nothing to replay, no jbd2 thread); a disk whose journal needs replay
+# is mounted with it after all (guest-init/mount.c, gi_mount_root).
+case $out in
+*norecovery*) ok "--rm: the root is mounted without its journal" ;;
+*) nok "--rm root mounted norecovery"; echo "$out" | sed 's/^/# /' ;;
+esac
+echo "$out" | grep -q jbd2 && nok "--rm: no jbd2 thread in the guest" || ok "--rm: no jbd2 thread in the guest"
+img_disk=$(ls "$tmp/root/rootfs/"*.ext4 | head -1)
+cp --sparse=always "$img_disk" "$tmp/dirty.ext4" && chmod u+w "$tmp/dirty.ext4" &&
+	debugfs -w -R "feature needs_recovery" "$tmp/dirty.ext4" >/dev/null 2>&1
+dumpe2fs -h "$tmp/dirty.ext4" 2>/dev/null | grep -q "features:.*needs_recovery" &&
+	ok "a disk whose journal needs replay (debugfs)" || nok "setting needs_recovery with debugfs"
+out=$(U run --rm --rootfs "$tmp/dirty.ext4" sh -c 'grep " / " /proc/mounts' 2>"$tmp/err"); st=$?
+case "$st $out" in
+"0 "*norecovery*) nok "--rm on a disk that needs replay: journal loaded"; echo "$out" | sed 's/^/# /' ;;
+"0 "*ext4*) ok "--rm on a disk that needs replay: mounted with its journal" ;;
+*) nok "--rm on a disk that needs replay runs ($st)"; sed 's/^/# /' "$tmp/err" ;;
+esac
+rm -f "$tmp/dirty.ext4"
 
 # --rm: the root is QEMU's snapshot, discarded with the VM; a kept
 # container's overlay must be left clean for its next start.

@@ -4,7 +4,7 @@
 # clones read different /dev/urandom bytes, have the host's wall clock
 # (within a few seconds), their own MAC (the one ucrt gave their tap, not
 # the template's) and address, and reach the bridge's gateway through
-# their tap. TAP.
+# their tap and 127.0.0.1 on lo. TAP.
 set -u
 src=${UCRT_SRC:?}
 ucrt=${UCRT_BIN:?}
@@ -40,7 +40,8 @@ key=$(u template create --net 2>"$root/err")
 
 probe='cat /sys/class/net/eth0/address; ip -4 -o addr show eth0 | tr -s " " | cut -d" " -f4;
 dd if=/dev/urandom bs=16 count=1 2>/dev/null | busybox od -An -tx1 | tr -d " \n"; echo;
-date +%s; ping -c 1 -W 5 10.88.0.1 >/dev/null && echo gw-ok || echo gw-fail'
+date +%s; ping -c 1 -W 5 10.88.0.1 >/dev/null && echo gw-ok || echo gw-fail;
+ping -c 1 -W 5 127.0.0.1 >/dev/null && echo lo-ok || echo lo-fail'
 for i in 1 2; do
 	u --log-level debug run --rm --network bridge --ip 10.88.0.2$i --rootfs "$disk" sh -c "$probe" \
 		>"$root/out$i" 2>"$root/err$i"
@@ -58,6 +59,7 @@ for i in 1 2; do
 	[ "$d" -ge 0 ] && [ "$d" -le 10 ] && ok "clone $i has the host's wall clock (guest $((${l[3]:-0})), host $(cat "$root/host$i"))" ||
 		nok "clone $i has the host's wall clock (guest ${l[3]:-?}, host $(cat "$root/host$i"))"
 	is "clone $i reaches the gateway through its tap" "${l[4]:-}" gw-ok
+	is "clone $i has lo up (brought up before the template was saved)" "${l[5]:-}" lo-ok
 	eval "rnd$i=\${l[2]:-}"
 done
 [ -n "$rnd1" ] && [ ${#rnd1} -eq 32 ] && [ "$rnd1" != "$rnd2" ] && ok "the two clones read different /dev/urandom bytes" ||
