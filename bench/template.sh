@@ -56,16 +56,46 @@ if t and c and b:
 PY
 
 # --parallel: throughput and PSS per VM.
-pss_sampler() {	# OUT: mean PSS (KiB) per QEMU child of ucrt processes of this root, sampled
-	while [ ! -e "$tmp/stop" ]; do
-		for p in $(pgrep -f qemu-system-x86_64); do
-			tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q -- "-no-reboot" || continue
-			ppid=$(awk '/^PPid:/{print $2}' "/proc/$p/status" 2>/dev/null)
-			tr '\0' ' ' <"/proc/$ppid/cmdline" 2>/dev/null | grep -q -- "$tmp/root" || continue
-			awk '/^Pss:/{s+=$2} END{print s}' "/proc/$p/smaps_rollup" 2>/dev/null
-		done >>"$1" 2>/dev/null
-		sleep 0.5
-	done
+pss_sampler() {	# OUT: PSS (KiB) of each QEMU child of ucrt processes of this root, sampled
+	# One process for the whole run: a shell loop forking pgrep/awk per
+	# QEMU every 0.5 s took CPU from the 2 cores being measured.
+	python3 - "$1" "$tmp/root" "$tmp/stop" <<'PY'
+import os, sys, time
+out, root, stop = sys.argv[1:]
+def cmdline(pid):
+    try:
+        return open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
+    except OSError:
+        return []
+def ppid(pid):
+    try:
+        for l in open(f"/proc/{pid}/status"):
+            if l.startswith("PPid:"):
+                return int(l.split()[1])
+    except OSError:
+        pass
+    return 0
+def pss(pid):
+    try:
+        for l in open(f"/proc/{pid}/smaps_rollup"):
+            if l.startswith("Pss:"):
+                return int(l.split()[1])
+    except OSError:
+        pass
+    return 0
+with open(out, "w") as f:
+    while not os.path.exists(stop):
+        for p in filter(str.isdigit, os.listdir("/proc")):
+            c = cmdline(p)
+            if not c or not c[0].endswith(b"qemu-system-x86_64") or b"-no-reboot" not in c:
+                continue
+            if root.encode() not in b" ".join(cmdline(ppid(p))):
+                continue
+            v = pss(p)
+            if v:
+                f.write(f"{v}\n")
+        time.sleep(0.5)
+PY
 }
 par() {	# NAME OPTS...
 	local name=$1; shift
