@@ -25,8 +25,11 @@ t_reg_need() {
 	done
 }
 
+# Servers started in the background get up to 60 s to answer: on a loaded
+# machine (QEMU guests of a parallel test) a start can take seconds, and a
+# registry that never answered turns a test into a SKIP.
 t_reg_wait() {	# url
-	for _ in $(seq 100); do
+	for _ in $(seq 600); do
 		curl -sk -o /dev/null "$1" && return 0
 		sleep 0.1
 	done
@@ -104,7 +107,7 @@ t_fault_start() {	# LAYOUT FAULT LOG
 	REG=127.0.0.1:$port
 	python3 "$T_LIB_DIR/registry-fault.py" "$port" "$1" "$2" 2>"$3" &
 	FAULT_PID=$!
-	for _ in $(seq 50); do
+	for _ in $(seq 600); do
 		curl -s -o /dev/null "http://$REG/v2/" && return 0
 		sleep 0.1
 	done
@@ -123,7 +126,7 @@ t_token_start() {
 	TOKEN_ADDR=${TOKEN_HOST:-127.0.0.1}:$port
 	python3 "$T_LIB_DIR/registry-token.py" "$port" "$d" "$REG_USER" "$REG_PASS" "${TOKEN_HOST:-127.0.0.1}" >"$d/log" 2>&1 &
 	TOKEN_PID=$!
-	for _ in $(seq 50); do
+	for _ in $(seq 600); do
 		curl -s -o /dev/null "http://$TOKEN_ADDR/health" && return 0
 		sleep 0.1
 	done
