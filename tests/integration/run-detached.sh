@@ -14,7 +14,9 @@ id=$(U run -d --name web "$IMG" sh -c 'trap "echo got-term; exit 7" TERM; echo s
 is "run -d exits 0 and prints a 64-hex id" "$(echo "$id" | grep -cE '^[0-9a-f]{64}$')" 1
 U ps >"$tmp/ps" 2>"$tmp/err"
 grep -q "web" "$tmp/ps" && grep -q "Up " "$tmp/ps" && ok "ps lists it as Up" || nok "ps lists it as Up"
-for _ in $(seq 50); do grep -q started "$tmp/root/containers/$id/output.log" 2>/dev/null && break; sleep 0.1; done
+# Bounds below are generous (60 s): a loop ends as soon as its condition
+# holds, and a loaded machine (TCG guests of a parallel test) is slow.
+for _ in $(seq 600); do grep -q started "$tmp/root/containers/$id/output.log" 2>/dev/null && break; sleep 0.1; done
 is "logs shows its output" "$(U logs web 2>"$tmp/err")" "started"
 out=$(U exec -e X=1 web sh -c 'echo exec $X $HOSTNAME; echo data >/srv/file; exit 3' 2>"$tmp/err"); st=$?
 is "exec output" "$out" "exec 1 ${id:0:12}"
@@ -38,9 +40,10 @@ is "rm removes it" "$(U rm web 2>"$tmp/err")" "web"
 
 # kill -s: a signal to the main process; rm -f of a running one.
 U run -d --name web "$IMG" sh -c 'trap "exit 9" USR1; echo ready; while true; do sleep 0.2; done' >/dev/null 2>"$tmp/err"
-for _ in $(seq 50); do [ "$(U logs web 2>/dev/null)" = ready ] && break; sleep 0.1; done
+# Until "ready": a USR1 before the trap is set would kill the shell (138).
+for _ in $(seq 600); do [ "$(U logs web 2>/dev/null)" = ready ] && break; sleep 0.1; done
 U kill -s USR1 web >/dev/null 2>"$tmp/err"
-for _ in $(seq 100); do U ps -a | grep -q "Exited (9)" && break; sleep 0.1; done
+for _ in $(seq 600); do U ps -a | grep -q "Exited (9)" && break; sleep 0.1; done
 U ps -a | grep -q "Exited (9)" && ok "kill -s USR1 reached the process" || nok "kill -s USR1 reached the process"
 U rm web >/dev/null 2>&1
 
@@ -50,7 +53,7 @@ for c in fg1 fg2; do "$UCRT_BIN" --root "$tmp/root" run --name $c "$IMG" sleep 1
 for _ in $(seq 120); do [ "$(t_qemu_count "$tmp/root/containers")" -ge 2 ] && break; sleep 0.5; done
 is "two VMs running" "$(t_qemu_count "$tmp/root/containers")" 2
 kill -9 $pids; wait $pids 2>/dev/null
-for _ in $(seq 20); do [ "$(t_qemu_count "$tmp/root")" = 0 ] && break; sleep 0.1; done
+for _ in $(seq 600); do [ "$(t_qemu_count "$tmp/root")" = 0 ] && break; sleep 0.1; done
 is "SIGKILL of ucrt leaves no QEMU" "$(t_qemu_count "$tmp/root")" 0
 is "ps -a shows both as Dead" "$(U ps -a | grep -c ' Dead ')" 2
 U rm fg1 fg2 >/dev/null 2>"$tmp/err"; is "rm cleans them up" "$?" 0
