@@ -56,16 +56,18 @@ U attach att >/dev/null 2>"$tmp/err"; is "attach to a stopped container: 125" "$
 
 # restart: stop, then a fresh VM.
 U run -d --name r1 "$IMG" sh -c 'trap "exit 0" TERM; echo start; while :; do sleep 0.2; done' >/dev/null 2>"$tmp/err"
-for _ in $(seq 150); do [ "$(U logs r1 2>/dev/null)" = start ] && break; sleep 0.1; done
+# Waits are bounded at 60 s and end as soon as the output is there: a
+# signal sent before the trap that handles it is set ends the shell instead.
+for _ in $(seq 600); do [ "$(U logs r1 2>/dev/null)" = start ] && break; sleep 0.1; done
 is "restart prints its name" "$(U restart -t 5 r1 2>"$tmp/err")" "r1"
 U ps >"$tmp/ps"
 grep -q "r1" "$tmp/ps" && grep -q "Up " "$tmp/ps" && ok "it runs again" || nok "it runs again"
-for _ in $(seq 150); do [ "$(U logs r1 2>/dev/null | grep -c start)" = 2 ] && break; sleep 0.1; done
+for _ in $(seq 600); do [ "$(U logs r1 2>/dev/null | grep -c start)" = 2 ] && break; sleep 0.1; done
 is "its process ran twice" "$(U logs r1 2>"$tmp/err" | grep -c start)" 2
 
 # stop: a process that ignores SIGTERM is killed after the timeout.
 U run -d --name stub "$IMG" sh -c 'trap "" TERM; echo ready; while :; do sleep 0.2; done' >/dev/null 2>"$tmp/err"
-for _ in $(seq 50); do [ "$(U logs stub 2>/dev/null)" = ready ] && break; sleep 0.1; done
+for _ in $(seq 600); do [ "$(U logs stub 2>/dev/null)" = ready ] && break; sleep 0.1; done
 U stop -t 1 stub >"$tmp/out" 2>"$tmp/err"; st=$?
 is "stop after the timeout exits 0" "$st" 0
 is "stop: no error" "$(cat "$tmp/err")" ""
@@ -76,7 +78,7 @@ is "stop of a stopped container exits 0" "$st" 0
 is "... quietly" "$(cat "$tmp/err")" ""
 # ... also when a foreground `ucrt run` owns it.
 "$UCRT_BIN" --root "$tmp/root" run --name fgstub "$IMG" sh -c 'trap "" TERM; echo ready; while :; do sleep 0.2; done' >"$tmp/fgout" 2>&1 & fgp=$!
-for _ in $(seq 150); do grep -q ready "$tmp/fgout" && break; sleep 0.1; done
+for _ in $(seq 600); do grep -q ready "$tmp/fgout" && break; sleep 0.1; done
 U stop -t 1 fgstub >/dev/null 2>"$tmp/err"; is "stop of a foreground run ignoring SIGTERM exits 0" "$?" 0
 wait $fgp; is "... its ucrt exits 137" "$?" 137
 U ps -a | grep fgstub | grep -q "Exited (137)" && ok "... and it is Exited (137), not Dead" || nok "... and it is Exited (137), not Dead"
