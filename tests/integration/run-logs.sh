@@ -11,7 +11,7 @@ trap 'U rm -f lg >/dev/null 2>&1; t_reg_stop; rm -rf "$tmp"' EXIT
 t_run_setup "$tmp" >"$tmp/setup.log" 2>&1 || { echo "1..0 # SKIP registry setup failed"; exit 0; }
 
 id=$(U run -d --name lg "$IMG" sh -c 'echo a1; echo e1 >&2; echo a2; sleep 2; echo b1; echo e2 >&2; while :; do sleep 1; done' 2>"$tmp/err")
-for _ in $(seq 150); do U logs lg 2>&1 | grep -q e2 && break; sleep 0.1; done
+for _ in $(seq 600); do U logs lg 2>&1 | grep -q e2 && break; sleep 0.1; done
 U logs lg >"$tmp/out" 2>"$tmp/errout"
 is "logs: stdout lines on stdout" "$(cat "$tmp/out")" "a1
 a2
@@ -39,10 +39,13 @@ is "a bad --since: 125" "$st" 125
 grep -q "invalid --since 'yesterday'" "$tmp/err" && ok "... naming the value" || nok "... naming the value"
 
 # logs -f ends when the container is removed.
+# The rm waits until logs -f has printed what there is: removed before that,
+# the container would be gone before logs -f found it (no fixed sleep: a
+# loaded machine starts a process late).
 U logs -f lg >"$tmp/follow" 2>&1 & fp=$!
-sleep 0.5
+for _ in $(seq 600); do [ "$(wc -l <"$tmp/follow")" -ge 5 ] && break; sleep 0.1; done
 U rm -f lg >/dev/null 2>"$tmp/err"
-for _ in $(seq 50); do kill -0 $fp 2>/dev/null || break; sleep 0.1; done
+for _ in $(seq 600); do kill -0 $fp 2>/dev/null || break; sleep 0.1; done
 kill -0 $fp 2>/dev/null && { nok "logs -f ends when the container is removed"; kill $fp; } || ok "logs -f ends when the container is removed"
 wait $fp 2>/dev/null
 is "... after printing what there was" "$(wc -l <"$tmp/follow")" 5
