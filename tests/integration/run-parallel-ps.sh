@@ -85,7 +85,7 @@ is "3 records" "$(ls "$recs" | grep -c '\.json$')" 3
 # kill -9 of the run: its VMs go (PR_SET_PDEATHSIG), its records stay
 # until a reader sees the owner is dead. The created container stays.
 kill -9 $p; wait $p 2>/dev/null; p=
-for _ in $(seq 100); do [ "$(t_qemu_count "$tmp/root")" = 0 ] && break; sleep 0.1; done
+for _ in $(seq 600); do [ "$(t_qemu_count "$tmp/root")" = 0 ] && break; sleep 0.1; done
 is "no QEMU left" "$(t_qemu_count "$tmp/root")" 0
 U system check >"$tmp/check" 2>&1; st=$?
 is "system check reports the 3 stale records" "$st $(grep -c 'record of a --parallel instance job-[0-2] whose ucrt (pid [0-9]*) is gone' "$tmp/check")" "1 3"
