@@ -25,10 +25,11 @@ field() { U inspect "$1" | python3 -c 'import json,sys
 d=json.load(sys.stdin)[0]
 for k in sys.argv[1].split("."): d=d[k]
 print(json.dumps(d) if isinstance(d, (dict, list, bool)) else d)' "$2"; }
-# until_status NAME REGEX [TRIES]: poll ps until the status matches.
+# until_status NAME REGEX [TRIES]: poll ps until the status matches (at
+# least 60 s by default: a VM boot on a loaded machine takes seconds).
 until_status() {
 	local i
-	for i in $(seq 1 "${3:-150}"); do
+	for i in $(seq 1 "${3:-300}"); do
 		U ps -a --format '{{.Names}} {{.Status}}' | grep -qE "^$1 $2" && return 0
 		sleep 0.2
 	done
@@ -51,11 +52,11 @@ check "a bad policy is refused, naming it" test $rc = 125 -a "${out#*invalid --r
 U run -d --name f2 --restart on-failure "$img" sh -c "$count [ \$n -ge 3 ]" >/dev/null
 U run -d --name f1 --restart on-failure:1 "$img" sh -c "$count exit 3" >/dev/null
 check "between runs ps shows Restarting (1)" until_status f2 'Restarting \(1\)'
-check "on-failure: the third run succeeds and it stays exited" until_status f2 'Exited \(0\)' 300
+check "on-failure: the third run succeeds and it stays exited" until_status f2 'Exited \(0\)' 600
 check "each run continued on the same overlay" test "$(U logs f2 | tr '\n' ' ')" = "run 1 run 2 run 3 "
 check "inspect: RestartCount 2" test "$(field f2 RestartCount)" = 2
 check "inspect: HostConfig.RestartPolicy" test "$(field f2 HostConfig.RestartPolicy)" = '{"Name": "on-failure", "MaximumRetryCount": 0}'
-check "on-failure:1 gives up after one restart" until_status f1 'Exited \(3\)' 300
+check "on-failure:1 gives up after one restart" until_status f1 'Exited \(3\)' 600
 check "... with RestartCount 1 and two runs" test "$(field f1 RestartCount)/$(U logs f1 | wc -l)" = 1/2
 
 U run -d --name al --restart always "$img" sh -c "$count sleep 1" >/dev/null
@@ -69,7 +70,7 @@ check "stop ends it for good (no run after the stop)" test "$c1" = "$c2" -a "$(f
 U stop -t 1 us2 >/dev/null
 # A host reboot, as far as us is concerned: its supervisor dies.
 kill -9 "$(field us State.OwnerPid)"
-for _ in $(seq 1 50); do U ps -a --format '{{.Names}} {{.State}}' | grep -qE '^us (dead|exited)' && break; sleep 0.2; done
+for _ in $(seq 1 300); do U ps -a --format '{{.Names}} {{.State}}' | grep -qE '^us (dead|exited)' && break; sleep 0.2; done
 out=$(U start --all 2>&1 | sort | tr '\n' ' ')
 check "start --all starts always and the unless-stopped the user did not stop ($out)" test "$out" = "al us "
 up=no; until_status al Up && until_status us Up && up=yes
