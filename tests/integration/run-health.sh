@@ -23,11 +23,12 @@ field() { U inspect "$1" | python3 -c 'import json,sys
 d=json.load(sys.stdin)[0]
 for k in sys.argv[1].split("."): d=d.get(k) if isinstance(d, dict) else None
 print(json.dumps(d) if isinstance(d, (dict, list, bool)) or d is None else d)' "$2"; }
-# until_status NAME TEXT: poll ps until NAME's status ends with TEXT.
+# until_status NAME TEXT: poll ps (up to 60 s) until NAME's status ends
+# with TEXT. Only NAME's row: another container's status must not match.
 until_status() {
 	local i
-	for i in $(seq 1 150); do
-		U ps --format '{{.Names}} {{.Status}}' | grep -qF -- "$2" && return 0
+	for i in $(seq 1 300); do
+		U ps --format '{{.Names}} {{.Status}}' | grep "^$1 " | grep -qF -- "$2" && return 0
 		sleep 0.2
 	done
 	return 1
@@ -63,7 +64,7 @@ check "back: (healthy)" until_status flip "(healthy)"
 
 # The image's HEALTHCHECK (Retries 1), and --no-healthcheck.
 U run -d --name img "$img" sh -c 'touch /tmp/ok; sleep 600' >/dev/null
-check "a container of an image with a HEALTHCHECK runs" until_status img "img Up"
+check "a container of an image with a HEALTHCHECK runs" until_status img " Up "
 check "the image's check applies: (healthy)" until_status img "(healthy)"
 U run -d --name none --no-healthcheck "$img" sleep 600 >/dev/null
 sleep 3
