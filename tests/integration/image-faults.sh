@@ -47,7 +47,9 @@ t_reg_upload "$tmp/fx-big" big/app v1
 l=$(layer_of "$tmp/fx-big" "$top")
 "$UCRT_BIN" --root "$tmp/store" image pull -q --jobs 1 "$REG/big/app:v1" >/dev/null 2>&1 &
 pid=$!
-for _ in $(seq 300); do
+# Until 20 MB of the 400 MB layer are in (up to 60 s: a loaded machine may
+# take seconds before the first byte).
+for _ in $(seq 3000); do
 	s=$(stat -c %s "$tmp/store/ingest/${l:7}" 2>/dev/null || echo 0)
 	[ "$s" -gt 20000000 ] && break
 	sleep 0.02
