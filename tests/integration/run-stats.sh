@@ -23,8 +23,9 @@ row=$(grep busy "$tmp/out")
 cpu=$(echo "$row" | grep -oE '[0-9]+\.[0-9]{2}%' | head -1 | cut -d. -f1)
 [ "${cpu:-0}" -ge 50 ] && ok "a busy loop shows as busy (${cpu}%)" || nok "a busy loop shows as busy (${cpu:-none}%)"
 echo "$row" | grep -qE '[0-9.]+MiB / (2[0-9][0-9]|1[0-9][0-9])\.?[0-9]*MiB' && ok "memory used / the guest's memory" || { nok "memory used / the guest's memory"; echo "# $row"; }
-# The write takes a moment under TCG: wait until the guest counted it.
-for _ in $(seq 60); do
+# The write takes a moment under TCG: wait (up to 60 s) until the guest
+# counted it.
+for _ in $(seq 120); do
 	U stats --format json idle >"$tmp/json" 2>"$tmp/err"
 	[ "$(tr -d ' \n' <"$tmp/json" | grep -o '"BlkWrite":[0-9]*' | cut -d: -f2)" -ge $((8 << 20)) ] 2>/dev/null && break
 	sleep 0.5
