@@ -59,7 +59,7 @@ if [ $kernel_9p = yes ]; then
 	# The guest reads the file, and the directory QEMU exports for it (the
 	# mount's Source in inspect) holds that file and nothing else.
 	fc=$(U run -d -v "$tmp/conf.json:/etc/app.json:ro" "$IMG" sh -c 'cat /etc/app.json; sleep 60' 2>"$tmp/err")
-	for _ in $(seq 100); do U logs "$fc" 2>/dev/null | grep -q '"k"' && break; sleep 0.2; done
+	for _ in $(seq 300); do U logs "$fc" 2>/dev/null | grep -q '"k"' && break; sleep 0.2; done
 	is "a single file is mounted" "$(U logs "$fc" 2>/dev/null)" '{"k": 1}'
 	staged=$(U inspect "$fc" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["Mounts"][0]["Source"])' 2>/dev/null)
 	is "... from a shared directory that holds nothing beside it" "$(ls -A "$staged" 2>/dev/null)" "conf.json"
