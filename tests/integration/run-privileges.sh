@@ -33,8 +33,8 @@ chmod 0600 "$share/secret"
 mounts=()
 [ -n "${UCRT_KERNEL:-}" ] && mounts=(-v "$share:/data")	# 9p needs ucrt's kernel
 
-waitlog() {	# NAME TEXT
-	for _ in $(seq 300); do U logs "$1" 2>/dev/null | grep -q "$2" && return 0; sleep 0.1; done
+waitlog() {	# NAME TEXT (up to 60 s)
+	for _ in $(seq 600); do U logs "$1" 2>/dev/null | grep -q "$2" && return 0; sleep 0.1; done
 	return 1
 }
 qpid() {	# CONTAINER-ID: its QEMU's pid
@@ -118,7 +118,7 @@ if [ -n "$pid2" ]; then
 	# pid 1 of a namespace gets from outside only the signals it handles
 	# (and SIGKILL): QEMU handles SIGTERM.
 	kill -TERM "$pid2"
-	for _ in $(seq 100); do [ -d "/proc/$pid2" ] || break; sleep 0.1; done
+	for _ in $(seq 600); do [ -d "/proc/$pid2" ] || break; sleep 0.1; done
 	[ -d "/proc/$pid2" ] && nok "SIGTERM from the host still ends QEMU" || ok "SIGTERM from the host still ends QEMU"
 else
 	nok "a second VM's QEMU runs"
