@@ -82,7 +82,7 @@ mkdir -p "$S/containers/$cid" && touch -d '2 minutes ago' "$S/containers/$cid"
 U run -d --name victim "$IMG" sleep 600 >"$tmp/id" 2>"$tmp/err" || nok "run -d"
 sup=$(pgrep -f "root $S __supervise" | head -1)
 [ -n "$sup" ] && kill -9 "$sup"
-for _ in $(seq 100); do [ "$(t_qemu_count "$S/containers")" = 0 ] && break; sleep 0.1; done
+for _ in $(seq 600); do [ "$(t_qemu_count "$S/containers")" = 0 ] && break; sleep 0.1; done
 check 1 "dead containers are found" "PROBLEM  container ${cid:0:12}: config.json missing" \
 	"PROBLEM  container $(cut -c1-12 "$tmp/id"): recorded as running, but the ucrt that ran it (pid $sup) is gone"
 repair
