@@ -66,7 +66,7 @@ is "run as an ordinary user (disk built, VM booted)" "$(UU run --rm "$IMG" echo 
 
 # Detached: QEMU runs as the user, the supervisor answers exec.
 id=$(UU run -d --name rl -e TOKEN=x "$IMG" sh -c 'echo ready; sleep 300' 2>"$tmp/err")
-for _ in $(seq 300); do UU logs rl 2>/dev/null | grep -q ready && break; sleep 0.1; done
+for _ in $(seq 600); do UU logs rl 2>/dev/null | grep -q ready && break; sleep 0.1; done
 is "exec in a detached container" "$(UU exec rl echo inside 2>"$tmp/err")" inside
 qp=$(t_qemu_pids "$store/containers/$id" | head -1)
 is "its QEMU runs as the user" "$(awk '$1 == "Uid:" { print $2 }' "/proc/${qp:-0}/status" 2>/dev/null)" "$(id -u "$user")"
@@ -152,7 +152,13 @@ while True:
     ans = b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, 60, 4) + socket.inet_aton("192.0.2.1") if hit else b""
     s.sendto(hdr + q[12:qend] + ans, a)
 PY
-for _ in $(seq 50); do inns sh -c 'exec 3<>/dev/tcp/192.0.2.1/8080' 2>/dev/null && break; sleep 0.1; done
+# All three listening before a guest probes them (up to 60 s: Python starts
+# slowly on a loaded machine).
+for _ in $(seq 600); do
+	inns ss -Htln 'sport = :8080' | grep -q . && inns ss -Htln 'sport = :8081' | grep -q . &&
+		inns ss -Huln 'sport = :53' | grep -q . && break
+	sleep 0.1
+done
 NUU() {	# UU inside the namespace
 	ip netns exec "$NS" runuser -u "$user" -- env -i HOME="$home" PATH=/usr/bin:/bin:/usr/sbin:/sbin \
 		${UCRT_KERNEL:+UCRT_KERNEL=$UCRT_KERNEL} ${UCRT_INIT:+UCRT_INIT=$UCRT_INIT} ${UU_ENV:-} "$UCRT_BIN" "$@"
@@ -182,7 +188,7 @@ for backend in passt slirp; do
 	port=$((18000 + RANDOM % 1000))
 	NUU run -d --name web -p "$port:80" --rootfs "$disk" httpd -f -p 80 -h /w >/dev/null 2>"$tmp/err"
 	got=
-	for _ in $(seq 150); do got=$(inns curl -s -m 2 "http://127.0.0.1:$port/" 2>/dev/null) && [ -n "$got" ] && break; sleep 0.2; done
+	for _ in $(seq 300); do got=$(inns curl -s -m 2 "http://127.0.0.1:$port/" 2>/dev/null) && [ -n "$got" ] && break; sleep 0.2; done
 	is "$backend: -p $port:80 reaches the guest's httpd" "$got" hello-srv
 	NUU rm -f web >/dev/null 2>&1
 done
@@ -190,6 +196,6 @@ UU_ENV=
 NUU run --rm --network user --ip 10.0.2.9 --rootfs "$disk" true >/dev/null 2>"$tmp/err"; st=$?
 [ $st = 125 ] && grep -q -- "--ip" "$tmp/err" && ok "--ip with --network user: 125 naming --ip" ||
 	nok "--ip with --network user: 125 naming --ip"
-for _ in $(seq 50); do pgrep -u "$user" passt >/dev/null || break; sleep 0.1; done
+for _ in $(seq 600); do pgrep -u "$user" passt >/dev/null || break; sleep 0.1; done
 pgrep -u "$user" passt >/dev/null && nok "no passt left behind" || ok "no passt left behind"
 echo "1..$n"
