@@ -4,13 +4,14 @@ it wrote there; exit with its status. Options before --:
   --size ROWSxCOLS        the terminal's window size (default 24x80)
   --expect TEXT --send S  when TEXT has appeared, type S (\\n ends a line);
                           repeatable, in order
-  --timeout SECS          give up (status 124) after SECS (default 60)
+  --timeout SECS          give up (status 124) after SECS (default 300: a
+                          hang guard, a run on a loaded machine may take long)
 Usage: pty-run.py [OPTIONS] -- CMD [ARG...]"""
 import fcntl, os, pty, select, struct, sys, termios, time
 
 def main():
     args = sys.argv[1:]
-    rows, cols, timeout, script = 24, 80, 60.0, []
+    rows, cols, timeout, script = 24, 80, 300.0, []
     while args and args[0] != "--":
         o = args.pop(0)
         if o == "--size":
