@@ -151,7 +151,7 @@ static void test_cancel_from_callback(void)
 	loop_run(L);
 	t_ok(x.calls == 1 && x.res == 1, "read completed");
 	t_ok(tmo.calls == 1 && tmo.res == -ECANCELED, "10 s timeout cancelled from the read's callback");
-	t_ok(loop_now_ns() - t0 < 1000000000ull, "loop did not wait for it");
+	t_ok(loop_now_ns() - t0 < 5000000000ull, "loop did not wait for it");	/* half of it: load-proof */
 	close(p[0]);
 	close(p[1]);
 }
