@@ -120,7 +120,7 @@ int main(void)
 	pid_t pid = t_passt_pid(log);
 	t_ok(pid > 0, "a passt process runs (pid %d), its errors going to the log given", (int)pid);
 	close(fd);
-	for (int i = 0; i < 100 && pid > 0 && kill(pid, 0) == 0; i++)
+	for (int i = 0; i < 1500 && pid > 0 && kill(pid, 0) == 0; i++)	/* up to 30 s: a loaded machine */
 		usleep(20000);
 	t_ok(pid > 0 && kill(pid, 0) < 0, "closing QEMU's end makes it exit");
 	unlink(log);
