@@ -68,8 +68,9 @@ int main(void)
 			pause();
 			_exit(0);
 		}
-		/* The name is set in the child: wait until it shows. */
-		for (int i = 0; i < 500 && bench_find_child(getpid(), "qemu") != pid; i++)
+		/* The name is set in the child: wait until it shows (up to 10 s:
+		 * a forked child may not run for a while on a loaded machine). */
+		for (int i = 0; i < 5000 && bench_find_child(getpid(), "qemu") != pid; i++)
 			usleep(2000);
 		t_is(bench_find_child(getpid(), "qemu"), pid, "the child named qemu* found, not the first child");
 		kill(pid, SIGKILL);
