@@ -50,8 +50,8 @@ resolver = jsonschema.RefResolver("file://" + path, schema)
 jsonschema.Draft4Validator(schema, resolver=resolver).validate(json.load(sys.stdin))
 ' "$1"
 }
-waitstatus() {	# ID STATUS
-	for _ in $(seq 300); do
+waitstatus() {	# ID STATUS (up to 60 s)
+	for _ in $(seq 600); do
 		R state "$1" 2>/dev/null | grep -q "\"status\": \"$2\"" && return 0
 		sleep 0.1
 	done
@@ -94,7 +94,7 @@ grep -q '"org.test": "yes"' "$tmp/state.out" && ok "state carries the annotation
 valid "$SCHEMA/state-schema.json" <"$tmp/state.out" 2>"$tmp/err" && ok "state validates (created)" || nok "state validates (created)"
 kill -0 "$(cat "$tmp/c1.pid")" && ok "the per-container process lives on after create" || nok "per-container process lives"
 # create boots the VM; start only lets the held process run.
-for _ in $(seq 100); do pgrep -P "$(cat "$tmp/c1.pid")" qemu-system >/dev/null && break; sleep 0.1; done
+for _ in $(seq 600); do pgrep -P "$(cat "$tmp/c1.pid")" qemu-system >/dev/null && break; sleep 0.1; done
 pgrep -P "$(cat "$tmp/c1.pid")" qemu-system >/dev/null && ok "create boots the VM (QEMU runs before start)" ||
 	nok "create boots the VM (QEMU runs before start)"
 # The bundle's root is a 9p share with real owners: QEMU stays root, with
@@ -157,7 +157,7 @@ R start k1 2>"$tmp/err"
 waitstatus k1 running || nok "k1 running"
 kill -9 "$(cat "$tmp/k1.pid")"
 waitstatus k1 stopped && ok "a killed per-container process shows as stopped" || nok "killed per-container process: stopped"
-for _ in $(seq 50); do [ "$(t_qemu_count "$tmp/b1")" = 0 ] && break; sleep 0.1; done
+for _ in $(seq 600); do [ "$(t_qemu_count "$tmp/b1")" = 0 ] && break; sleep 0.1; done
 is "its QEMU went with it" "$(t_qemu_count "$tmp/b1")" 0
 R delete --force k1 2>"$tmp/err"; is "delete --force after the crash" "$?" 0
 [ ! -e "$tmp/oci/containers/k1" ] && ok "... left nothing" || nok "crash delete left state"
