@@ -48,7 +48,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 EOF
 containerd --config "$tmp/containerd.toml" >"$tmp/containerd.log" 2>&1 &
 CD_PID=$!
-for _ in $(seq 100); do C version >/dev/null 2>&1 && break; sleep 0.1; done
+for _ in $(seq 600); do C version >/dev/null 2>&1 && break; sleep 0.1; done
 C version >/dev/null 2>&1 && ok "containerd started on a private socket" ||
 	{ nok "containerd started"; sed 's/^/# /' "$tmp/containerd.log" | tail -5; echo "1..$n"; exit 1; }
 
@@ -65,14 +65,14 @@ is "env and cwd from the image config" \
 
 C run -d --runc-binary "$OCI" "$IMG" bg sh -c 'trap "exit 9" TERM; echo up; while :; do sleep 0.2; done' \
 	>/dev/null 2>"$tmp/err"; is "ctr run -d" "$?" 0
-for _ in $(seq 150); do C task ls 2>/dev/null | grep -q "^bg .*RUNNING" && break; sleep 0.2; done
+for _ in $(seq 300); do C task ls 2>/dev/null | grep -q "^bg .*RUNNING" && break; sleep 0.2; done
 C task ls 2>/dev/null | grep -q "^bg .*RUNNING" && ok "the task runs" || nok "the task runs"
 out=$(C task exec --exec-id e1 bg sh -c 'echo in-exec; exit 6' 2>"$tmp/err"); st=$?
 is "ctr task exec output" "$out" "in-exec"
 is "ctr task exec status" "$st" 6
 is "ctr task exec with stdin" "$(echo fed | C task exec --exec-id e2 bg cat 2>"$tmp/err")" "fed"
 C task kill bg >/dev/null 2>"$tmp/err"; is "ctr task kill (SIGTERM)" "$?" 0
-for _ in $(seq 150); do C task ls 2>/dev/null | grep -q "^bg .*STOPPED" && break; sleep 0.2; done
+for _ in $(seq 300); do C task ls 2>/dev/null | grep -q "^bg .*STOPPED" && break; sleep 0.2; done
 C task ls 2>/dev/null | grep -q "^bg .*STOPPED" && ok "the task stopped" || nok "the task stopped"
 C task delete bg >"$tmp/del" 2>&1
 grep -q "exit code 9" "$tmp/del" && ok "its trap's status (9) reached containerd" ||
