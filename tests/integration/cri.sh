@@ -113,10 +113,10 @@ echo "# pod RunPodSandbox to container exit: $(( (t1 - t0) / 1000000 )) ms"
 ctr_json web 'mkdir -p /www; echo pong >/www/index.html; cat /proc/sys/kernel/random/boot_id >/data/boot-web; [ -e /only-in-job ] && echo shared-root >/data/web-sees; exec httpd -f -p 8080 -h /www' >"$tmp/web.json"
 W=$(CRI create "$P1" "$tmp/web.json" "$tmp/p1.json" 2>"$tmp/err") && CRI start "$W" 2>>"$tmp/err"
 is "a second container in the pod starts" "$?" 0
-for _ in $(seq 100); do [ -s "$tmp/data/boot-web" ] && break; sleep 0.1; done
+for _ in $(seq 600); do [ -s "$tmp/data/boot-web" ] && break; sleep 0.1; done
 is "both containers ran in the same VM (one boot_id)" "$(cat "$tmp/data/boot-web" 2>/dev/null)" "$(cat "$tmp/data/boot-job" 2>/dev/null)"
 [ ! -e "$tmp/data/web-sees" ] && ok "each container has its own root" || nok "each container has its own root"
-for _ in $(seq 50); do curl -s -m 3 "http://$IP:8080/" >"$tmp/wget" 2>/dev/null && break; sleep 0.2; done
+for _ in $(seq 300); do curl -s -m 3 "http://$IP:8080/" >"$tmp/wget" 2>/dev/null && break; sleep 0.2; done
 is "the pod IP answers from inside the VM (httpd in the pod)" "$(cat "$tmp/wget")" "pong"
 out=$(CRI exec "$W" 20 sh -c 'cat /www/index.html; exit 5' 2>"$tmp/err"); st=$?
 is "ExecSync into the container (its root, its status)" "$out $st" "pong 5"
@@ -125,7 +125,7 @@ s=$(CRI wait-exit "$W" 30 2>"$tmp/err")
 is "... it exited on SIGTERM (143)" "$(echo "$s" | $PY -c 'import json,sys; d=json.load(sys.stdin); print(d.get("state"), d.get("exit_code"))' 2>&1)" "2 143"
 
 CRI stop-pod "$P1" 2>"$tmp/err"; is "StopPodSandbox" "$?" 0
-for _ in $(seq 100); do [ "$(t_qemu_count "$tmp/cri/oci")" = 0 ] && break; sleep 0.1; done
+for _ in $(seq 600); do [ "$(t_qemu_count "$tmp/cri/oci")" = 0 ] && break; sleep 0.1; done
 is "the pod's VM is gone" "$(t_qemu_count "$tmp/cri/oci")" 0
 CRI rm-pod "$P1" 2>"$tmp/err"; is "RemovePodSandbox" "$?" 0
 PODS=

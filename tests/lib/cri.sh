@@ -62,7 +62,7 @@ $(sed -n '/^\[plugins/,$p' "$UCRT_SRC/docs/examples/kubernetes/containerd-ucrt.t
 EOF
 	containerd --config "$d/containerd.toml" >"$d/containerd.log" 2>&1 &
 	T_CRI_PID=$!
-	for _ in $(seq 100); do CRI version >/dev/null 2>&1 && return 0; sleep 0.1; done
+	for _ in $(seq 600); do CRI version >/dev/null 2>&1 && return 0; sleep 0.1; done	# up to 60 s
 	return 1
 }
 
