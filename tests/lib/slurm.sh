@@ -21,7 +21,7 @@ t_slurm_start() {	# DIR CPUS OCI
 		--pid-file="$d/munge/munged.pid" --log-file="$d/munged.log" --seed-file="$d/munge/seed" \
 		>>"$d/munged.log" 2>&1 &
 	T_SLURM_PIDS+=($!)
-	for _ in $(seq 50); do [ -S "$d/munge/munge.sock" ] && break; sleep 0.1; done
+	for _ in $(seq 600); do [ -S "$d/munge/munge.sock" ] && break; sleep 0.1; done	# up to 60 s
 	[ -S "$d/munge/munge.sock" ] || { T_SLURM_WHY="munged did not start: $(tail -1 "$d/munged.log")"; return 1; }
 	read -r p1 p2 < <(python3 -c '
 import socket
@@ -67,7 +67,7 @@ CONF
 	T_SLURM_PIDS+=($!)
 	slurmd -D -f "$SLURM_CONF" >>"$d/slurmd.log" 2>&1 &
 	T_SLURM_PIDS+=($!)
-	for _ in $(seq 150); do sinfo -h -o %T 2>/dev/null | grep -qx idle && return 0; sleep 0.2; done
+	for _ in $(seq 300); do sinfo -h -o %T 2>/dev/null | grep -qx idle && return 0; sleep 0.2; done
 	T_SLURM_WHY="slurmctld/slurmd did not bring the node up: $(sinfo -h -o '%T %E' 2>&1 | head -1)"
 	return 1
 }
