@@ -106,9 +106,11 @@ U bench startup --variant 'x: --rm' "$IMG" true >/dev/null 2>"$tmp/err"; st=$?
 	nok "a refused --variant ($st)"
 
 # Ctrl-C while a run is in flight: partial results, exit 130. (bash starts
-# background jobs with SIGINT ignored; a terminal's Ctrl-C is not.)
+# background jobs with SIGINT ignored; a terminal's Ctrl-C is not.) The
+# runs sleep: a run of `true` can be over (all three can) before the poll
+# below sees its QEMU and the signal lands, and nothing is interrupted.
 python3 -c 'import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])' \
-	"$UCRT_BIN" --root "$tmp/root" bench startup --runs 3 --warmup 0 --format json "$IMG" true >"$tmp/int.json" 2>"$tmp/err" &
+	"$UCRT_BIN" --root "$tmp/root" bench startup --runs 3 --warmup 0 --format json "$IMG" sleep 600 >"$tmp/int.json" 2>"$tmp/err" &
 bp=$!
 for _ in $(seq 600); do [ "$(t_qemu_count "$tmp/root")" -gt 0 ] && break; sleep 0.1; done
 kill -INT $bp
