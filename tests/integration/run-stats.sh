@@ -20,7 +20,16 @@ is "stats --no-stream exits 0 with --network none" "$st" 0
 is "... no error" "$(cat "$tmp/err")" ""
 head -1 "$tmp/out" | grep -q "CPU %.*MEM USAGE / LIMIT.*MEM %.*NET I/O.*BLOCK I/O.*PIDS" && ok "docker's columns" || nok "docker's columns"
 row=$(grep busy "$tmp/out")
+# CPU % covers the time since the guest's previous sample; for the first one
+# that is since boot, with the idle waits of the boot's handshake, which on
+# a loaded machine can outweigh a second of the loop. Each request takes a
+# new sample: ask again (up to 60 s) until one covers the loop alone.
 cpu=$(echo "$row" | grep -oE '[0-9]+\.[0-9]{2}%' | head -1 | cut -d. -f1)
+for _ in $(seq 60); do
+	[ "${cpu:-0}" -ge 50 ] && break
+	sleep 1
+	cpu=$(U stats --no-stream busy 2>/dev/null | grep busy | grep -oE '[0-9]+\.[0-9]{2}%' | head -1 | cut -d. -f1)
+done
 [ "${cpu:-0}" -ge 50 ] && ok "a busy loop shows as busy (${cpu}%)" || nok "a busy loop shows as busy (${cpu:-none}%)"
 echo "$row" | grep -qE '[0-9.]+MiB / (2[0-9][0-9]|1[0-9][0-9])\.?[0-9]*MiB' && ok "memory used / the guest's memory" || { nok "memory used / the guest's memory"; echo "# $row"; }
 # The write takes a moment under TCG: wait (up to 60 s) until the guest
