@@ -61,7 +61,7 @@ http {
 EOF
 	"$NGINX" -p "$d" -c "$d/nginx.conf" -e "$d/error.log" >"$d/stderr" 2>&1 &
 	NGX_PID=$!
-	for _ in $(seq 100); do
+	for _ in $(seq 600); do	# up to 60 s: a loaded machine starts it slowly
 		curl -s --cacert "$REG_CERTS/ca.crt" -o /dev/null "https://$NGX/v2/" && return 0
 		sleep 0.1
 	done
@@ -134,6 +134,9 @@ if [ $# = 3 ] && [ "$3" = "$1" ] && [ "$2" -lt "$1" ]; then
 else
 	nok "push summary: transfers connections h2 = '$*'"
 fi
+# nginx logs a request once its response went out: the client may have seen
+# the 201 (and ucrt ended) a moment before the line is there.
+for _ in $(seq 100); do grep -q " PUT /v2/h2/pushed/manifests/v1 " "$tmp/ngx/access.log" && break; sleep 0.1; done
 grep -q "^[0-9]* HTTP/2.0 PUT /v2/h2/pushed/manifests/v1 201$" "$tmp/ngx/access.log" &&
 	ok "nginx logged the manifest PUT over HTTP/2.0" || { nok "manifest PUT in the access log"; sed 's/^/# /' "$tmp/ngx/access.log" | tail -5; }
 got=$(curl -sf -o /dev/null -D - -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
