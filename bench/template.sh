@@ -67,18 +67,10 @@ def cmdline(pid):
         return open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
     except OSError:
         return []
-def ppid(pid):
+def field(path, key):	# the number after KEY: in a /proc file, or 0
     try:
-        for l in open(f"/proc/{pid}/status"):
-            if l.startswith("PPid:"):
-                return int(l.split()[1])
-    except OSError:
-        pass
-    return 0
-def pss(pid):
-    try:
-        for l in open(f"/proc/{pid}/smaps_rollup"):
-            if l.startswith("Pss:"):
+        for l in open(path):
+            if l.startswith(key):
                 return int(l.split()[1])
     except OSError:
         pass
@@ -89,9 +81,9 @@ with open(out, "w") as f:
             c = cmdline(p)
             if not c or not c[0].endswith(b"qemu-system-x86_64") or b"-no-reboot" not in c:
                 continue
-            if root.encode() not in b" ".join(cmdline(ppid(p))):
+            if root.encode() not in b" ".join(cmdline(field(f"/proc/{p}/status", "PPid:"))):
                 continue
-            v = pss(p)
+            v = field(f"/proc/{p}/smaps_rollup", "Pss:")
             if v:
                 f.write(f"{v}\n")
         time.sleep(0.5)
