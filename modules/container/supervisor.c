@@ -69,6 +69,7 @@ struct sup {
 	struct ctr_nethost *nh;		/* NULL: --network none */
 	bool hold;			/* start the process on the first attach (start -a) */
 	bool ended;			/* final state written, ctl.sock gone (sup_end) */
+	bool end_pending;		/* done, telling it waits for the log (sup_finish) */
 	struct agent_stats last, prev;	/* the guest's last two samples */
 	bool have_last;
 	struct loop_timer hold_timer;
@@ -398,7 +399,7 @@ static void sup_sweep(struct sup *s)
 {
 	for (struct sup_client **pp = &s->clients; *pp;) {
 		struct sup_client *cl = *pp;
-		if (s->done && !cl->closing) {
+		if (s->done && !s->end_pending && !cl->closing) {
 			char msg[sizeof(s->st.error) + 32];
 			snprintf(msg, sizeof(msg), "the container stopped%s%s", s->st.error[0] ? ": " : "",
 				 s->st.error);
@@ -561,6 +562,14 @@ static void sup_done(struct ctr *c, int status, const struct err *err, void *ud)
 	s->st.finished = (int64_t)time(NULL);
 	if (err && err->code)
 		snprintf(s->st.error, sizeof(s->st.error), "%s", err_msg(err));
+	/* The exited state and the waiters' replies wait for the output's
+	 * last writes: `ucrt wait` then `ucrt logs` must see every line. */
+	s->end_pending = true;
+}
+
+static void sup_finish(struct sup *s)
+{
+	s->end_pending = false;
 	sup_end(s);
 	sup_tell_end(s);
 	if (s->lfd >= 0 && loop_op_active(&s->accept_op))
@@ -782,9 +791,12 @@ static int sup_run(struct sup *s, struct err *err)
 	loop_signal_watch(s->l, &s->sigs[0], SIGTERM, sup_signal, s);
 	loop_signal_watch(s->l, &s->sigs[1], SIGINT, sup_signal, s);
 	sup_accept_next(s);
-	while (!s->done || s->clients || !ctr_log_idle(&s->log) || loop_op_active(&s->accept_op)) {
+	while (!s->done || s->end_pending || s->clients || !ctr_log_idle(&s->log) ||
+	       loop_op_active(&s->accept_op)) {
+		if (s->end_pending && ctr_log_idle(&s->log))
+			sup_finish(s);
 		sup_sweep(s);
-		if (s->done && !s->clients && ctr_log_idle(&s->log) && !loop_op_active(&s->accept_op))
+		if (s->done && !s->end_pending && !s->clients && ctr_log_idle(&s->log) && !loop_op_active(&s->accept_op))
 			break;
 		if (s->restart_pending && !loop_timer_armed(&s->restart_timer)) {
 			/* Out of the VM's callbacks: free it, then wait. */

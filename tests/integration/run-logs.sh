@@ -2,7 +2,8 @@
 # ucrt logs on a detached container: stdout and stderr apart, --tail/-n,
 # -t (RFC 3339 with nanoseconds), --since/--until with those times and
 # relative ones, bad times refused, logs -f ending when the container is
-# removed, and a log from before output.idx existed still printed. TAP.
+# removed, a log from before output.idx existed still printed, and every
+# line there once `wait` returned. TAP.
 set -u
 . "${UCRT_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/registry.sh"
 . "$T_LIB_DIR/run.sh"
@@ -57,4 +58,14 @@ is "a log without index: every line" "$(U logs old 2>&1)" "x
 y"
 is "... -t prints them without a time" "$(U logs -t -n 1 old 2>&1)" "y"
 U rm old >/dev/null 2>&1
+
+# `wait` answers once the output's last writes are in output.log: logs
+# right after it has every line (a last burst still being written when
+# the exit came was missed).
+U run -d --name burst "$IMG" sh -c 'seq 1 300000' >/dev/null 2>"$tmp/err"
+is "wait: the exit code" "$(U wait burst 2>&1)" 0
+U logs burst >"$tmp/burst" 2>&1
+is "logs right after wait: every line, the last one too" "$(wc -l <"$tmp/burst") $(tail -n 1 "$tmp/burst")" "300000 300000"
+is "... state.json says exited" "$(U inspect -f '{{.State.Status}}' burst 2>&1)" exited
+U rm burst >/dev/null 2>&1
 echo "1..$n"
