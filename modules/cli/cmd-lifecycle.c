@@ -2,7 +2,9 @@
  * and the hidden `__supervise` that a detached container's supervisor
  * runs as. Detached containers are reached through their supervisor's
  * ctl.sock; a container run in the foreground is owned by that ucrt
- * process, which forwards SIGTERM/SIGKILL like docker's sig-proxy. */
+ * process, which forwards SIGTERM/SIGKILL like docker's sig-proxy; a
+ * running `run --parallel` instance through its run's socket
+ * (stop, kill, rm -f only). */
 #include "cli.h"
 
 #include <errno.h>
@@ -30,6 +32,38 @@ static int lc_find(struct cli_ctx *ctx, const char *what, char id[CTR_ID_LEN + 1
 	}
 	return 0;
 }
+
+/* A container (0, id set) or, for the commands that can reach one, a
+ * running --parallel instance (1, *in set); < 0 when neither (said). */
+static int lc_find_any(struct cli_ctx *ctx, const char *what, char id[CTR_ID_LEN + 1], struct ctr_instance *in)
+{
+	struct err e = { 0 };
+
+	if (ctr_find(ctx->root, what, id, &e) == 0)
+		return 0;
+	if (e.code == EBUSY && ctr_instance_find(ctx->root, what, in) == 0)
+		return 1;
+	cli_error("%s", err_msg(&e));
+	return -ENOENT;
+}
+
+/* Ask an instance's run; wait_ms: until its VM is gone. */
+static int lc_instance(struct cli_ctx *ctx, struct ctr_instance *in, enum ctr_ireq_op op, unsigned arg,
+		       unsigned wait_ms)
+{
+	struct ctr_ireq rq = { .op = op, .index = in->index, .arg = arg };
+	struct err e = { 0 };
+	int r = ctr_instance_request(ctx->root, in, &rq, wait_ms, &e);
+
+	if (r < 0)
+		cli_error("%s", err_msg(&e));
+	ctr_instance_free(in);
+	return r;
+}
+
+/* An instance's VM gone after a stop's grace: QEMU's exit and the run's
+ * bookkeeping on a loaded host (TCG) fit well within this. */
+#define LC_INSTANCE_END_MS 30000u
 
 /* docker: "requires at least 1 argument"; doing nothing and exiting 0
  * would hide a script's empty list. */
@@ -164,13 +198,21 @@ int cmd_stop(struct cli_ctx *ctx, int argc, char **argv)
 		return EXIT_RUNTIME;
 	for (int i = optind; i < argc; i++) {
 		char id[CTR_ID_LEN + 1];
+		struct ctr_instance in;
 		struct err e = { 0 };
+		int k = lc_find_any(ctx, argv[i], id, &in);
 
 		/* A process that ignores SIGTERM is killed after the grace and
 		 * ends as Exited (137); a stopped container stays so, quietly. */
-		if (lc_find(ctx, argv[i], id) < 0)
+		if (k < 0)
 			status = EXIT_RUNTIME;
-		else if (ctr_stop_wait(ctx->root, id, (unsigned)secs, &e) < 0) {
+		else if (k == 1) {
+			if (lc_instance(ctx, &in, CTR_IREQ_STOP, (unsigned)secs,
+					(unsigned)secs * 1000u + LC_INSTANCE_END_MS) < 0)
+				status = EXIT_RUNTIME;
+			else
+				printf("%s\n", argv[i]);
+		} else if (ctr_stop_wait(ctx->root, id, (unsigned)secs, &e) < 0) {
 			cli_error("%s", err_msg(&e));
 			status = EXIT_RUNTIME;
 		} else
@@ -210,8 +252,20 @@ int cmd_kill(struct cli_ctx *ctx, int argc, char **argv)
 		return EXIT_RUNTIME;
 	for (int i = optind; i < argc; i++) {
 		char id[CTR_ID_LEN + 1], req[32];
+		struct ctr_instance in;
+		int k = lc_find_any(ctx, argv[i], id, &in);
+
+		if (k == 1) {
+			/* As for a container: SIGKILL returns once it ended. */
+			if (lc_instance(ctx, &in, CTR_IREQ_KILL, (unsigned)sig,
+					sig == SIGKILL ? LC_INSTANCE_END_MS : 0) < 0)
+				status = EXIT_RUNTIME;
+			else
+				printf("%s\n", argv[i]);
+			continue;
+		}
 		snprintf(req, sizeof(req), "kill %d", sig);
-		if (lc_find(ctx, argv[i], id) < 0 || lc_signal(ctx, id, req, sig) < 0) {
+		if (k < 0 || lc_signal(ctx, id, req, sig) < 0) {
 			status = EXIT_RUNTIME;
 			continue;
 		}
@@ -243,9 +297,26 @@ int cmd_rm(struct cli_ctx *ctx, int argc, char **argv)
 		return EXIT_RUNTIME;
 	for (int i = optind; i < argc; i++) {
 		char id[CTR_ID_LEN + 1];
+		struct ctr_instance in;
 		struct err e = { 0 };
-		if (lc_find(ctx, argv[i], id) < 0) {
+		int k = lc_find_any(ctx, argv[i], id, &in);
+
+		if (k < 0) {
 			status = EXIT_RUNTIME;
+			continue;
+		}
+		if (k == 1) {
+			/* An instance has no container directory: once its VM
+			 * is gone, nothing of it is left to remove. */
+			if (!force) {
+				cli_error("cannot remove %s: it is a running instance of the `ucrt run --parallel` "
+					  "with pid %d: stop it first or use rm -f", argv[i], (int)in.owner);
+				ctr_instance_free(&in);
+				status = EXIT_RUNTIME;
+			} else if (lc_instance(ctx, &in, CTR_IREQ_KILL, SIGKILL, LC_INSTANCE_END_MS) < 0)
+				status = EXIT_RUNTIME;
+			else
+				printf("%s\n", argv[i]);
 			continue;
 		}
 		if (ctr_remove(ctx->root, id, force, &e) < 0) {

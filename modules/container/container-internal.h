@@ -137,4 +137,23 @@ enum {
  * container dir's path is long: bound/connected through /proc/self/fd. */
 int ctr_ctl_addr(int dirfd, struct sockaddr_un *sa, socklen_t *len);
 
+/* The request socket of a `run --parallel` (instance-ctl.c). */
+#define CTR_ICTL_SUFFIX ".sock"
+/* "<group's first CTR_SHORT_ID chars>-<pid>.sock" */
+void ctr_ictl_sock_name(const char *group, pid_t pid, char *buf, size_t cap);
+/* One request line (without its '\n'): 0, -EINVAL for a bad line,
+ * -ERANGE for numbers out of range. */
+int ctr_ireq_parse(const char *line, size_t len, struct ctr_ireq *out);
+/* The line for rq, '\n' included; its length or -ENOBUFS. */
+int ctr_ireq_format(const struct ctr_ireq *rq, char *buf, size_t cap);
+/* The run's handler: 0 when done, else < 0 and why (a short sentence). */
+typedef int (*ctr_ireq_fn)(void *ud, const struct ctr_ireq *rq, char *why, size_t cap);
+struct ctr_ictl;
+/* Listen in the directory dfd (dup'ed) under group's name and this pid,
+ * serving on l; fn runs for each valid request. -errno. */
+int ctr_ictl_open(struct loop *l, int dfd, const char *group, ctr_ireq_fn fn, void *ud, struct ctr_ictl **out);
+/* Unlink the socket, hang up on clients; the memory goes once the
+ * cancelled ops completed (loop_drain). NULL is fine. */
+void ctr_ictl_close(struct ctr_ictl *s);
+
 #endif

@@ -602,6 +602,25 @@ int ctr_instances_scan(const char *root, bool sweep, ctr_instance_stale_fn stale
 /* The live ones, stale records swept (what ps shows). */
 int ctr_instances_list(const char *root, struct ctr_instance **out, size_t *n);
 
+/* ---- stop and kill of one running instance (instance-ctl.c) ------------
+ * The run serves these on "<group>-<pid>.sock" in the instances
+ * directory; `ucrt stop`, `kill` and `rm -f` send them. */
+#define CTR_IREQ_MAX 64			/* bytes of a request line */
+enum ctr_ireq_op { CTR_IREQ_STOP, CTR_IREQ_KILL };
+struct ctr_ireq {
+	enum ctr_ireq_op op;
+	unsigned index;			/* UCRT_TASK_INDEX */
+	unsigned arg;			/* stop: grace seconds (<= 3600); kill: signal 1..64 */
+};
+/* The running instance whose name is what, or whose id starts with it
+ * (*out freed with ctr_instance_free); -ENOENT when none. */
+int ctr_instance_find(const char *root, const char *what, struct ctr_instance *out);
+/* Send rq to in's run; 0 once it accepted and, with wait_ms, once the
+ * instance's VM is gone (its record removed), -ETIMEDOUT after wait_ms.
+ * err says why the run refused (no such running index...). */
+int ctr_instance_request(const char *root, const struct ctr_instance *in, const struct ctr_ireq *rq,
+			 unsigned wait_ms, struct err *err);
+
 /* VM templates (template-use.c, docs/vm.md): from now on ctr_start
  * restores VMs from the template of their shape under the store root
  * when one exists, and has it built in the background when not ($UCRT_TEMPLATES=off

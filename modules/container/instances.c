@@ -13,7 +13,9 @@
  * a user sees outlives the run. Writes are write_file_replace_at's temp +
  * rename (a reader never sees half a record) without fsync: nothing here
  * must survive a crash, and an fsync would cost start latency on a
- * disk-backed /run. */
+ * disk-backed /run. A run's request socket (instance-ctl.c,
+ * "<group>-<pid>.sock") carries its pid in its name, as a temp file does,
+ * and goes the same way when that pid is gone. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -27,7 +29,7 @@
 #include <unistd.h>
 
 #include "buf.h"
-#include "container/container.h"
+#include "container/container-internal.h"
 #include "err.h"
 #include "json.h"
 #include "sha256.h"
@@ -219,6 +221,22 @@ static bool inst_tmp_owner(const char *name, pid_t *pid)
 	return true;
 }
 
+/* "<group>-<pid>.sock": its run's pid. */
+static bool inst_sock_owner(const char *name, pid_t *pid)
+{
+	const char *dash = strrchr(name, '-');
+	char *end;
+	unsigned long long p;
+
+	if (!str_endswith(name, CTR_ICTL_SUFFIX) || !dash || dash[1] < '0' || dash[1] > '9')
+		return false;
+	p = strtoull(dash + 1, &end, 10);
+	if (strcmp(end, CTR_ICTL_SUFFIX) != 0 || p == 0 || p > INT32_MAX)
+		return false;
+	*pid = (pid_t)p;
+	return true;
+}
+
 /* Only the pid is in a temp file's name: a recycled pid keeps a dead
  * writer's temp until that process ends too, which hides nothing; a live
  * writer's temp is never taken. */
@@ -263,8 +281,9 @@ int ctr_instances_scan(const char *root, bool sweep, ctr_instance_stale_fn stale
 	while ((de = readdir(d))) {
 		struct ctr_instance in;
 		pid_t pid;
-		if (inst_tmp_owner(de->d_name, &pid)) {
-			/* A write killed before its rename. */
+		if (inst_tmp_owner(de->d_name, &pid) || inst_sock_owner(de->d_name, &pid)) {
+			/* A write killed before its rename, or the socket
+			 * of a run killed before it could unlink it. */
 			if (!inst_pid_alive(pid)) {
 				bool gone = sweep && unlinkat(dfd, de->d_name, 0) == 0;
 				if (stale)

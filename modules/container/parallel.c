@@ -5,7 +5,10 @@
  * successes and failures and gives start latency (launch -> process
  * started) and total duration (launch -> VM gone) percentiles. While an
  * instance's VM runs, a record of it (instances.c) lets `ucrt ps` list it
- * (name "<--name or task>-<i>", labels ucrt.parallel.group/index/count). */
+ * (name "<--name or task>-<i>", labels ucrt.parallel.group/index/count),
+ * and the run's request socket (instance-ctl.c) lets `ucrt stop` and
+ * `ucrt kill` reach it: that instance ends, failed with its status (143,
+ * 137, or what its process made of the signal), the others go on. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -17,7 +20,7 @@
 
 #include "agent/proto.h"
 #include "buf.h"
-#include "container/container.h"
+#include "container/container-internal.h"
 #include "err.h"
 #include "log.h"
 #include "loop.h"
@@ -58,6 +61,7 @@ struct par {
 	uint64_t self_start;
 	uint64_t rec_ns;		/* spent writing records (the debug log says) */
 	unsigned recs;
+	struct ctr_ictl *ictl;		/* stop/kill requests; NULL: none served */
 };
 
 uint64_t ctr_percentile(const uint64_t *sorted, size_t n, unsigned pct)
@@ -302,6 +306,27 @@ static void par_signal(struct loop_signal *s, int signo)
 	}
 }
 
+/* `ucrt stop` / `ucrt kill` of instance rq->index (instance-ctl.c). */
+static int par_request(void *ud, const struct ctr_ireq *rq, char *why, size_t cap)
+{
+	struct par *pr = ud;
+	struct par_inst *in = rq->index < pr->o->n ? &pr->v[rq->index] : NULL;
+
+	if (!in || !in->c || in->done) {
+		snprintf(why, cap, "no running instance %u in this run", rq->index);
+		return -ESRCH;
+	}
+	log_debug("parallel: %s %u %u requested", rq->op == CTR_IREQ_STOP ? "stop" : "kill", rq->index,
+		  rq->arg);
+	if (rq->op == CTR_IREQ_STOP)
+		ctr_stop(in->c, rq->arg * 1000u);
+	else if (rq->arg == SIGKILL || ctr_signal(in->p, (int)rq->arg) < 0)
+		/* SIGKILL ends the VM as docker kill does (137); a signal
+		 * the guest cannot take yet (booting) ends it too. */
+		ctr_kill_vm(in->c);
+	return 0;
+}
+
 static int par_cmp(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -402,6 +427,12 @@ int ctr_parallel_run(struct loop *l, const struct ctr_parallel_opts *o)
 		pr.self_start = ctr_proc_start_time(pr.self);
 		ctr_instance_new_id(pr.group);
 	}
+	/* Before the first record: an instance ps lists can be stopped. */
+	if (pr.rec_dfd >= 0) {
+		int r = ctr_ictl_open(l, pr.rec_dfd, pr.group, par_request, &pr, &pr.ictl);
+		if (r < 0)
+			log_debug("parallel: no socket for stop/kill: %s", strerror(-r));
+	}
 	pr.v = xcalloc(o->n, sizeof(*pr.v));
 	for (unsigned i = 0; i < o->n; i++)
 		pr.v[i] = (struct par_inst){ .par = &pr, .idx = i };
@@ -416,6 +447,7 @@ int ctr_parallel_run(struct loop *l, const struct ctr_parallel_opts *o)
 	}
 	loop_signal_unwatch(l, &pr.sigs[0]);
 	loop_signal_unwatch(l, &pr.sigs[1]);
+	ctr_ictl_close(pr.ictl);	/* freed by loop_drain below */
 	status = par_summary(&pr);
 	if (pr.recs)
 		log_debug("parallel: %u records for ps written in %.3f ms", pr.recs, (double)pr.rec_ns / 1e6);

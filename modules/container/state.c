@@ -445,24 +445,21 @@ int ctr_list(const char *root, char ***ids)
 }
 
 /* A running --parallel instance has no container directory for the
- * commands that reach one by name (stop, kill, rm, logs, exec...): its run
- * owns its VM and output, so say that rather than "no such container". */
+ * commands that reach one by name (logs, exec...): its run owns its VM
+ * and output, so say that rather than "no such container". stop, kill
+ * and rm -f take this EBUSY as their cue to ask the run
+ * (ctr_instance_request). */
 static int ctr_find_instance(const char *root, const char *what, struct err *err)
 {
-	struct ctr_instance *v;
-	size_t n;
-	int r = 0;
+	struct ctr_instance in;
 
-	if (ctr_instances_list(root, &v, &n) < 0)
-		n = 0;
-	for (size_t i = 0; i < n && !r; i++) {
-		if (strcmp(v[i].name, what) == 0 || (what[0] && str_startswith(v[i].id, what)))
-			r = err_set(err, EBUSY, "%s is instance %u of the `ucrt run --parallel` with pid %d, "
-				    "which manages it: end that run (kill -INT %d) to stop its instances",
-				    what, v[i].index, (int)v[i].owner, (int)v[i].owner);
-	}
-	ctr_instances_free(v, n);
-	return r ? r : err_set(err, ENOENT, "no such container: %s", what);
+	if (ctr_instance_find(root, what, &in) < 0)
+		return err_set(err, ENOENT, "no such container: %s", what);
+	err_set(err, EBUSY, "%s is instance %u of the `ucrt run --parallel` with pid %d, "
+		"which manages it: only stop, kill and rm -f reach it; end the whole run with kill -INT %d",
+		what, in.index, (int)in.owner, (int)in.owner);
+	ctr_instance_free(&in);
+	return -EBUSY;
 }
 
 int ctr_find(const char *root, const char *what, char id[CTR_ID_LEN + 1], struct err *err)

@@ -3,10 +3,11 @@
 # (names, ids, "Up", labels ucrt.parallel.group/index/count and the run's
 # --label), listed in order of creation with a kept container, -q,
 # --filter label=/name=/status=/id=, --format json; an instance
-# that ends leaves the list; stop/kill/rm of an instance are refused with a
-# message naming the run; after kill -9 of the run, `system check` reports
-# the stale records, ps shows nothing and deletes them, and the check is
-# clean again. TAP.
+# that ends leaves the list; exec/logs/start/inspect of an instance are
+# refused with a message naming the run, rm without -f as running; after
+# kill -9 of the run, `system check` reports the stale records, ps shows
+# nothing and deletes them (and the run's socket), and the check is clean
+# again. TAP.
 set -u
 . "${UCRT_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/registry.sh"
 . "$T_LIB_DIR/run.sh"
@@ -68,12 +69,16 @@ rows = [json.loads(l) for l in open(sys.argv[1])]
 assert len(rows) == 4 and all(r["State"] == "running" and r["Command"].startswith("\"sh -c") for r in rows), rows
 ' "$tmp/json" && ok "--format json" || nok "--format json"
 
-# Commands that reach a container by name refuse an instance, naming its run.
-for cmd in "stop job-1" "kill job-1" "rm job-1" "rm -f job-1" "kill $id2"; do
+# Commands that cannot apply to an instance refuse it, naming its run
+# (stop, kill and rm -f reach it: run-parallel-stop.sh).
+for cmd in "exec job-1 true" "logs job-1" "start job-1" "inspect job-1" "logs $id2"; do
 	U $cmd >/dev/null 2>"$tmp/cerr"; st=$?
 	[ $st = 125 ] && grep -q "instance [12] of the \`ucrt run --parallel\` with pid $p" "$tmp/cerr" &&
 		ok "$cmd: refused, naming the run" || { nok "$cmd: refused ($st)"; sed 's/^/# /' "$tmp/cerr"; }
 done
+U rm job-1 >/dev/null 2>"$tmp/cerr"; st=$?
+[ $st = 125 ] && grep -q "cannot remove job-1: it is a running instance .* with pid $p: stop it first or use rm -f" "$tmp/cerr" &&
+	ok "rm without -f: refused as running" || { nok "rm refused ($st)"; sed 's/^/# /' "$tmp/cerr"; }
 is "the instances still run" "$(U ps -q | wc -l)" 4
 
 # An instance that ends leaves the list (and its record goes).
@@ -81,6 +86,7 @@ touch "$tmp/ctl/end-3"
 for _ in $(seq 300); do [ "$(U ps -q | wc -l)" = 3 ] && break; sleep 0.5; done
 is "an ended instance leaves ps" "$(U ps --format '{{.Names}}' | sort | tr '\n' ' ')" "job-0 job-1 job-2 "
 is "3 records" "$(ls "$recs" | grep -c '\.json$')" 3
+is "the run's socket" "$(ls "$recs" | grep -c "\-$p\.sock$")" 1
 
 # kill -9 of the run: its VMs go (PR_SET_PDEATHSIG), its records stay
 # until a reader sees the owner is dead. The created container stays.
