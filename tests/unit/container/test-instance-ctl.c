@@ -12,6 +12,8 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -202,8 +204,20 @@ static void t_server(void)
 	t_ok(faccessat(dfd, "0123456789ab-999999999.sock", F_OK, 0) < 0, "a dead run's socket swept");
 	t_ok(faccessat(dfd, sock, F_OK, AT_SYMLINK_NOFOLLOW) == 0, "the live run's socket kept");
 
+	/* A client in the middle of its line when the run ends: hung up on,
+	 * its memory freed once the cancelled recv completed (ASan says). */
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/%.40s", dfd, sock);
+	int cfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	t_ok(connect(cfd, (struct sockaddr *)&sa, sizeof(sa)) == 0 && write(cfd, "stop 1", 6) == 6,
+	     "a client sends half a line");
+	for (int i = 0; i < 3; i++)
+		loop_run_once(l, false);
 	ctr_ictl_close(s);
 	loop_drain(l);
+	char c;
+	t_ok(read(cfd, &c, 1) == 0, "... and is hung up on when the run ends");
+	close(cfd);
 	t_ok(faccessat(dfd, sock, F_OK, AT_SYMLINK_NOFOLLOW) < 0, "ctr_ictl_close unlinks it");
 	t_is(t_client(l, &run, "job-5", CTR_IREQ_KILL, 9, 0, "is not running"), 1, "then: not running");
 	ctr_instance_remove(dfd, r5.id);
