@@ -148,8 +148,7 @@ int read_file_at(int dirfd, const char *path, size_t max, char **out, size_t *le
 	return 0;
 }
 
-static int write_file_at(int dirfd, const char *path, const void *data, size_t len, unsigned mode,
-			 bool durable)
+int write_file_at(int dirfd, const char *path, const void *data, size_t len, unsigned mode, bool durable)
 {
 	/* Unique per process and call: two writers of one path in one process
 	 * must not share a temp file. */

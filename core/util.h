@@ -3,6 +3,7 @@
 #ifndef UCRT_UTIL_H
 #define UCRT_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -56,6 +57,8 @@ int write_file_atomic_at(int dirfd, const char *path, const void *data,
  * outlive the process that writes them anyway (a --rm container's). */
 int write_file_replace_at(int dirfd, const char *path, const void *data,
 			  size_t len, unsigned mode);
+/* write_file_atomic_at when durable, else write_file_replace_at. */
+int write_file_at(int dirfd, const char *path, const void *data, size_t len, unsigned mode, bool durable);
 /* An ordinary user's runtime files: $XDG_RUNTIME_DIR/ucrt (made 0700 for
  * them by the login manager), else /tmp/ucrt-<uid>, which another user
  * could have made first: check it is theirs alone before use. Malloc'ed. */

@@ -129,8 +129,7 @@ int ctr_policy_write(const char *root, const char *id, const struct ctr_policy *
 	}
 	jw_obj_end(&w);
 	buf_putc(&b, '\n');
-	int r = durable ? write_file_atomic_at(AT_FDCWD, path, b.data, b.len, 0600)
-			: write_file_replace_at(AT_FDCWD, path, b.data, b.len, 0600);
+	int r = write_file_at(AT_FDCWD, path, b.data, b.len, 0600, durable);
 	if (r < 0)
 		return err_setx(err, r, "writing %s", path);
 	return 0;

@@ -165,8 +165,7 @@ int ctr_config_write(const char *root, const struct ctr_config *c, struct err *e
 	/* A --rm container's files die with its run: their fsyncs (and the
 	 * journal commits they force under the unlinks at its end) would
 	 * only add to its start and end. */
-	int r = c->rm ? write_file_replace_at(AT_FDCWD, path, b.data, b.len, 0600)
-		      : write_file_atomic_at(AT_FDCWD, path, b.data, b.len, 0600);
+	int r = write_file_at(AT_FDCWD, path, b.data, b.len, 0600, !c->rm);
 	if (r < 0)
 		return err_setx(err, r, "writing %s", path);
 	return 0;

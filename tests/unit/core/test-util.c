@@ -109,6 +109,20 @@ static void test_sha(void)
 	t_streq(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", "streaming sha256");
 }
 
+/* Entries of dir whose names do not start with '.', or -1. */
+static int t_visible_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	int n = 0;
+
+	if (!d)
+		return -1;
+	for (struct dirent *de; (de = readdir(d));)
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
 static void test_files(void)
 {
 	char tmpl[] = "/tmp/ucrt-test-XXXXXX";
@@ -132,13 +146,7 @@ static void test_files(void)
 	free(s);
 	/* The per-call temp names (path.tmp.PID.SEQ) must not be left behind. */
 	_cleanup_free_ char *cdir = xasprintf("%s/a/b/c", tmpl);
-	DIR *d = opendir(cdir);
-	int entries = 0;
-	for (struct dirent *de; d && (de = readdir(d));)
-		entries += de->d_name[0] != '.';
-	if (d)
-		closedir(d);
-	t_is(entries, 1, "no temp file left next to the replaced file");
+	t_is(t_visible_entries(cdir), 1, "no temp file left next to the replaced file");
 	t_is(write_file_atomic_at(dfd, "nodir/f", "x", 1, 0600), -ENOENT, "missing dir fails");
 	t_is(write_file_replace_at(dfd, "a/b/c/f", "yz", 2, 0640), 0, "replace without fsync");
 	read_file_at(dfd, "a/b/c/f", 100, &s, &n);
@@ -146,13 +154,12 @@ static void test_files(void)
 	free(s);
 	fstatat(dfd, "a/b/c/f", &st, 0);
 	t_is(st.st_mode & 0777, 0640, "replace: mode of the new file");
-	d = opendir(cdir);
-	entries = 0;
-	for (struct dirent *de; d && (de = readdir(d));)
-		entries += de->d_name[0] != '.';
-	if (d)
-		closedir(d);
-	t_is(entries, 1, "replace: no temp file left");
+	t_is(t_visible_entries(cdir), 1, "replace: no temp file left");
+	t_is(write_file_at(dfd, "a/b/c/f", "d", 1, 0600, true), 0, "write_file_at, durable");
+	read_file_at(dfd, "a/b/c/f", 100, &s, &n);
+	t_streq(s, "d", "write_file_at: content");
+	free(s);
+	t_is(t_visible_entries(cdir), 1, "write_file_at: no temp file left");
 	t_is(write_file_replace_at(dfd, "nodir/f", "x", 1, 0600), -ENOENT, "replace: missing dir fails");
 	t_is(mkdir_p_at(dfd, "a/b/c/f/g", 0755), -ENOTDIR, "mkdir through a file fails");
 	char cmd[256];
