@@ -562,7 +562,7 @@ static int shim_listen(struct shim *s, struct err *err)
 	s->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (s->lfd < 0)
 		return err_setx(err, errno, "socket");
-	ctr_ctl_addr(dfd, &sa, &len);
+	ctr_sock_addr(dfd, "ctl.sock", &sa, &len);
 	if (bind(s->lfd, (struct sockaddr *)&sa, len) < 0 || listen(s->lfd, 16) < 0)
 		return err_setx(err, errno, "listening on %s/ctl.sock", dir);
 	return 0;

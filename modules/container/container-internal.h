@@ -133,9 +133,14 @@ enum {
 #define CTR_SIGNAL_PROBE_MS 5000u
 #define CTR_CTL_ALIVE_MS 15000u
 
-/* Unix socket address of the supervisor (ctl.sock), short even when the
- * container dir's path is long: bound/connected through /proc/self/fd. */
-int ctr_ctl_addr(int dirfd, struct sockaddr_un *sa, socklen_t *len);
+/* Unix socket address of dirfd/name (a supervisor's ctl.sock, a
+ * parallel run's request socket), short even when the directory's path
+ * is long: bound/connected through /proc/self/fd. -ENAMETOOLONG. */
+int ctr_sock_addr(int dirfd, const char *name, struct sockaddr_un *sa, socklen_t *len);
+/* A request line out on fd, then the reply until the peer hangs up or
+ * cap - 1 bytes (NUL-terminated): its length, or -errno of the write. A
+ * blocking client's call (the CLI). */
+int ctr_ctl_exchange(int fd, const char *line, size_t len, char *reply, size_t cap);
 
 /* The request socket of a `run --parallel` (instance-ctl.c). */
 #define CTR_ICTL_SUFFIX ".sock"

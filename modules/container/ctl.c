@@ -36,7 +36,7 @@ int ctr_ctl_connect(const char *root, const char *id, struct err *err)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return err_setx(err, errno, "socket");
-	ctr_ctl_addr(dfd, &sa, &len);
+	ctr_sock_addr(dfd, "ctl.sock", &sa, &len);
 	if (connect(fd, (struct sockaddr *)&sa, len) < 0) {
 		int e = errno;
 		close(fd);
@@ -47,24 +47,34 @@ int ctr_ctl_connect(const char *root, const char *id, struct err *err)
 	return fd;
 }
 
+int ctr_ctl_exchange(int fd, const char *line, size_t len, char *reply, size_t cap)
+{
+	size_t n = 0;
+	int r = write_all(fd, line, len);
+
+	if (r < 0)
+		return r;
+	while (n < cap - 1) {
+		ssize_t k = read(fd, reply + n, cap - 1 - n);
+		if (k <= 0)
+			break;
+		n += (size_t)k;
+	}
+	reply[n] = 0;
+	return (int)n;
+}
+
 int ctr_ctl_simple(const char *root, const char *id, const char *cmd, struct err *err)
 {
 	_cleanup_close_ int fd = ctr_ctl_connect(root, id, err);
 	char reply[512];
-	size_t n = 0;
+	int n;
 
 	if (fd < 0)
 		return fd;
 	_cleanup_free_ char *line = xasprintf("%s\n", cmd);
-	if (write_all(fd, line, strlen(line)) < 0)
-		return err_setx(err, errno, "talking to the supervisor of %.12s", id);
-	while (n < sizeof(reply) - 1) {
-		ssize_t r = read(fd, reply + n, sizeof(reply) - 1 - n);
-		if (r <= 0)
-			break;
-		n += (size_t)r;
-	}
-	reply[n] = 0;
+	if ((n = ctr_ctl_exchange(fd, line, strlen(line), reply, sizeof(reply))) < 0)
+		return err_setx(err, n, "talking to the supervisor of %.12s", id);
 	if (strncmp(reply, "ok", 2) == 0)
 		return 0;
 	if (n == 0)

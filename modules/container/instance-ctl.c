@@ -85,19 +85,6 @@ void ctr_ictl_sock_name(const char *group, pid_t pid, char *buf, size_t cap)
 	snprintf(buf, cap, "%.*s-%d" CTR_ICTL_SUFFIX, CTR_SHORT_ID, group, (int)pid);
 }
 
-static int ictl_addr(int dfd, const char *name, struct sockaddr_un *sa, socklen_t *len)
-{
-	memset(sa, 0, sizeof(*sa));
-	sa->sun_family = AF_UNIX;
-	/* Through the directory's fd: the runtime dir's path may be longer
-	 * than sun_path holds. */
-	int n = snprintf(sa->sun_path, sizeof(sa->sun_path), "/proc/self/fd/%d/%s", dfd, name);
-	if (n < 0 || (size_t)n >= sizeof(sa->sun_path))
-		return -ENAMETOOLONG;
-	*len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + (size_t)n + 1);
-	return 0;
-}
-
 /* ---- the run's side, on its reactor ---- */
 
 struct ictl_client {
@@ -286,7 +273,7 @@ int ctr_ictl_open(struct loop *l, int dfd, const char *group, ctr_ireq_fn fn, vo
 	*s = (struct ctr_ictl){ .l = l, .lfd = -1, .fn = fn, .ud = ud };
 	ctr_ictl_sock_name(group, getpid(), s->name, sizeof(s->name));
 	s->dfd = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
-	if (s->dfd < 0 || (r = ictl_addr(s->dfd, s->name, &sa, &len)) < 0) {
+	if (s->dfd < 0 || (r = ctr_sock_addr(s->dfd, s->name, &sa, &len)) < 0) {
 		r = s->dfd < 0 ? -errno : r;
 		goto fail;
 	}
@@ -366,13 +353,12 @@ int ctr_instance_request(const char *root, const struct ctr_instance *in, const 
 	struct sockaddr_un sa;
 	socklen_t len;
 	char name[64], line[CTR_IREQ_MAX + 1], reply[200];
-	size_t n = 0;
-	int r;
+	int n, r;
 
 	if (dfd < 0)
 		return err_setx(err, dfd, "the records of running instances");
 	ctr_ictl_sock_name(in->group ? in->group : "", in->owner, name, sizeof(name));
-	if ((r = ictl_addr(dfd, name, &sa, &len)) < 0 || (r = ctr_ireq_format(rq, line, sizeof(line))) < 0)
+	if ((r = ctr_sock_addr(dfd, name, &sa, &len)) < 0 || (r = ctr_ireq_format(rq, line, sizeof(line))) < 0)
 		return err_setx(err, r, "%s", name);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -385,15 +371,8 @@ int ctr_instance_request(const char *root, const struct ctr_instance *in, const 
 				       (int)in->owner);
 		return err_setx(err, errno, "connecting to the run (pid %d) of %s", (int)in->owner, in->name);
 	}
-	if (write_all(fd, line, (size_t)r) < 0)
-		return err_setx(err, errno, "talking to the run (pid %d) of %s", (int)in->owner, in->name);
-	while (n < sizeof(reply) - 1) {
-		ssize_t k = read(fd, reply + n, sizeof(reply) - 1 - n);
-		if (k <= 0)
-			break;
-		n += (size_t)k;
-	}
-	reply[n] = 0;
+	if ((n = ctr_ctl_exchange(fd, line, (size_t)r, reply, sizeof(reply))) < 0)
+		return err_setx(err, n, "talking to the run (pid %d) of %s", (int)in->owner, in->name);
 	reply[strcspn(reply, "\n")] = 0;
 	if (strcmp(reply, "ok") != 0) {
 		if (!n)

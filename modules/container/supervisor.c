@@ -92,11 +92,13 @@ struct sup {
 /* A held container whose starter never attached (it died) runs anyway. */
 #define SUP_HOLD_MS 60000u
 
-int ctr_ctl_addr(int dirfd, struct sockaddr_un *sa, socklen_t *len)
+int ctr_sock_addr(int dirfd, const char *name, struct sockaddr_un *sa, socklen_t *len)
 {
 	memset(sa, 0, sizeof(*sa));
 	sa->sun_family = AF_UNIX;
-	int n = snprintf(sa->sun_path, sizeof(sa->sun_path), "/proc/self/fd/%d/ctl.sock", dirfd);
+	int n = snprintf(sa->sun_path, sizeof(sa->sun_path), "/proc/self/fd/%d/%s", dirfd, name);
+	if (n < 0 || (size_t)n >= sizeof(sa->sun_path))
+		return -ENAMETOOLONG;
 	*len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + (size_t)n + 1);
 	return 0;
 }
@@ -691,7 +693,7 @@ static int sup_listen(struct sup *s, struct err *err)
 	s->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (s->lfd < 0)
 		return err_setx(err, errno, "socket");
-	ctr_ctl_addr(dfd, &sa, &len);
+	ctr_sock_addr(dfd, "ctl.sock", &sa, &len);
 	if (bind(s->lfd, (struct sockaddr *)&sa, len) < 0 || listen(s->lfd, 16) < 0)
 		return err_setx(err, errno, "listening on %s/ctl.sock", dir);
 	return 0;

@@ -2,7 +2,12 @@
  * runtime's per-container process read them: the fields, and what is
  * refused or ignored (the text crosses a socket). */
 #include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "container/container-internal.h"
 #include "tests/lib/tap.h"
@@ -56,5 +61,30 @@ int main(void)
 	t_is(parse("{\"args\":[\"sh\"],\"root\":\"run/x\"}", &s, &rows, &cols), -EINVAL, "a relative root refused");
 	t_is(parse("{\"args\":[\"sh\"],\"root\":\"/run/../etc\"}", &s, &rows, &cols), -EINVAL, "a root with .. refused");
 	t_ok(!s.argv && !s.root, "... and nothing is left allocated");
+
+	/* The client's exchange: the line goes out whole, the reply is read
+	 * until the peer hangs up, cut at the buffer. */
+	int sv[2];
+	char got[64] = "", reply[8];
+	t_is(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0, "socketpair");
+	t_is(write(sv[1], "ok and more\n", 12), 12, "the peer's reply queued");
+	shutdown(sv[1], SHUT_WR);
+	t_is(ctr_ctl_exchange(sv[0], "stop 1 2\n", 9, reply, sizeof(reply)), 7, "exchange: reply cut at cap - 1");
+	t_streq(reply, "ok and ", "... NUL-terminated");
+	t_is(read(sv[1], got, sizeof(got) - 1), 9, "... the whole line reached the peer");
+	t_streq(got, "stop 1 2\n", "... unchanged");
+	close(sv[1]);
+	t_is(ctr_ctl_exchange(sv[0], "x\n", 2, reply, sizeof(reply)), -EPIPE, "exchange: a gone peer is -EPIPE");
+	close(sv[0]);
+
+	struct sockaddr_un sa;
+	socklen_t len;
+	char longname[200];
+	memset(longname, 'a', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = 0;
+	t_is(ctr_sock_addr(7, "ctl.sock", &sa, &len), 0, "socket address through /proc/self/fd");
+	t_streq(sa.sun_path, "/proc/self/fd/7/ctl.sock", "... the path");
+	t_is(len, offsetof(struct sockaddr_un, sun_path) + strlen(sa.sun_path) + 1, "... its length");
+	t_is(ctr_sock_addr(7, longname, &sa, &len), -ENAMETOOLONG, "a name too long for sun_path refused");
 	return t_done();
 }
